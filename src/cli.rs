@@ -1,0 +1,230 @@
+//! The command line: `replay` a scenario through the real pipeline, or `check` for real.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, ConfigError, Watch};
+use crate::domain::ResourceName;
+use crate::loopback::{LoopbackCodeConnections, LoopbackOptions, loopback_client};
+use crate::notify::{ConsoleFormat, ConsoleNotifier, Destination, destinations_from, http_client};
+use crate::run::{RunError, RunSettings, Runner, Summary};
+use crate::scenario::{Scenario, ScenarioError};
+use crate::source::CodeConnectionsSource;
+use crate::store::{LocalStore, StoreError};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sync-notifier",
+    version,
+    about = "Tells your team when a CloudFormation Git sync starts, fails or succeeds.",
+    long_about = "Tells your team, in Slack or through any webhook, when an AWS CloudFormation Git sync \
+starts, fails or succeeds.\n\nIn AWS Lambda it runs on a schedule and on Git sync's own events. On your \
+machine, `replay` plays a scenario file through the real pipeline with no AWS account, and `check` runs one \
+real tick against your AWS account.\n\nDestinations and options come from the environment: \
+SLACK_WEBHOOK_URL, WEBHOOK_URL + WEBHOOK_SECRET, NOTIFY_ON, WATCH_RESOURCES, STATE_TABLE (see the README).",
+    after_help = "Examples:\n  sync-notifier replay events/scenarios/demo.json\n  sync-notifier replay events/scenarios/demo.json --format json\n  AWS_REGION=eu-west-1 sync-notifier check --resources payments-stack"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Play a scenario file tick by tick through the real pipeline, with no AWS account.
+    ///
+    /// A loopback CodeConnections endpoint serves the scenario's responses to the real AWS
+    /// SDK client; notifications go to stdout and to any destination configured in the
+    /// environment. The watched resources are the names in the scenario.
+    Replay {
+        /// The scenario: {"ticks": [{"stack-name": <GetResourceSyncStatus response>, ...}, ...]}
+        scenario: PathBuf,
+        /// `pretty` for people; `json` prints each notification as its webhook body, one per line.
+        #[arg(long, value_enum, default_value = "pretty")]
+        format: ConsoleFormat,
+        /// Keep state in this file across runs (default: start empty, keep nothing).
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
+    },
+    /// Run one real tick against AWS (or the endpoints AWS_ENDPOINT_URL* name).
+    ///
+    /// Uses your usual AWS credentials and region. State is kept in a local file, so the
+    /// first check records a baseline and later checks report what changed since.
+    Check {
+        /// Comma-separated stack names (default: WATCH_RESOURCES, or discover them all).
+        #[arg(long, value_delimiter = ',', value_name = "A,B")]
+        resources: Option<Vec<String>>,
+        #[arg(long, value_enum, default_value = "pretty")]
+        format: ConsoleFormat,
+        /// The state file (default: $XDG_STATE_HOME or ~/.local/state, sync-notifier/state.json).
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Scenario(#[from] ScenarioError),
+    #[error("--resources: {0}")]
+    Resources(String),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Run(#[from] RunError),
+    #[error("cannot start the loopback CodeConnections endpoint: {0}")]
+    Loopback(std::io::Error),
+}
+
+/// Where the CLI writes: notifications and the story to `out`, nothing else.
+pub type Output = Arc<Mutex<dyn Write + Send>>;
+
+fn say(out: &Output, text: &str) {
+    if let Ok(mut out) = out.lock() {
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+}
+
+/// Runs every tick of `scenario` and returns each tick's summary.
+pub async fn replay(
+    scenario: &std::path::Path,
+    format: ConsoleFormat,
+    state: Option<PathBuf>,
+    config: &Config,
+    out: Output,
+) -> Result<Vec<Summary>, CliError> {
+    let scenario = Scenario::load(scenario)?;
+    let names = scenario.resources();
+    let endpoint = LoopbackCodeConnections::start(scenario, LoopbackOptions::default())
+        .await
+        .map_err(CliError::Loopback)?;
+    let source = CodeConnectionsSource::new(loopback_client(endpoint.endpoint_url()));
+    let store = match state {
+        Some(path) => LocalStore::open(path)?,
+        None => LocalStore::in_memory(),
+    };
+    let client = http_client();
+    let mut destinations = destinations_from(config, &client);
+    destinations.push(Destination::Console(ConsoleNotifier::new(
+        format,
+        out.clone(),
+    )));
+    let runner = Runner::new(source, store, destinations, RunSettings::from(config));
+
+    let mut summaries = Vec::new();
+    for tick in 0..endpoint.tick_count() {
+        endpoint.set_tick(tick);
+        if format == ConsoleFormat::Pretty {
+            say(
+                &out,
+                &format!("── tick {} of {} ──\n", tick + 1, endpoint.tick_count()),
+            );
+        }
+        let summary = runner.tick(Some(names.clone()), None).await?;
+        if format == ConsoleFormat::Pretty {
+            say(&out, &recap(&summary));
+        }
+        tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "tick done");
+        summaries.push(summary);
+    }
+    Ok(summaries)
+}
+
+/// One real tick against AWS.
+pub async fn check(
+    resources: Option<Vec<String>>,
+    format: ConsoleFormat,
+    state: Option<PathBuf>,
+    config: &Config,
+    out: Output,
+) -> Result<Summary, CliError> {
+    let resources = resources
+        .map(|names| {
+            names
+                .iter()
+                .map(|name| {
+                    ResourceName::parse(name.trim())
+                        .map_err(|error| CliError::Resources(error.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    let sdk_config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let source = CodeConnectionsSource::new(aws_sdk_codeconnections::Client::new(&sdk_config));
+    let store = LocalStore::open(state.unwrap_or_else(default_state_path))?;
+    let client = http_client();
+    let mut destinations = destinations_from(config, &client);
+    destinations.push(Destination::Console(ConsoleNotifier::new(
+        format,
+        out.clone(),
+    )));
+    let runner = Runner::new(source, store, destinations, RunSettings::from(config));
+    let resources = resources.or(match &config.watch {
+        Watch::Resources(names) => Some(names.clone()),
+        Watch::Discover => None,
+    });
+    let summary = runner.tick(resources, None).await?;
+    if format == ConsoleFormat::Pretty {
+        say(&out, &recap(&summary));
+    }
+    Ok(summary)
+}
+
+/// `$XDG_STATE_HOME/sync-notifier/state.json`, or `~/.local/state/...`, or the working directory.
+fn default_state_path() -> PathBuf {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("sync-notifier").join("state.json")
+}
+
+/// A few lines that say what a tick did, for people.
+pub fn recap(summary: &Summary) -> String {
+    let told = summary
+        .transitions
+        .iter()
+        .filter(|transition| transition.notify)
+        .count();
+    let mut text = format!("   checked {}", summary.resources_checked);
+    if summary.baselines > 0 {
+        text.push_str(&format!(
+            ", {} seen for the first time (baseline recorded, nothing to tell)",
+            summary.baselines
+        ));
+    }
+    if told == 0 && summary.baselines == 0 && summary.failures.is_empty() {
+        text.push_str(", nothing changed");
+    } else if told > 0 {
+        text.push_str(&format!(
+            ", {told} notification{}",
+            if told == 1 { "" } else { "s" }
+        ));
+    }
+    text.push('\n');
+    for failure in &summary.failures {
+        text.push_str(&format!(
+            "   ⚠ {}: {} (state kept, retried next tick)\n",
+            failure.resource, failure.reason
+        ));
+    }
+    for deferred in &summary.deferred {
+        text.push_str(&format!(
+            "   ⏭ {}: {}\n",
+            deferred.resource, deferred.reason
+        ));
+    }
+    if summary.deliveries.retrying > 0 {
+        text.push_str(&format!(
+            "   ↻ {} deliveries failed and will be retried\n",
+            summary.deliveries.retrying
+        ));
+    }
+    text
+}

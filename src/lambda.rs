@@ -1,0 +1,1 @@
+//! Lambda mode (filled in with the Lambda issue).

@@ -1,0 +1,383 @@
+//! A loopback AWS CodeConnections endpoint that serves a [`Scenario`], tick by tick.
+//!
+//! The Rust SDK speaks Smithy RPC v2 CBOR: `POST /service/CodeConnections_20231201/
+//! operation/<Operation>` with a CBOR body; timestamps are CBOR tag 1 (epoch seconds);
+//! errors are a non-2xx status with a CBOR body whose `__type` names the error. The
+//! scenario holds AWS JSON shapes, translated to CBOR here.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use ciborium::Value as Cbor;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use serde_json::Value as Json;
+use tokio::task::JoinHandle;
+
+use crate::domain::ResourceName;
+use crate::scenario::{Response as Answer, Scenario};
+
+const NAMESPACE: &str = "com.amazonaws.codeconnections";
+/// Members of the API whose values are timestamps (tag 1 on the wire).
+const TIMESTAMP_MEMBERS: [&str; 2] = ["StartedAt", "Time"];
+
+#[derive(Debug, Clone, Copy)]
+pub struct LoopbackOptions {
+    /// Added to every answer, to model the real service's latency.
+    pub latency: Duration,
+    /// Items per page of the list operations (small, so paging is exercised).
+    pub page_size: usize,
+}
+
+impl Default for LoopbackOptions {
+    fn default() -> Self {
+        LoopbackOptions {
+            latency: Duration::ZERO,
+            page_size: 2,
+        }
+    }
+}
+
+struct Shared {
+    scenario: Scenario,
+    tick: AtomicUsize,
+    options: LoopbackOptions,
+    calls: Mutex<HashMap<String, usize>>,
+}
+
+pub struct LoopbackCodeConnections {
+    endpoint: String,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for LoopbackCodeConnections {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl LoopbackCodeConnections {
+    pub async fn start(scenario: Scenario, options: LoopbackOptions) -> std::io::Result<Self> {
+        let shared = Arc::new(Shared {
+            scenario,
+            tick: AtomicUsize::new(0),
+            options,
+            calls: Mutex::new(HashMap::new()),
+        });
+        let handler_state = shared.clone();
+        let (address, task) =
+            super::serve(move |request| handle(handler_state.clone(), request)).await?;
+        Ok(LoopbackCodeConnections {
+            endpoint: format!("http://{address}"),
+            shared,
+            task,
+        })
+    }
+
+    /// The URL to give the SDK (`endpoint_url`, or `AWS_ENDPOINT_URL_CODECONNECTIONS`).
+    pub fn endpoint_url(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Serves tick `index` of the scenario from now on.
+    pub fn set_tick(&self, index: usize) {
+        self.shared.tick.store(index, Ordering::SeqCst);
+    }
+
+    pub fn tick_count(&self) -> usize {
+        self.shared.scenario.ticks.len()
+    }
+
+    /// How many times `operation` was called.
+    pub fn calls(&self, operation: &str) -> usize {
+        self.shared
+            .calls
+            .lock()
+            .map(|calls| calls.get(operation).copied().unwrap_or(0))
+            .unwrap_or(0)
+    }
+}
+
+/// An SDK client for a loopback endpoint: fixed region and dummy credentials (no AWS
+/// account needed), and quick retries so a throttled scenario replays fast.
+pub fn loopback_client(endpoint: &str) -> aws_sdk_codeconnections::Client {
+    use aws_sdk_codeconnections::config::{
+        BehaviorVersion, Credentials, Region, retry::RetryConfig,
+    };
+    let config = aws_sdk_codeconnections::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            "AKIDLOOPBACK",
+            "loopback",
+            None,
+            None,
+            "loopback",
+        ))
+        .endpoint_url(endpoint)
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(5))
+                .with_max_backoff(Duration::from_millis(20)),
+        )
+        .build();
+    aws_sdk_codeconnections::Client::from_conf(config)
+}
+
+async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let operation = request
+        .uri()
+        .path()
+        .rsplit_once("/operation/")
+        .map(|(_, operation)| operation.to_owned())
+        .unwrap_or_default();
+    if let Ok(mut calls) = shared.calls.lock() {
+        *calls.entry(operation.clone()).or_default() += 1;
+    }
+    let body = match request.into_body().collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(_) => {
+            return error(
+                400,
+                "InvalidInputException",
+                "could not read the request body",
+            );
+        }
+    };
+    let input: Cbor = if body.is_empty() {
+        Cbor::Map(Vec::new())
+    } else {
+        match ciborium::from_reader(body.as_ref()) {
+            Ok(input) => input,
+            Err(problem) => {
+                return error(
+                    400,
+                    "InvalidInputException",
+                    &format!("request is not CBOR: {problem}"),
+                );
+            }
+        }
+    };
+    if !shared.options.latency.is_zero() {
+        tokio::time::sleep(shared.options.latency).await;
+    }
+    let tick = shared
+        .tick
+        .load(Ordering::SeqCst)
+        .min(shared.scenario.ticks.len().saturating_sub(1));
+    match operation.as_str() {
+        "GetResourceSyncStatus" => get_resource_sync_status(&shared.scenario, tick, &input),
+        "ListRepositoryLinks" => list_repository_links(&shared, &input),
+        "ListSyncConfigurations" => list_sync_configurations(&shared, &input),
+        other => error(
+            400,
+            "UnsupportedOperationException",
+            &format!("the loopback endpoint does not serve {other:?}"),
+        ),
+    }
+}
+
+fn get_resource_sync_status(
+    scenario: &Scenario,
+    tick: usize,
+    input: &Cbor,
+) -> Response<Full<Bytes>> {
+    let name = text_member(input, "ResourceName").unwrap_or_default();
+    let answer = ResourceName::parse(&name)
+        .ok()
+        .and_then(|name| scenario.ticks[tick].get(&name).cloned());
+    match answer {
+        Some(Answer::Status(output)) => ok(json_to_cbor(&Json::Object(output), None)),
+        Some(Answer::Error { type_name, message }) => {
+            error(status_of(&type_name), &type_name, &message)
+        }
+        None => error(
+            404,
+            "ResourceNotFoundException",
+            &format!("No sync configuration found for resource {name}"),
+        ),
+    }
+}
+
+/// One repository link per three resources, so discovery walks several links and pages.
+fn links(shared: &Shared) -> Vec<(String, Vec<ResourceName>)> {
+    shared
+        .scenario
+        .resources()
+        .chunks(3)
+        .enumerate()
+        .map(|(index, names)| {
+            (
+                format!("00000000-0000-4000-8000-{index:012x}"),
+                names.to_vec(),
+            )
+        })
+        .collect()
+}
+
+fn page<T: Clone>(items: &[T], input: &Cbor, page_size: usize) -> (Vec<T>, Option<String>) {
+    let start = text_member(input, "NextToken")
+        .and_then(|token| token.parse().ok())
+        .unwrap_or(0usize);
+    let end = (start + page_size.max(1)).min(items.len());
+    let next = (end < items.len()).then(|| end.to_string());
+    (items.get(start..end).unwrap_or_default().to_vec(), next)
+}
+
+fn list_repository_links(shared: &Shared, input: &Cbor) -> Response<Full<Bytes>> {
+    let (page, next) = page(&links(shared), input, shared.options.page_size);
+    let links = page
+        .into_iter()
+        .map(|(id, _)| {
+            serde_json::json!({
+                "ConnectionArn": "arn:aws:codeconnections:us-east-1:123456789012:connection/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+                "OwnerId": "acme",
+                "ProviderType": "GitHub",
+                "RepositoryLinkArn": format!("arn:aws:codeconnections:us-east-1:123456789012:repository-link/{id}"),
+                "RepositoryLinkId": id,
+                "RepositoryName": "infra",
+            })
+        })
+        .collect();
+    ok(json_to_cbor(
+        &serde_json::json!({"RepositoryLinks": Json::Array(links)}),
+        None,
+    )
+    .with_next(next))
+}
+
+fn list_sync_configurations(shared: &Shared, input: &Cbor) -> Response<Full<Bytes>> {
+    let link_id = text_member(input, "RepositoryLinkId").unwrap_or_default();
+    let Some((_, names)) = links(shared).into_iter().find(|(id, _)| *id == link_id) else {
+        return error(
+            404,
+            "ResourceNotFoundException",
+            &format!("repository link {link_id} not found"),
+        );
+    };
+    let (page, next) = page(&names, input, shared.options.page_size);
+    let configurations = page
+        .into_iter()
+        .map(|name| {
+            serde_json::json!({
+                "Branch": "main",
+                "ConfigFile": format!("deployments/{name}.yaml"),
+                "OwnerId": "acme",
+                "ProviderType": "GitHub",
+                "RepositoryLinkId": link_id,
+                "RepositoryName": "infra",
+                "ResourceName": name.as_str(),
+                "RoleArn": "arn:aws:iam::123456789012:role/git-sync",
+                "SyncType": "CFN_STACK_SYNC",
+            })
+        })
+        .collect();
+    ok(json_to_cbor(
+        &serde_json::json!({"SyncConfigurations": Json::Array(configurations)}),
+        None,
+    )
+    .with_next(next))
+}
+
+trait WithNext {
+    fn with_next(self, next: Option<String>) -> Self;
+}
+
+impl WithNext for Cbor {
+    fn with_next(mut self, next: Option<String>) -> Self {
+        if let (Cbor::Map(entries), Some(next)) = (&mut self, next) {
+            entries.push((Cbor::Text("NextToken".into()), Cbor::Text(next)));
+        }
+        self
+    }
+}
+
+/// The model's HTTP status for each error.
+fn status_of(type_name: &str) -> u16 {
+    match type_name {
+        "ThrottlingException" | "LimitExceededException" => 429,
+        "AccessDeniedException" => 403,
+        "ResourceNotFoundException" | "SyncBlockerDoesNotExistException" => 404,
+        "InvalidInputException" | "UnsupportedOperationException" => 400,
+        "InternalServerException" | "RetryLatestCommitFailedException" => 503,
+        _ => 500,
+    }
+}
+
+fn text_member(input: &Cbor, member: &str) -> Option<String> {
+    let Cbor::Map(entries) = input else {
+        return None;
+    };
+    entries.iter().find_map(|(key, value)| match (key, value) {
+        (Cbor::Text(key), Cbor::Text(value)) if key == member => Some(value.clone()),
+        _ => None,
+    })
+}
+
+/// AWS JSON → CBOR: numbers under timestamp members become tag 1; nulls are dropped.
+fn json_to_cbor(value: &Json, member: Option<&str>) -> Cbor {
+    match value {
+        Json::Null => Cbor::Null,
+        Json::Bool(flag) => Cbor::Bool(*flag),
+        Json::Number(number) => {
+            let plain = match (number.as_i64(), number.as_f64()) {
+                (Some(integer), _) => Cbor::Integer(integer.into()),
+                (None, Some(float)) => Cbor::Float(float),
+                _ => Cbor::Null,
+            };
+            if member.is_some_and(|member| TIMESTAMP_MEMBERS.contains(&member)) {
+                Cbor::Tag(1, Box::new(plain))
+            } else {
+                plain
+            }
+        }
+        Json::String(text) => Cbor::Text(text.clone()),
+        Json::Array(items) => Cbor::Array(
+            items
+                .iter()
+                .map(|item| json_to_cbor(item, member))
+                .collect(),
+        ),
+        Json::Object(map) => Cbor::Map(
+            map.iter()
+                .filter(|(_, value)| !value.is_null())
+                .map(|(key, value)| (Cbor::Text(key.clone()), json_to_cbor(value, Some(key))))
+                .collect(),
+        ),
+    }
+}
+
+fn cbor_response(status: u16, body: &Cbor) -> Response<Full<Bytes>> {
+    let mut bytes = Vec::new();
+    if ciborium::into_writer(body, &mut bytes).is_err() {
+        bytes.clear();
+    }
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("content-type", "application/cbor")
+        .header("smithy-protocol", "rpc-v2-cbor")
+        .body(Full::new(Bytes::from(bytes)))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+fn ok(body: Cbor) -> Response<Full<Bytes>> {
+    cbor_response(200, &body)
+}
+
+fn error(status: u16, type_name: &str, message: &str) -> Response<Full<Bytes>> {
+    let body = Cbor::Map(vec![
+        (
+            Cbor::Text("__type".into()),
+            Cbor::Text(format!("{NAMESPACE}#{type_name}")),
+        ),
+        (Cbor::Text("Message".into()), Cbor::Text(message.to_owned())),
+    ]);
+    cbor_response(status, &body)
+}

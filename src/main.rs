@@ -1,0 +1,55 @@
+//! Wiring only: parse the command line, configure logging, run.
+
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use clap::Parser;
+use lambda_runtime::tracing::subscriber::filter::{EnvFilter, LevelFilter};
+use sync_notifier::cli::{Cli, Command, Output, check, replay};
+use sync_notifier::config::Config;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    lambda_runtime::tracing::subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_env_filter(
+            EnvFilter::builder()
+                .with_default_directive(LevelFilter::WARN.into())
+                .from_env_lossy(),
+        )
+        .init();
+
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let out: Output = Arc::new(Mutex::new(std::io::stdout()));
+    let result = match cli.command {
+        Command::Replay {
+            scenario,
+            format,
+            state,
+        } => replay(&scenario, format, state, &config, out)
+            .await
+            .map(|_| ()),
+        Command::Check {
+            resources,
+            format,
+            state,
+        } => check(resources, format, state, &config, out)
+            .await
+            .map(|_| ()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,438 @@
+//! One tick: resolve → fetch → load → decide → deliver → save (ARCHITECTURE §2).
+//!
+//! The same [`Runner`] serves the Lambda handler, `check` and `replay`; only the
+//! adapters it is built with differ.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::future::join_all;
+use serde::Serialize;
+
+use crate::config::{Config, KindSet, Watch};
+use crate::domain::{Notification, ResourceName, ResourceStatus, Timestamp, decide};
+use crate::notify::{DeliveryError, Destination, Notifier};
+use crate::source::{SourceError, StatusSource};
+use crate::store::{
+    Lease, Loaded, PendingNotification, ResourceRecord, SaveError, StateStore, StoreError,
+};
+
+/// The parts of the configuration a tick uses.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    pub watch: Watch,
+    pub notify_on: KindSet,
+    pub fetch_concurrency: usize,
+    pub retention: Duration,
+    pub lease: Duration,
+}
+
+impl From<&Config> for RunSettings {
+    fn from(config: &Config) -> Self {
+        RunSettings {
+            watch: config.watch.clone(),
+            notify_on: config.notify_on,
+            fetch_concurrency: config.fetch_concurrency,
+            retention: config.retention,
+            lease: config.lease,
+        }
+    }
+}
+
+/// A failure of the whole tick (per-resource failures are in the [`Summary`] instead).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("could not discover the watched resources: {0}")]
+    Discovery(SourceError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a tick did, returned to the invoker and logged as one JSON line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub resources_checked: usize,
+    /// Resources seen for the first time: a baseline was recorded, nothing was told.
+    pub baselines: usize,
+    pub transitions: Vec<TransitionSummary>,
+    pub deliveries: DeliveryCounts,
+    pub failures: Vec<ResourceProblem>,
+    /// Resources left for a later tick: another run holds them, or time ran out.
+    pub deferred: Vec<ResourceProblem>,
+    pub state_writes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransitionSummary {
+    pub resource: String,
+    #[serde(rename = "type")]
+    pub event_type: &'static str,
+    pub id: String,
+    /// False when `NOTIFY_ON` leaves this kind out.
+    pub notify: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryCounts {
+    pub delivered: usize,
+    /// Failed this time; kept pending for the next tick.
+    pub retrying: usize,
+    /// Refused for good by a destination (400/403/404/410).
+    pub refused: usize,
+    /// Undelivered for longer than the retention, and dropped.
+    pub expired: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResourceProblem {
+    pub resource: String,
+    pub reason: String,
+}
+
+pub struct Runner<S, T> {
+    source: S,
+    store: T,
+    destinations: Vec<Destination>,
+    settings: RunSettings,
+    /// Distinguishes this process's leases from every other's (processes in different
+    /// Lambda sandboxes often share a pid).
+    process_tag: u64,
+    ticks: AtomicU64,
+}
+
+/// What happened to one resource in a tick.
+#[derive(Default)]
+struct Outcome {
+    baseline: bool,
+    transitions: Vec<TransitionSummary>,
+    deliveries: DeliveryCounts,
+    failure: Option<String>,
+    deferred: Option<String>,
+    writes: usize,
+}
+
+impl<S: StatusSource, T: StateStore> Runner<S, T> {
+    pub fn new(source: S, store: T, destinations: Vec<Destination>, settings: RunSettings) -> Self {
+        let process_tag = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        Runner {
+            source,
+            store,
+            destinations,
+            settings,
+            process_tag,
+            ticks: AtomicU64::new(0),
+        }
+    }
+
+    pub fn store(&self) -> &T {
+        &self.store
+    }
+
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// Checks `resources` (or the configured ones) once. `deadline`: stop starting new
+    /// work after it; what is left waits for the next tick.
+    #[tracing::instrument(level = "info", skip_all)]
+    pub async fn tick(
+        &self,
+        resources: Option<Vec<ResourceName>>,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Summary, RunError> {
+        let tick_number = self.ticks.fetch_add(1, Ordering::Relaxed);
+        let owner = format!("{:016x}-{tick_number}", self.process_tag);
+
+        let names = match resources {
+            Some(names) => names,
+            None => match &self.settings.watch {
+                Watch::Resources(names) => names.clone(),
+                Watch::Discover => self.source.discover().await.map_err(RunError::Discovery)?,
+            },
+        };
+
+        let concurrency = self.settings.fetch_concurrency.max(1);
+        let mut statuses: HashMap<ResourceName, Result<ResourceStatus, SourceError>> =
+            futures_util::stream::iter(names.iter().cloned())
+                .map(|name| async move {
+                    let status = self.source.fetch(&name).await;
+                    (name, status)
+                })
+                .buffer_unordered(concurrency)
+                .collect()
+                .await;
+
+        let mut loaded = self.store.load(&names).await?;
+        let now = Timestamp::now();
+
+        let outcomes: Vec<(ResourceName, Outcome)> =
+            futures_util::stream::iter(names.iter().cloned())
+                .map(|name| {
+                    let status = statuses.remove(&name);
+                    let record = loaded.remove(&name).unwrap_or(Loaded::Missing);
+                    let owner = owner.as_str();
+                    async move {
+                        let past_deadline = deadline
+                            .is_some_and(|deadline| tokio::time::Instant::now() >= deadline);
+                        let outcome = match status {
+                            _ if past_deadline => Outcome {
+                                deferred: Some("the invocation is about to time out".into()),
+                                ..Outcome::default()
+                            },
+                            None => Outcome {
+                                failure: Some("no status was fetched".into()),
+                                ..Outcome::default()
+                            },
+                            Some(status) => self.process(&name, status, record, now, owner).await,
+                        };
+                        (name, outcome)
+                    }
+                })
+                .buffered(concurrency)
+                .collect()
+                .await;
+
+        let mut summary = Summary {
+            resources_checked: names.len(),
+            ..Summary::default()
+        };
+        for (name, outcome) in outcomes {
+            summary.transitions.extend(outcome.transitions);
+            summary.deliveries.delivered += outcome.deliveries.delivered;
+            summary.deliveries.retrying += outcome.deliveries.retrying;
+            summary.deliveries.refused += outcome.deliveries.refused;
+            summary.deliveries.expired += outcome.deliveries.expired;
+            summary.state_writes += outcome.writes;
+            summary.baselines += usize::from(outcome.baseline);
+            if let Some(reason) = outcome.failure {
+                tracing::warn!(resource = %name, %reason, "resource check failed; its recorded state is kept");
+                summary.failures.push(ResourceProblem {
+                    resource: name.to_string(),
+                    reason,
+                });
+            }
+            if let Some(reason) = outcome.deferred {
+                summary.deferred.push(ResourceProblem {
+                    resource: name.to_string(),
+                    reason,
+                });
+            }
+        }
+        Ok(summary)
+    }
+
+    async fn process(
+        &self,
+        name: &ResourceName,
+        status: Result<ResourceStatus, SourceError>,
+        loaded: Loaded,
+        now: Timestamp,
+        owner: &str,
+    ) -> Outcome {
+        let (version, previous) = match loaded {
+            // Rule 8 and foreign data: report, keep what is recorded, write nothing.
+            Loaded::Unreadable { reason } => {
+                return Outcome {
+                    failure: Some(format!("{reason}; the stored item is left untouched")),
+                    ..Outcome::default()
+                };
+            }
+            Loaded::Missing => (None, None),
+            Loaded::Found { version, record } => (Some(version), Some(record)),
+        };
+        let current = match status {
+            Ok(current) => current,
+            Err(error) => {
+                return Outcome {
+                    failure: Some(error.to_string()),
+                    ..Outcome::default()
+                };
+            }
+        };
+
+        let decision = decide(
+            name,
+            previous.as_ref().map(|record| &record.state),
+            &current,
+            now,
+        );
+        let mut outcome = Outcome {
+            baseline: previous.is_none(),
+            ..Outcome::default()
+        };
+        let mut pending = previous
+            .as_ref()
+            .map(|record| record.pending.clone())
+            .unwrap_or_default();
+        for notification in decision.notifications {
+            let notify = self.settings.notify_on.contains(notification.kind);
+            outcome.transitions.push(TransitionSummary {
+                resource: name.to_string(),
+                event_type: notification.kind.event_type(),
+                id: notification.id.clone(),
+                notify,
+            });
+            if notify {
+                pending.push(PendingNotification {
+                    notification,
+                    done: Vec::new(),
+                });
+            }
+        }
+        let retention_ms = i64::try_from(self.settings.retention.as_millis()).unwrap_or(i64::MAX);
+        pending.retain(|item| {
+            let expired =
+                now.as_millis() - item.notification.detected_at.as_millis() > retention_ms;
+            if expired {
+                tracing::error!(
+                    resource = %name,
+                    notification_id = %item.notification.id,
+                    event_type = item.notification.kind.event_type(),
+                    delivered_to = ?item.done,
+                    "dropping a notification undelivered for longer than the retention"
+                );
+                outcome.deliveries.expired += 1;
+            }
+            !expired
+        });
+        pending.retain(|item| !self.is_complete(item));
+
+        let mut record = ResourceRecord {
+            state: decision.state,
+            pending,
+            lease: previous.as_ref().and_then(|record| record.lease.clone()),
+        };
+
+        if record.pending.is_empty() {
+            record.lease = None;
+            if previous.as_ref() != Some(&record) {
+                match self.store.save(name, version, &record).await {
+                    Ok(_) => outcome.writes += 1,
+                    Err(error) => Self::lost_write(&mut outcome, error),
+                }
+            }
+            return outcome;
+        }
+
+        // Claim: only the run whose conditional write succeeds delivers.
+        if let Some(lease) = &record.lease
+            && lease.until > now
+        {
+            outcome.transitions.clear();
+            outcome.deferred = Some(format!(
+                "another run is delivering its notifications until {}",
+                lease.until
+            ));
+            return outcome;
+        }
+        let lease_ms = i64::try_from(self.settings.lease.as_millis()).unwrap_or(i64::MAX);
+        record.lease = Some(Lease {
+            owner: owner.to_owned(),
+            until: now.plus_millis(lease_ms),
+        });
+        let claimed = match self.store.save(name, version, &record).await {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                outcome.transitions.clear();
+                Self::lost_write(&mut outcome, error);
+                return outcome;
+            }
+        };
+        outcome.writes += 1;
+
+        self.deliver(name, &mut record.pending, &mut outcome.deliveries)
+            .await;
+        record.pending.retain(|item| !self.is_complete(item));
+        record.lease = None;
+        match self.store.save(name, Some(claimed), &record).await {
+            Ok(_) => outcome.writes += 1,
+            Err(error) => {
+                // Our lease outlived itself and another run took over; it will redo
+                // what we could not record (a receiver may see one repeat, same id).
+                tracing::warn!(resource = %name, %error, "could not record deliveries");
+                outcome.failure = Some(format!("could not record deliveries: {error}"));
+            }
+        }
+        outcome
+    }
+
+    fn lost_write(outcome: &mut Outcome, error: SaveError) {
+        match error {
+            SaveError::Conflict => {
+                outcome.deferred =
+                    Some("another run changed this resource first; it handles the change".into());
+            }
+            SaveError::Store(error) => outcome.failure = Some(error.to_string()),
+        }
+    }
+
+    /// Done when every configured destination has it (or refused it for good).
+    fn is_complete(&self, item: &PendingNotification) -> bool {
+        self.destinations
+            .iter()
+            .all(|destination| item.done.iter().any(|key| key == destination.key()))
+    }
+
+    /// Sends pending notifications, oldest first. Each destination goes at its own pace;
+    /// a destination that fails stops there, so it never receives them out of order.
+    async fn deliver(
+        &self,
+        name: &ResourceName,
+        pending: &mut [PendingNotification],
+        counts: &mut DeliveryCounts,
+    ) {
+        let snapshot: Vec<(Notification, Vec<String>)> = pending
+            .iter()
+            .map(|item| (item.notification.clone(), item.done.clone()))
+            .collect();
+        let per_destination = join_all(self.destinations.iter().map(|destination| {
+            let snapshot = &snapshot;
+            async move {
+                let mut results = Vec::new();
+                for (index, (notification, done)) in snapshot.iter().enumerate() {
+                    if done.iter().any(|key| key == destination.key()) {
+                        continue;
+                    }
+                    let result = destination.send(notification).await;
+                    let stop = matches!(result, Err(DeliveryError::Retry(_)));
+                    results.push((index, result));
+                    if stop {
+                        break;
+                    }
+                }
+                (destination.key(), results)
+            }
+        }))
+        .await;
+
+        for (key, results) in per_destination {
+            for (index, result) in results {
+                let notification = &pending[index].notification;
+                match result {
+                    Ok(()) => {
+                        counts.delivered += 1;
+                        tracing::info!(resource = %name, destination = key, notification_id = %notification.id, event_type = notification.kind.event_type(), "delivered");
+                        pending[index].done.push(key.to_owned());
+                    }
+                    Err(DeliveryError::Permanent(reason)) => {
+                        counts.refused += 1;
+                        tracing::error!(resource = %name, destination = key, notification_id = %notification.id, %reason, "destination refused the notification for good");
+                        pending[index].done.push(key.to_owned());
+                    }
+                    Err(DeliveryError::Retry(reason)) => {
+                        counts.retrying += 1;
+                        tracing::warn!(resource = %name, destination = key, notification_id = %notification.id, %reason, "delivery failed; will retry next tick");
+                    }
+                }
+            }
+        }
+    }
+}

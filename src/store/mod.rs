@@ -1,0 +1,94 @@
+//! The state store port: what the function remembers between runs, per resource.
+//!
+//! One record per resource holds the recorded attempt (for `decide`), the notifications
+//! not yet delivered everywhere (with the destinations that have them), a lease that
+//! says which run is delivering them, and a version for optimistic concurrency. Every
+//! write is conditional on the version that was read, so two overlapping runs can never
+//! both claim the same notifications (ARCHITECTURE §7).
+
+mod local;
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Notification, ResourceName, ResourceState, Timestamp};
+
+pub use local::LocalStore;
+
+/// Everything recorded about one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceRecord {
+    pub state: ResourceState,
+    /// Notifications not yet delivered to every destination, oldest first.
+    #[serde(default)]
+    pub pending: Vec<PendingNotification>,
+    /// Held while a run delivers `pending`; another run leaves the resource alone until
+    /// it expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<Lease>,
+}
+
+/// A notification and the destinations that are done with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingNotification {
+    pub notification: Notification,
+    /// Destination keys that received it (or refused it for good).
+    #[serde(default)]
+    pub done: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lease {
+    pub owner: String,
+    pub until: Timestamp,
+}
+
+/// What a read found for one resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Loaded {
+    /// Never seen: the next sighting is a baseline.
+    Missing,
+    Found {
+        version: u64,
+        record: ResourceRecord,
+    },
+    /// An item that is not ours or not of this schema: reported, never overwritten.
+    Unreadable { reason: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state store unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    /// Someone else wrote the record since we read it: they own this change.
+    #[error("the record changed since it was read (another run is handling it)")]
+    Conflict,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub trait StateStore: Send + Sync {
+    /// Reads the records of `names`; every name gets an answer.
+    fn load(
+        &self,
+        names: &[ResourceName],
+    ) -> impl Future<Output = Result<HashMap<ResourceName, Loaded>, StoreError>> + Send;
+
+    /// Writes `record` if the stored version is still `expected` (`None`: no record yet),
+    /// returning the new version.
+    fn save(
+        &self,
+        name: &ResourceName,
+        expected: Option<u64>,
+        record: &ResourceRecord,
+    ) -> impl Future<Output = Result<u64, SaveError>> + Send;
+}
