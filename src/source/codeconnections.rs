@@ -24,7 +24,7 @@ impl CodeConnectionsSource {
 }
 
 impl StatusSource for CodeConnectionsSource {
-    #[tracing::instrument(level = "debug", skip(self), fields(resource = %name), err)]
+    #[tracing::instrument(level = "debug", skip(self), fields(resource = %name))]
     async fn fetch(&self, name: &ResourceName) -> Result<ResourceStatus, SourceError> {
         let output = self
             .client
@@ -49,7 +49,7 @@ impl StatusSource for CodeConnectionsSource {
         })
     }
 
-    #[tracing::instrument(level = "debug", skip(self), err)]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn discover(&self) -> Result<Vec<ResourceName>, SourceError> {
         let mut link_ids = Vec::new();
         let mut next_token = None;
@@ -114,12 +114,24 @@ fn malformed(message: &str) -> SourceError {
     }
 }
 
+/// The SDK fills required members that an answer lacks with defaults ("client error
+/// correction"): epoch 0, an empty SHA, a status of "no value was set". Those are
+/// refused here, so a malformed answer is reported (rule 8) instead of read as data.
 fn to_attempt(attempt: &sdk::ResourceSyncAttempt, field: &str) -> Result<SyncAttempt, SourceError> {
     let revision = |revision: Option<&sdk::Revision>, name: &str| {
         revision
+            .filter(|revision| !revision.sha().is_empty())
             .map(to_revision)
             .ok_or_else(|| malformed(&format!("{field}.{name} is missing")))
     };
+    if attempt.started_at().secs() == 0 && attempt.started_at().subsec_nanos() == 0 {
+        return Err(malformed(&format!("{field}.StartedAt is missing")));
+    }
+    if matches!(attempt.status(), sdk::ResourceSyncStatus::Unknown(_))
+        && attempt.status().as_str() == "no value was set"
+    {
+        return Err(malformed(&format!("{field}.Status is missing")));
+    }
     Ok(SyncAttempt {
         started_at: to_timestamp(attempt.started_at()),
         status: SyncStatus::from(attempt.status().as_str().to_owned()),

@@ -92,3 +92,22 @@ pub trait StateStore: Send + Sync {
         record: &ResourceRecord,
     ) -> impl Future<Output = Result<u64, SaveError>> + Send;
 }
+
+/// Several runners (overlapping ticks in tests, or the CLI and a bench) can share one store.
+impl<T: StateStore> StateStore for std::sync::Arc<T> {
+    fn load(
+        &self,
+        names: &[ResourceName],
+    ) -> impl Future<Output = Result<HashMap<ResourceName, Loaded>, StoreError>> + Send {
+        (**self).load(names)
+    }
+
+    fn save(
+        &self,
+        name: &ResourceName,
+        expected: Option<u64>,
+        record: &ResourceRecord,
+    ) -> impl Future<Output = Result<u64, SaveError>> + Send {
+        (**self).save(name, expected, record)
+    }
+}
