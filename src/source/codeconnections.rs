@@ -127,9 +127,7 @@ fn to_attempt(attempt: &sdk::ResourceSyncAttempt, field: &str) -> Result<SyncAtt
     if attempt.started_at().secs() == 0 && attempt.started_at().subsec_nanos() == 0 {
         return Err(malformed(&format!("{field}.StartedAt is missing")));
     }
-    if matches!(attempt.status(), sdk::ResourceSyncStatus::Unknown(_))
-        && attempt.status().as_str() == "no value was set"
-    {
+    if attempt.status().as_str() == "no value was set" {
         return Err(malformed(&format!("{field}.Status is missing")));
     }
     Ok(SyncAttempt {
