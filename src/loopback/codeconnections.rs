@@ -48,6 +48,8 @@ struct Shared {
     tick: AtomicUsize,
     options: LoopbackOptions,
     calls: Mutex<HashMap<String, usize>>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
 }
 
 pub struct LoopbackCodeConnections {
@@ -69,6 +71,8 @@ impl LoopbackCodeConnections {
             tick: AtomicUsize::new(0),
             options,
             calls: Mutex::new(HashMap::new()),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
         });
         let handler_state = shared.clone();
         let (address, task) =
@@ -92,6 +96,11 @@ impl LoopbackCodeConnections {
 
     pub fn tick_count(&self) -> usize {
         self.shared.scenario.ticks.len()
+    }
+
+    /// The most requests that were being answered at the same moment.
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.max_in_flight.load(Ordering::SeqCst)
     }
 
     /// How many times `operation` was called.
@@ -165,9 +174,12 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Ful
             }
         }
     };
+    let in_flight = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    shared.max_in_flight.fetch_max(in_flight, Ordering::SeqCst);
     if !shared.options.latency.is_zero() {
         tokio::time::sleep(shared.options.latency).await;
     }
+    shared.in_flight.fetch_sub(1, Ordering::SeqCst);
     let tick = shared
         .tick
         .load(Ordering::SeqCst)

@@ -49,6 +49,9 @@ pub struct Lease {
 }
 
 /// What a read found for one resource.
+// One of these lives per resource for the length of a tick; boxing the record would only
+// add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Loaded {
     /// Never seen: the next sighting is a baseline.

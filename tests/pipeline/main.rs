@@ -1,0 +1,8 @@
+//! The pipeline end to end: the real `aws-sdk-codeconnections` client against the loopback
+//! CBOR endpoint over HTTP, the local store, and reqwest to loopback receivers.
+
+mod cli;
+mod delivery;
+mod rules;
+mod source;
+mod support;

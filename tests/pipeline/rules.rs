@@ -1,0 +1,210 @@
+//! One scenario per transition rule (ARCHITECTURE §6), replayed through the real pipeline.
+
+use crate::support::{config, replay_json, scenario, told};
+
+fn t(kind: &str, resource: &str, started: &str) -> (String, String, String) {
+    (kind.to_owned(), resource.to_owned(), started.to_owned())
+}
+
+#[tokio::test]
+async fn rule_1_first_sight_is_a_baseline() {
+    let (bodies, summaries) =
+        replay_json(&scenario("rule-1-first-sight-is-a-baseline"), &config(&[])).await;
+    assert!(bodies.is_empty(), "{bodies:?}");
+    assert_eq!(summaries[0].baselines, 1);
+    assert_eq!(summaries[0].state_writes, 1, "the baseline is recorded");
+    assert_eq!(
+        summaries[1].state_writes, 0,
+        "nothing changed, nothing written"
+    );
+}
+
+#[tokio::test]
+async fn rule_2_no_change_is_silent() {
+    let (bodies, summaries) =
+        replay_json(&scenario("rule-2-no-change-is-silent"), &config(&[])).await;
+    assert!(bodies.is_empty(), "{bodies:?}");
+    assert_eq!(summaries[2].state_writes, 0);
+}
+
+#[tokio::test]
+async fn rule_3_the_same_attempt_ending_is_told_once() {
+    let (bodies, _) = replay_json(&scenario("rule-3-same-attempt-ends"), &config(&[])).await;
+    assert_eq!(
+        told(&bodies),
+        [t("sync.failed", "app-stack", "2026-11-26T10:10:00Z")]
+    );
+    let data = &bodies[0]["data"];
+    assert_eq!(data["status"], "FAILED");
+    assert_eq!(data["previousStatus"], "IN_PROGRESS");
+    assert_eq!(data["syncType"], "CFN_STACK_SYNC");
+    assert_eq!(data["target"], "app-stack");
+    assert_eq!(data["events"].as_array().unwrap().len(), 3);
+    assert_eq!(data["events"][1]["type"], "ERROR");
+    assert_eq!(
+        bodies[0]["timestamp"], "2026-11-26T10:11:20Z",
+        "when the last event happened"
+    );
+}
+
+#[tokio::test]
+async fn rule_4_a_new_attempt_is_told_started_once() {
+    let (bodies, _) = replay_json(&scenario("rule-4-new-attempt-starts"), &config(&[])).await;
+    assert_eq!(
+        told(&bodies),
+        [t("sync.started", "app-stack", "2026-11-26T10:20:00Z")]
+    );
+    assert_eq!(bodies[0]["data"]["previousStatus"], serde_json::Value::Null);
+}
+
+#[tokio::test]
+async fn rule_5_an_attempt_that_ended_between_checks_is_told_only_its_ending() {
+    let (bodies, _) =
+        replay_json(&scenario("rule-5-new-attempt-already-ended"), &config(&[])).await;
+    assert_eq!(
+        told(&bodies),
+        [t("sync.succeeded", "app-stack", "2026-11-26T10:20:00Z")]
+    );
+    assert_eq!(bodies[0]["data"]["durationSeconds"], 90);
+}
+
+#[tokio::test]
+async fn rule_6_a_replaced_attempt_is_told_its_ending_first() {
+    let (bodies, _) = replay_json(
+        &scenario("rule-6-replaced-attempt-ends-first"),
+        &config(&[]),
+    )
+    .await;
+    assert_eq!(
+        told(&bodies),
+        [
+            t("sync.succeeded", "app-stack", "2026-11-26T10:10:00Z"),
+            t("sync.started", "app-stack", "2026-11-26T10:20:00Z"),
+            t("sync.failed", "app-stack", "2026-11-26T10:20:00Z"),
+            t("sync.failed", "app-stack", "2026-11-26T10:30:00Z"),
+        ]
+    );
+    // The succeeded one is LatestSuccessfulSync, with its events; the failed one is inferred.
+    assert_eq!(bodies[0]["data"]["events"].as_array().unwrap().len(), 2);
+    assert!(
+        bodies[2]["data"]["note"]
+            .as_str()
+            .unwrap()
+            .contains("no longer reports its events")
+    );
+    assert!(bodies[2]["data"]["events"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn rule_7_order_follows_attempts_and_nothing_is_told_twice() {
+    let (bodies, _) = replay_json(&scenario("rule-7-order-and-exactly-once"), &config(&[])).await;
+    assert_eq!(
+        told(&bodies),
+        [
+            t("sync.failed", "app-stack", "2026-11-26T10:10:00Z"),
+            t("sync.succeeded", "app-stack", "2026-11-26T10:30:00Z"),
+        ]
+    );
+    let ids: std::collections::HashSet<_> = bodies.iter().map(|b| b.to_string()).collect();
+    assert_eq!(ids.len(), bodies.len());
+}
+
+#[tokio::test]
+async fn rule_8_a_failed_check_keeps_the_recorded_state_and_the_others_go_on() {
+    let (bodies, summaries) =
+        replay_json(&scenario("rule-8-failed-checks-keep-state"), &config(&[])).await;
+    let failures: Vec<(String, String)> = summaries[1]
+        .failures
+        .iter()
+        .map(|f| {
+            (
+                f.resource.clone(),
+                f.reason.split(':').next().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        failures,
+        [
+            ("denied-stack".into(), "access denied".into()),
+            ("malformed-stack".into(), "malformed answer".into()),
+            ("throttled-stack".into(), "throttled".into()),
+        ]
+    );
+    // ok-stack went on during the failures; the others ended while unobserved and are told
+    // once they can be checked again, because their recorded state was kept.
+    assert_eq!(
+        told(&bodies),
+        [
+            t("sync.succeeded", "ok-stack", "2026-11-26T10:10:00Z"),
+            t("sync.succeeded", "denied-stack", "2026-11-26T10:10:00Z"),
+            t("sync.failed", "throttled-stack", "2026-11-26T10:10:00Z"),
+        ]
+    );
+    assert_eq!(
+        summaries[1].state_writes, 2,
+        "only ok-stack is written: its claim, then its delivery record"
+    );
+    assert!(summaries[2].failures.is_empty());
+}
+
+#[tokio::test]
+async fn notify_on_leaves_out_the_kinds_not_asked_for_but_still_records_them() {
+    let path = scenario("demo");
+    let (bodies, summaries) = replay_json(&path, &config(&[("NOTIFY_ON", "failed")])).await;
+    assert_eq!(
+        told(&bodies),
+        [t("sync.failed", "orders-stack", "2026-11-26T10:02:10Z")]
+    );
+    let decided: usize = summaries.iter().map(|s| s.transitions.len()).sum();
+    assert_eq!(
+        decided, 4,
+        "every transition is decided and recorded, only failures are sent"
+    );
+}
+
+#[tokio::test]
+async fn the_demo_tells_the_story_of_three_stacks() {
+    let (bodies, summaries) = replay_json(&scenario("demo"), &config(&[])).await;
+    // Resources are handled concurrently, so only the order per resource is promised.
+    let payments: Vec<_> = told(&bodies)
+        .into_iter()
+        .filter(|(_, r, _)| r == "payments-stack")
+        .collect();
+    let orders: Vec<_> = told(&bodies)
+        .into_iter()
+        .filter(|(_, r, _)| r == "orders-stack")
+        .collect();
+    assert_eq!(
+        payments,
+        [
+            t("sync.started", "payments-stack", "2026-11-26T10:01:00Z"),
+            t("sync.succeeded", "payments-stack", "2026-11-26T10:01:00Z"),
+        ]
+    );
+    assert_eq!(
+        orders,
+        [
+            t("sync.started", "orders-stack", "2026-11-26T10:02:10Z"),
+            t("sync.failed", "orders-stack", "2026-11-26T10:02:10Z"),
+        ]
+    );
+    assert_eq!(
+        bodies.len(),
+        4,
+        "the steady catalog-stack is silent: {bodies:?}"
+    );
+    assert!(summaries.iter().all(|s| s.failures.is_empty()));
+    let failed = bodies.iter().find(|b| b["type"] == "sync.failed").unwrap();
+    assert_eq!(
+        failed["data"]["targetRevision"]["sha"],
+        "c4f8a2e6b0d3f7a1c5e9b3d7f1a4c8e2b6d0f3a7"
+    );
+    assert_eq!(failed["data"]["targetRevision"]["providerType"], "GitHub");
+    assert!(
+        failed["data"]["events"][2]["event"]
+            .as_str()
+            .unwrap()
+            .contains("Table already exists")
+    );
+}

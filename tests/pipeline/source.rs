@@ -1,0 +1,211 @@
+//! The CodeConnections adapter through the real SDK client and the loopback CBOR endpoint.
+
+use std::time::Duration;
+
+use sync_notifier::domain::{ResourceName, SyncStatus, Timestamp};
+use sync_notifier::loopback::{LoopbackCodeConnections, LoopbackOptions, loopback_client};
+use sync_notifier::scenario::Scenario;
+use sync_notifier::source::{CodeConnectionsSource, SourceErrorKind, StatusSource};
+
+fn name(text: &str) -> ResourceName {
+    ResourceName::parse(text).unwrap()
+}
+
+async fn endpoint(
+    scenario: &str,
+    options: LoopbackOptions,
+) -> (LoopbackCodeConnections, CodeConnectionsSource) {
+    let endpoint = LoopbackCodeConnections::start(Scenario::parse(scenario).unwrap(), options)
+        .await
+        .unwrap();
+    let source = CodeConnectionsSource::new(loopback_client(endpoint.endpoint_url()));
+    (endpoint, source)
+}
+
+const ONE_STACK: &str = r#"{"ticks": [{"payments-stack": {
+  "DesiredState": {"Branch": "main", "Directory": "p.yaml", "OwnerId": "acme", "ProviderType": "GitLab", "RepositoryName": "infra", "Sha": "bbbb"},
+  "LatestSync": {
+    "Events": [{"Event": "Stack failed", "ExternalId": "arn:aws:cloudformation:us-east-1:1:stack/p/1", "Time": 1795688142.25, "Type": "ERROR"},
+               {"Event": "Started", "Time": 1795688100, "Type": "INFO"}],
+    "InitialRevision": {"Branch": "main", "Directory": "p.yaml", "OwnerId": "acme", "ProviderType": "GitLab", "RepositoryName": "infra", "Sha": "aaaa"},
+    "StartedAt": 1795688100.5,
+    "Status": "FAILED",
+    "Target": "payments-stack",
+    "TargetRevision": {"Branch": "main", "Directory": "p.yaml", "OwnerId": "acme", "ProviderType": "GitLab", "RepositoryName": "infra", "Sha": "cccc"}
+  }
+}}]}"#;
+
+#[tokio::test]
+async fn maps_every_field_of_the_answer_into_the_domain() {
+    let (_endpoint, source) = endpoint(ONE_STACK, LoopbackOptions::default()).await;
+    let status = source.fetch(&name("payments-stack")).await.unwrap();
+    let latest = &status.latest_sync;
+    assert_eq!(latest.status, SyncStatus::Failed);
+    assert_eq!(
+        latest.started_at,
+        Timestamp::from_millis(1_795_688_100_500),
+        "fractions of seconds survive"
+    );
+    assert_eq!(latest.target, "payments-stack");
+    assert_eq!(latest.initial_revision.sha, "aaaa");
+    assert_eq!(latest.target_revision.sha, "cccc");
+    assert_eq!(latest.target_revision.provider_type, "GitLab");
+    assert_eq!(latest.target_revision.directory, "p.yaml");
+    assert_eq!(latest.events.len(), 2);
+    assert_eq!(latest.events[0].event_type, "ERROR");
+    assert_eq!(
+        latest.events[0].time,
+        Timestamp::from_millis(1_795_688_142_250)
+    );
+    assert_eq!(
+        latest.events[0].external_id.as_deref(),
+        Some("arn:aws:cloudformation:us-east-1:1:stack/p/1")
+    );
+    assert_eq!(latest.events[1].external_id, None);
+    assert_eq!(status.desired_state.unwrap().sha, "bbbb");
+    assert!(status.latest_successful_sync.is_none());
+}
+
+#[tokio::test]
+async fn errors_are_sorted_by_kind_and_throttling_is_retried_by_the_sdk() {
+    let scenario = r#"{"ticks": [{
+        "throttled": {"__type": "ThrottlingException", "message": "Rate exceeded"},
+        "denied": {"__type": "AccessDeniedException", "message": "no"},
+        "broken": {"__type": "InternalServerException", "message": "oops"},
+        "malformed": {"LatestSync": {"Status": "FAILED"}}
+    }]}"#;
+    let (endpoint, source) = endpoint(scenario, LoopbackOptions::default()).await;
+    let kind = |result: Result<_, sync_notifier::source::SourceError>| result.unwrap_err().kind;
+    assert_eq!(
+        kind(source.fetch(&name("throttled")).await),
+        SourceErrorKind::Throttled
+    );
+    assert_eq!(
+        endpoint.calls("GetResourceSyncStatus"),
+        3,
+        "the SDK retried throttling twice"
+    );
+    assert_eq!(
+        kind(source.fetch(&name("denied")).await),
+        SourceErrorKind::AccessDenied
+    );
+    assert_eq!(
+        endpoint.calls("GetResourceSyncStatus"),
+        4,
+        "access denied is not retried"
+    );
+    assert_eq!(
+        kind(source.fetch(&name("broken")).await),
+        SourceErrorKind::Unavailable
+    );
+    assert_eq!(
+        kind(source.fetch(&name("missing")).await),
+        SourceErrorKind::NotFound
+    );
+    let malformed = source.fetch(&name("malformed")).await.unwrap_err();
+    assert_eq!(malformed.kind, SourceErrorKind::Malformed);
+    assert!(
+        malformed
+            .message
+            .contains("LatestSync.StartedAt is missing"),
+        "{}",
+        malformed.message
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_status_is_kept_as_unknown() {
+    let scenario = ONE_STACK.replace("\"Status\": \"FAILED\"", "\"Status\": \"QUEUED\"");
+    let (_endpoint, source) = endpoint(&scenario, LoopbackOptions::default()).await;
+    let status = source.fetch(&name("payments-stack")).await.unwrap();
+    assert_eq!(
+        status.latest_sync.status,
+        SyncStatus::Unknown("QUEUED".into())
+    );
+}
+
+#[tokio::test]
+async fn discovery_walks_every_page_of_links_and_sync_configurations() {
+    let names = ["a1", "a2", "a3", "b1", "b2", "b3", "c1"];
+    let tick: serde_json::Map<String, serde_json::Value> = names
+        .iter()
+        .map(|n| {
+            (
+                n.to_string(),
+                serde_json::json!({"__type": "ThrottlingException"}),
+            )
+        })
+        .collect();
+    let scenario = serde_json::json!({"ticks": [tick]}).to_string();
+    let (endpoint, source) = endpoint(
+        &scenario,
+        LoopbackOptions {
+            page_size: 2,
+            ..LoopbackOptions::default()
+        },
+    )
+    .await;
+    let found: Vec<String> = source
+        .discover()
+        .await
+        .unwrap()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(found, names);
+    // 3 links in pages of 2; per link ⌈3/2⌉, ⌈3/2⌉ and ⌈1/2⌉ pages of configurations.
+    assert_eq!(endpoint.calls("ListRepositoryLinks"), 2);
+    assert_eq!(endpoint.calls("ListSyncConfigurations"), 5);
+}
+
+#[tokio::test]
+async fn a_tick_fetches_with_bounded_concurrency() {
+    // 32 resources answered in 50 ms each with concurrency 8: calls overlap, never more than 8.
+    let tick: serde_json::Map<String, serde_json::Value> = (0..32)
+        .map(|i| {
+            (
+                format!("stack-{i}"),
+                serde_json::json!({"__type": "AccessDeniedException"}),
+            )
+        })
+        .collect();
+    let scenario = serde_json::json!({"ticks": [tick]}).to_string();
+    let (endpoint, source) = endpoint(
+        &scenario,
+        LoopbackOptions {
+            latency: Duration::from_millis(50),
+            ..LoopbackOptions::default()
+        },
+    )
+    .await;
+    let settings = sync_notifier::run::RunSettings {
+        watch: sync_notifier::config::Watch::Discover,
+        notify_on: sync_notifier::config::KindSet::ALL,
+        fetch_concurrency: 8,
+        retention: Duration::from_secs(3600),
+        lease: Duration::from_secs(60),
+    };
+    let runner = sync_notifier::run::Runner::new(
+        source,
+        sync_notifier::store::LocalStore::in_memory(),
+        Vec::new(),
+        settings,
+    );
+    let summary = runner.tick(None, None).await.unwrap();
+    assert_eq!(summary.resources_checked, 32);
+    assert_eq!(
+        summary.failures.len(),
+        32,
+        "every resource failed alone, none stopped the others"
+    );
+    assert_eq!(
+        endpoint.calls("GetResourceSyncStatus"),
+        32,
+        "exactly one call each"
+    );
+    let peak = endpoint.max_in_flight();
+    assert!(
+        (2..=8).contains(&peak),
+        "at most 8 calls at once, and more than one: {peak}"
+    );
+}
