@@ -63,10 +63,22 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
     },
+    /// Serve a scenario as a local CodeConnections endpoint, for `cargo lambda watch`.
+    ///
+    /// Point the function at it with AWS_ENDPOINT_URL_CODECONNECTIONS=http://127.0.0.1:PORT.
+    /// Each round of checks sees the next tick: the endpoint moves on when a resource it
+    /// already answered is asked for again. Stops with Ctrl-C.
+    ServeScenario {
+        scenario: PathBuf,
+        #[arg(long, default_value_t = 9001)]
+        port: u16,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
+    #[error("cannot serve on port {port}: {error}")]
+    Serve { port: u16, error: std::io::Error },
     #[error("{0}")]
     Config(#[from] ConfigError),
     #[error("{0}")]
@@ -134,6 +146,39 @@ pub async fn replay(
         summaries.push(summary);
     }
     Ok(summaries)
+}
+
+/// Serves `scenario` on `127.0.0.1:port` until Ctrl-C.
+pub async fn serve_scenario(
+    scenario: &std::path::Path,
+    port: u16,
+    out: Output,
+) -> Result<(), CliError> {
+    let scenario = Scenario::load(scenario)?;
+    let names = scenario.resources();
+    let options = LoopbackOptions {
+        advance_on_repeat: true,
+        ..LoopbackOptions::default()
+    };
+    let endpoint = LoopbackCodeConnections::start_on(scenario, options, port)
+        .await
+        .map_err(|error| CliError::Serve { port, error })?;
+    say(
+        &out,
+        &format!(
+            "Serving {} ticks for {} at {}\n  export AWS_ENDPOINT_URL_CODECONNECTIONS={}\n",
+            endpoint.tick_count(),
+            names
+                .iter()
+                .map(|name| name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            endpoint.endpoint_url(),
+            endpoint.endpoint_url()
+        ),
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    Ok(())
 }
 
 /// One real tick against AWS.

@@ -14,5 +14,6 @@ pub mod loopback;
 pub mod notify;
 pub mod run;
 pub mod scenario;
+pub mod secret;
 pub mod source;
 pub mod store;

@@ -5,11 +5,21 @@ use std::sync::{Arc, Mutex};
 
 use clap::Parser;
 use lambda_runtime::tracing::subscriber::filter::{EnvFilter, LevelFilter};
-use sync_notifier::cli::{Cli, Command, Output, check, replay};
+use sync_notifier::cli::{Cli, Command, Output, check, replay, serve_scenario};
 use sync_notifier::config::Config;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Inside Lambda the runtime API is the only way in.
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        return match sync_notifier::lambda::serve().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let cli = Cli::parse();
     lambda_runtime::tracing::subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -44,6 +54,7 @@ async fn main() -> ExitCode {
         } => check(resources, format, state, &config, out)
             .await
             .map(|_| ()),
+        Command::ServeScenario { scenario, port } => serve_scenario(&scenario, port, out).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -140,6 +140,10 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
         &self.source
     }
 
+    pub fn destination_count(&self) -> usize {
+        self.destinations.len()
+    }
+
     /// Checks `resources` (or the configured ones) once. `deadline`: stop starting new
     /// work after it; what is left waits for the next tick.
     #[tracing::instrument(level = "info", skip_all)]

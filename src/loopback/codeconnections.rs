@@ -32,6 +32,9 @@ pub struct LoopbackOptions {
     pub latency: Duration,
     /// Items per page of the list operations (small, so paging is exercised).
     pub page_size: usize,
+    /// Move to the next tick by itself when a resource already answered in this tick is
+    /// asked for again: each round of checks (one Lambda invoke) then sees the next tick.
+    pub advance_on_repeat: bool,
 }
 
 impl Default for LoopbackOptions {
@@ -39,6 +42,7 @@ impl Default for LoopbackOptions {
         LoopbackOptions {
             latency: Duration::ZERO,
             page_size: 2,
+            advance_on_repeat: false,
         }
     }
 }
@@ -50,6 +54,8 @@ struct Shared {
     calls: Mutex<HashMap<String, usize>>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    /// Resources answered in the current tick (for `advance_on_repeat`).
+    answered: Mutex<std::collections::HashSet<String>>,
 }
 
 pub struct LoopbackCodeConnections {
@@ -66,6 +72,15 @@ impl Drop for LoopbackCodeConnections {
 
 impl LoopbackCodeConnections {
     pub async fn start(scenario: Scenario, options: LoopbackOptions) -> std::io::Result<Self> {
+        Self::start_on(scenario, options, 0).await
+    }
+
+    /// Like [`start`](Self::start), on a chosen port (0: any free one).
+    pub async fn start_on(
+        scenario: Scenario,
+        options: LoopbackOptions,
+        port: u16,
+    ) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
             scenario,
             tick: AtomicUsize::new(0),
@@ -73,10 +88,11 @@ impl LoopbackCodeConnections {
             calls: Mutex::new(HashMap::new()),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
+            answered: Mutex::new(std::collections::HashSet::new()),
         });
         let handler_state = shared.clone();
         let (address, task) =
-            super::serve(move |request| handle(handler_state.clone(), request)).await?;
+            super::serve(port, move |request| handle(handler_state.clone(), request)).await?;
         Ok(LoopbackCodeConnections {
             endpoint: format!("http://{address}"),
             shared,
@@ -87,6 +103,11 @@ impl LoopbackCodeConnections {
     /// The URL to give the SDK (`endpoint_url`, or `AWS_ENDPOINT_URL_CODECONNECTIONS`).
     pub fn endpoint_url(&self) -> &str {
         &self.endpoint
+    }
+
+    /// The tick being served.
+    pub fn tick(&self) -> usize {
+        self.shared.tick.load(Ordering::SeqCst)
     }
 
     /// Serves tick `index` of the scenario from now on.
@@ -180,6 +201,12 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Ful
         tokio::time::sleep(shared.options.latency).await;
     }
     shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+    if operation == "GetResourceSyncStatus" && shared.options.advance_on_repeat {
+        advance_on_repeat(
+            &shared,
+            text_member(&input, "ResourceName").unwrap_or_default(),
+        );
+    }
     let tick = shared
         .tick
         .load(Ordering::SeqCst)
@@ -193,6 +220,23 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Ful
             "UnsupportedOperationException",
             &format!("the loopback endpoint does not serve {other:?}"),
         ),
+    }
+}
+
+fn advance_on_repeat(shared: &Shared, name: String) {
+    let Ok(mut answered) = shared.answered.lock() else {
+        return;
+    };
+    if !answered.insert(name.clone()) {
+        let last = shared.scenario.ticks.len().saturating_sub(1);
+        let next = (shared.tick.load(Ordering::SeqCst) + 1).min(last);
+        shared.tick.store(next, Ordering::SeqCst);
+        answered.clear();
+        answered.insert(name);
+        tracing::info!(
+            tick = next + 1,
+            "loopback CodeConnections: serving the next tick"
+        );
     }
 }
 

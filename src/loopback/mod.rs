@@ -21,13 +21,13 @@ use hyper::{Request, Response};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-/// Serves `handle` on a fresh loopback port until the returned task is aborted.
-async fn serve<F, Fut>(handle: F) -> std::io::Result<(SocketAddr, JoinHandle<()>)>
+/// Serves `handle` on a loopback port (0: a fresh one) until the returned task is aborted.
+async fn serve<F, Fut>(port: u16, handle: F) -> std::io::Result<(SocketAddr, JoinHandle<()>)>
 where
     F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
 {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let address = listener.local_addr()?;
     let task = tokio::spawn(async move {
         loop {

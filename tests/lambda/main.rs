@@ -1,0 +1,189 @@
+//! The real binary in Lambda mode: it is started with `AWS_LAMBDA_RUNTIME_API` pointing at a
+//! loopback Runtime API (the same HTTP protocol Lambda serves), fetches each sample event
+//! through the real `lambda_runtime` loop, and posts its answers back.
+
+mod runtime_api;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use sync_notifier::loopback::{LoopbackCodeConnections, LoopbackOptions, Receiver};
+use sync_notifier::scenario::Scenario;
+
+use runtime_api::{Answer, RuntimeApi};
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+fn sample(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("events")
+        .join(name);
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn function(runtime: &RuntimeApi, codeconnections: &str, extra: &[(&str, &str)]) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sync-notifier"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", runtime.address())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "sync-notifier")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/sync-notifier")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL_CODECONNECTIONS", codeconnections)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in extra {
+        command.env(name, value);
+    }
+    command.spawn().unwrap()
+}
+
+fn transitions(summary: &Value) -> Vec<(String, String)> {
+    summary["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["type"].as_str().unwrap().to_owned(),
+                t["resource"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn pair(kind: &str, resource: &str) -> (String, String) {
+    (kind.to_owned(), resource.to_owned())
+}
+
+#[tokio::test]
+async fn every_sample_event_runs_through_the_real_runtime_loop() {
+    let scenario =
+        Scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("events/scenarios/demo.json"))
+            .unwrap();
+    let codeconnections = LoopbackCodeConnections::start(scenario, LoopbackOptions::default())
+        .await
+        .unwrap();
+    let webhook = Receiver::start().await.unwrap();
+    let runtime = RuntimeApi::start().await;
+    let mut child = function(
+        &runtime,
+        codeconnections.endpoint_url(),
+        &[("WEBHOOK_URL", webhook.url()), ("WEBHOOK_SECRET", SECRET)],
+    );
+
+    // Tick 1: the schedule discovers the three stacks and records baselines.
+    let Answer::Response(first) = runtime.invoke(sample("scheduled-event.json")).await else {
+        panic!("error")
+    };
+    assert_eq!(first["resourcesChecked"], 3, "{first}");
+    assert_eq!(first["baselines"], 3);
+    assert!(transitions(&first).is_empty());
+
+    // Tick 2: Git sync's own event for payments-stack checks that stack at once...
+    codeconnections.set_tick(1);
+    let Answer::Response(pushed) = runtime.invoke(sample("git-sync-status-change.json")).await
+    else {
+        panic!("error")
+    };
+    assert_eq!(pushed["resourcesChecked"], 1, "{pushed}");
+    assert_eq!(
+        transitions(&pushed),
+        [pair("sync.started", "payments-stack")]
+    );
+    // ...and the scheduled tick that sees the same transition does not tell it again.
+    let Answer::Response(scheduled) = runtime.invoke(sample("scheduled-event.json")).await else {
+        panic!("error")
+    };
+    assert_eq!(scheduled["resourcesChecked"], 3);
+    assert!(transitions(&scheduled).is_empty(), "{scheduled}");
+
+    // Tick 3: a manual invoke naming two stacks.
+    codeconnections.set_tick(2);
+    let Answer::Response(manual) = runtime.invoke(sample("check-resources.json")).await else {
+        panic!("error")
+    };
+    assert_eq!(manual["resourcesChecked"], 2);
+    let mut told = transitions(&manual);
+    told.sort();
+    assert_eq!(
+        told,
+        [
+            pair("sync.started", "orders-stack"),
+            pair("sync.succeeded", "payments-stack")
+        ]
+    );
+    assert_eq!(manual["deliveries"]["delivered"], 2);
+
+    // Anything else is refused with an error type, and touches nothing.
+    let Answer::Error(error) = runtime.invoke(serde_json::json!({"hello": "world"})).await else {
+        panic!("accepted")
+    };
+    assert_eq!(error["errorType"], "UnsupportedEvent");
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("accepted events"),
+        "{error}"
+    );
+
+    let received = webhook.received();
+    assert_eq!(received.len(), 3, "each notification delivered once");
+
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout
+            .lines()
+            .any(|line| line.contains("\"CloudWatchMetrics\"")
+                && line.contains("\"DeliveryFailures\":0")),
+        "an Embedded Metric Format record per invocation: {stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|line| line.starts_with('{') && line.contains("tick done")),
+        "JSON logs: {stdout}"
+    );
+    assert!(
+        !stdout.contains(webhook.url()) && !stdout.contains(SECRET),
+        "no secret in the logs"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_configuration_fails_the_init_with_the_variable_and_the_fix() {
+    let runtime = RuntimeApi::start().await;
+    let mut child = function(&runtime, "http://127.0.0.1:9", &[("NOTIFY_ON", "failures")]);
+    let status = tokio::task::spawn_blocking(move || {
+        for _ in 0..200 {
+            if let Some(status) = child.try_wait().unwrap() {
+                return (status, child.wait_with_output().unwrap());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.kill().unwrap();
+        panic!("the function did not stop on a bad configuration");
+    })
+    .await
+    .unwrap();
+    assert!(!status.0.success());
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&status.1.stdout),
+        String::from_utf8_lossy(&status.1.stderr)
+    );
+    assert!(logs.contains("NOTIFY_ON: unknown word"), "{logs}");
+}
