@@ -1,14 +1,17 @@
 //! Loopback stand-ins for what the function talks to, on `127.0.0.1:0`:
 //! a CodeConnections endpoint speaking Smithy RPC v2 CBOR (for `replay`, tests and
-//! benchmarks) and an HTTP receiver that records requests (for tests and benchmarks).
+//! benchmarks), an HTTP receiver that records requests, and a Lambda Runtime API that
+//! drives the real binary in Lambda mode (for tests and benchmarks).
 //!
 //! These are real HTTP servers: the real SDK client and reqwest talk to them over TCP.
 
 mod codeconnections;
 mod receiver;
+mod runtime_api;
 
 pub use codeconnections::{LoopbackCodeConnections, LoopbackOptions, loopback_client};
 pub use receiver::{Receiver, Recorded};
+pub use runtime_api::{Answer, LoopbackRuntimeApi};
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -2,17 +2,15 @@
 //! loopback Runtime API (the same HTTP protocol Lambda serves), fetches each sample event
 //! through the real `lambda_runtime` loop, and posts its answers back.
 
-mod runtime_api;
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use sync_notifier::loopback::{LoopbackCodeConnections, LoopbackOptions, Receiver};
+use sync_notifier::loopback::{
+    Answer, LoopbackCodeConnections, LoopbackOptions, LoopbackRuntimeApi, Receiver,
+};
 use sync_notifier::scenario::Scenario;
-
-use runtime_api::{Answer, RuntimeApi};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -23,7 +21,7 @@ fn sample(name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
-fn function(runtime: &RuntimeApi, codeconnections: &str, extra: &[(&str, &str)]) -> Child {
+fn function(runtime: &LoopbackRuntimeApi, codeconnections: &str, extra: &[(&str, &str)]) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sync-notifier"));
     command
         .env_clear()
@@ -75,7 +73,7 @@ async fn every_sample_event_runs_through_the_real_runtime_loop() {
         .await
         .unwrap();
     let webhook = Receiver::start().await.unwrap();
-    let runtime = RuntimeApi::start().await;
+    let runtime = LoopbackRuntimeApi::start().await.unwrap();
     let mut child = function(
         &runtime,
         codeconnections.endpoint_url(),
@@ -83,7 +81,11 @@ async fn every_sample_event_runs_through_the_real_runtime_loop() {
     );
 
     // Tick 1: the schedule discovers the three stacks and records baselines.
-    let Answer::Response(first) = runtime.invoke(sample("scheduled-event.json")).await else {
+    let Answer::Response(first) = runtime
+        .invoke(sample("scheduled-event.json"))
+        .await
+        .expect("an answer")
+    else {
         panic!("error")
     };
     assert_eq!(first["resourcesChecked"], 3, "{first}");
@@ -92,7 +94,10 @@ async fn every_sample_event_runs_through_the_real_runtime_loop() {
 
     // Tick 2: Git sync's own event for payments-stack checks that stack at once...
     codeconnections.set_tick(1);
-    let Answer::Response(pushed) = runtime.invoke(sample("git-sync-status-change.json")).await
+    let Answer::Response(pushed) = runtime
+        .invoke(sample("git-sync-status-change.json"))
+        .await
+        .expect("an answer")
     else {
         panic!("error")
     };
@@ -102,7 +107,11 @@ async fn every_sample_event_runs_through_the_real_runtime_loop() {
         [pair("sync.started", "payments-stack")]
     );
     // ...and the scheduled tick that sees the same transition does not tell it again.
-    let Answer::Response(scheduled) = runtime.invoke(sample("scheduled-event.json")).await else {
+    let Answer::Response(scheduled) = runtime
+        .invoke(sample("scheduled-event.json"))
+        .await
+        .expect("an answer")
+    else {
         panic!("error")
     };
     assert_eq!(scheduled["resourcesChecked"], 3);
@@ -110,7 +119,11 @@ async fn every_sample_event_runs_through_the_real_runtime_loop() {
 
     // Tick 3: a manual invoke naming two stacks.
     codeconnections.set_tick(2);
-    let Answer::Response(manual) = runtime.invoke(sample("check-resources.json")).await else {
+    let Answer::Response(manual) = runtime
+        .invoke(sample("check-resources.json"))
+        .await
+        .expect("an answer")
+    else {
         panic!("error")
     };
     assert_eq!(manual["resourcesChecked"], 2);
@@ -126,7 +139,11 @@ async fn every_sample_event_runs_through_the_real_runtime_loop() {
     assert_eq!(manual["deliveries"]["delivered"], 2);
 
     // Anything else is refused with an error type, and touches nothing.
-    let Answer::Error(error) = runtime.invoke(serde_json::json!({"hello": "world"})).await else {
+    let Answer::Error(error) = runtime
+        .invoke(serde_json::json!({"hello": "world"}))
+        .await
+        .expect("an answer")
+    else {
         panic!("accepted")
     };
     assert_eq!(error["errorType"], "UnsupportedEvent");
@@ -165,7 +182,7 @@ async fn every_sample_event_runs_through_the_real_runtime_loop() {
 
 #[tokio::test]
 async fn a_bad_configuration_fails_the_init_with_the_variable_and_the_fix() {
-    let runtime = RuntimeApi::start().await;
+    let runtime = LoopbackRuntimeApi::start().await.unwrap();
     let mut child = function(&runtime, "http://127.0.0.1:9", &[("NOTIFY_ON", "failures")]);
     let status = tokio::task::spawn_blocking(move || {
         for _ in 0..200 {
