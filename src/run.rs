@@ -164,8 +164,12 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
         };
 
         let concurrency = self.settings.fetch_concurrency.max(1);
+        let past_deadline =
+            || deadline.is_some_and(|deadline| tokio::time::Instant::now() >= deadline);
+        // A resource left out because time ran out has no entry: it is deferred below.
         let mut statuses: HashMap<ResourceName, Result<ResourceStatus, SourceError>> =
             futures_util::stream::iter(names.iter().cloned())
+                .filter(|_| std::future::ready(!past_deadline()))
                 .map(|name| async move {
                     let status = self.source.fetch(&name).await;
                     (name, status)
@@ -184,18 +188,17 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
                     let record = loaded.remove(&name).unwrap_or(Loaded::Missing);
                     let owner = owner.as_str();
                     async move {
-                        let past_deadline = deadline
-                            .is_some_and(|deadline| tokio::time::Instant::now() >= deadline);
                         let outcome = match status {
-                            _ if past_deadline => Outcome {
-                                deferred: Some("the invocation is about to time out".into()),
+                            Some(status) if !past_deadline() => {
+                                self.process(&name, status, record, now, owner).await
+                            }
+                            _ => Outcome {
+                                deferred: Some(
+                                    "the invocation is about to time out; left for the next tick"
+                                        .into(),
+                                ),
                                 ..Outcome::default()
                             },
-                            None => Outcome {
-                                failure: Some("no status was fetched".into()),
-                                ..Outcome::default()
-                            },
-                            Some(status) => self.process(&name, status, record, now, owner).await,
                         };
                         (name, outcome)
                     }

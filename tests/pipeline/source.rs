@@ -209,3 +209,35 @@ async fn a_tick_fetches_with_bounded_concurrency() {
         "at most 8 calls at once, and more than one: {peak}"
     );
 }
+
+#[tokio::test]
+async fn past_the_deadline_no_new_work_starts_and_nothing_is_written() {
+    let (endpoint, source) = endpoint(ONE_STACK, LoopbackOptions::default()).await;
+    let settings = sync_notifier::run::RunSettings {
+        watch: sync_notifier::config::Watch::Discover,
+        notify_on: sync_notifier::config::KindSet::ALL,
+        fetch_concurrency: 4,
+        retention: Duration::from_secs(3600),
+        lease: Duration::from_secs(60),
+    };
+    let runner = sync_notifier::run::Runner::new(
+        source,
+        sync_notifier::store::LocalStore::in_memory(),
+        Vec::new(),
+        settings,
+    );
+    let summary = runner
+        .tick(None, Some(tokio::time::Instant::now()))
+        .await
+        .unwrap();
+    assert_eq!(summary.deferred.len(), 1, "{summary:?}");
+    assert_eq!(summary.state_writes, 0);
+    assert_eq!(
+        endpoint.calls("GetResourceSyncStatus"),
+        0,
+        "no status call started after the deadline"
+    );
+    // The next tick, with time to spare, does the work.
+    let summary = runner.tick(None, None).await.unwrap();
+    assert_eq!(summary.baselines, 1);
+}
