@@ -135,3 +135,118 @@ impl StateStore for LocalStore {
         Ok(version)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Revision, SyncAttempt, SyncStatus, Timestamp};
+    use crate::store::SaveError;
+
+    fn record(status: SyncStatus) -> ResourceRecord {
+        let revision = Revision {
+            provider_type: "GitHub".into(),
+            owner_id: "acme".into(),
+            repository_name: "infra".into(),
+            branch: "main".into(),
+            directory: "a.yaml".into(),
+            sha: "abc".into(),
+        };
+        ResourceRecord {
+            state: crate::domain::ResourceState {
+                attempt: SyncAttempt {
+                    started_at: Timestamp::from_millis(1),
+                    status,
+                    target: "a".into(),
+                    initial_revision: revision.clone(),
+                    target_revision: revision,
+                    events: Vec::new(),
+                },
+                notified: Vec::new(),
+            },
+            pending: Vec::new(),
+            lease: None,
+        }
+    }
+
+    fn name() -> ResourceName {
+        ResourceName::parse("a").unwrap()
+    }
+
+    #[tokio::test]
+    async fn writes_are_conditional_on_the_version_read() {
+        let store = LocalStore::in_memory();
+        assert_eq!(
+            store.load(&[name()]).await.unwrap()[&name()],
+            Loaded::Missing
+        );
+        assert_eq!(
+            store
+                .save(&name(), None, &record(SyncStatus::Initiated))
+                .await
+                .unwrap(),
+            1
+        );
+        assert!(matches!(
+            store.save(&name(), None, &record(SyncStatus::Failed)).await,
+            Err(SaveError::Conflict)
+        ));
+        assert_eq!(
+            store
+                .save(&name(), Some(1), &record(SyncStatus::InProgress))
+                .await
+                .unwrap(),
+            2
+        );
+        assert!(matches!(
+            store
+                .save(&name(), Some(1), &record(SyncStatus::Failed))
+                .await,
+            Err(SaveError::Conflict)
+        ));
+        let Loaded::Found { version, record } = &store.load(&[name()]).await.unwrap()[&name()]
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (*version, &record.state.attempt.status),
+            (2, &SyncStatus::InProgress)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_state_file_survives_the_process_and_a_foreign_file_is_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/state.json");
+        LocalStore::open(&path)
+            .unwrap()
+            .save(&name(), None, &record(SyncStatus::Succeeded))
+            .await
+            .unwrap();
+        let reopened = LocalStore::open(&path).unwrap();
+        assert!(matches!(
+            reopened.load(&[name()]).await.unwrap()[&name()],
+            Loaded::Found { version: 1, .. }
+        ));
+
+        std::fs::write(&path, "not a state file").unwrap();
+        let error = LocalStore::open(&path).unwrap_err().to_string();
+        assert!(
+            error.contains("is not a sync-notifier state file"),
+            "{error}"
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "not a state file");
+    }
+
+    #[tokio::test]
+    async fn a_record_of_another_schema_is_reported_unreadable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, r#"{"a": [3, {"something": "else"}]}"#).unwrap();
+        let store = LocalStore::open(&path).unwrap();
+        let loaded = store.load(&[name()]).await.unwrap();
+        assert!(
+            matches!(&loaded[&name()], Loaded::Unreadable { reason } if reason.contains("does not parse")),
+            "{loaded:?}"
+        );
+    }
+}
