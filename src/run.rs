@@ -155,13 +155,16 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
         let tick_number = self.ticks.fetch_add(1, Ordering::Relaxed);
         let owner = format!("{:016x}-{tick_number}", self.process_tag);
 
-        let names = match resources {
+        let mut names = match resources {
             Some(names) => names,
             None => match &self.settings.watch {
                 Watch::Resources(names) => names.clone(),
                 Watch::Discover => self.source.discover().await.map_err(RunError::Discovery)?,
             },
         };
+        // A name asked for twice is checked once.
+        let mut seen = std::collections::HashSet::new();
+        names.retain(|name| seen.insert(name.clone()));
 
         let concurrency = self.settings.fetch_concurrency.max(1);
         let past_deadline =
