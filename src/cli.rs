@@ -66,8 +66,8 @@ pub enum Command {
     /// Serve a scenario as a local CodeConnections endpoint, for `cargo lambda watch`.
     ///
     /// Point the function at it with AWS_ENDPOINT_URL_CODECONNECTIONS=http://127.0.0.1:PORT.
-    /// Each round of checks sees the next tick: the endpoint moves on when a resource it
-    /// already answered is asked for again. Stops with Ctrl-C.
+    /// Each burst of checks (one invoke) sees the next tick: the endpoint moves on when a
+    /// request comes after a second without any. Stops with Ctrl-C.
     ServeScenario {
         scenario: PathBuf,
         #[arg(long, default_value_t = 9001)]
@@ -157,7 +157,7 @@ pub async fn serve_scenario(
     let scenario = Scenario::load(scenario)?;
     let names = scenario.resources();
     let options = LoopbackOptions {
-        advance_on_repeat: true,
+        advance_after_idle: Some(std::time::Duration::from_secs(1)),
         ..LoopbackOptions::default()
     };
     let endpoint = LoopbackCodeConnections::start_on(scenario, options, port)

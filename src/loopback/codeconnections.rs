@@ -32,9 +32,9 @@ pub struct LoopbackOptions {
     pub latency: Duration,
     /// Items per page of the list operations (small, so paging is exercised).
     pub page_size: usize,
-    /// Move to the next tick by itself when a resource already answered in this tick is
-    /// asked for again: each round of checks (one Lambda invoke) then sees the next tick.
-    pub advance_on_repeat: bool,
+    /// Move to the next tick by itself when a request comes after this long without any:
+    /// each burst of calls (one Lambda invoke, one `check`) then sees the next tick.
+    pub advance_after_idle: Option<Duration>,
 }
 
 impl Default for LoopbackOptions {
@@ -42,7 +42,7 @@ impl Default for LoopbackOptions {
         LoopbackOptions {
             latency: Duration::ZERO,
             page_size: 2,
-            advance_on_repeat: false,
+            advance_after_idle: None,
         }
     }
 }
@@ -54,8 +54,8 @@ struct Shared {
     calls: Mutex<HashMap<String, usize>>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
-    /// Resources answered in the current tick (for `advance_on_repeat`).
-    answered: Mutex<std::collections::HashSet<String>>,
+    /// When the last request came (for `advance_after_idle`).
+    last_request: Mutex<Option<std::time::Instant>>,
 }
 
 pub struct LoopbackCodeConnections {
@@ -88,7 +88,7 @@ impl LoopbackCodeConnections {
             calls: Mutex::new(HashMap::new()),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
-            answered: Mutex::new(std::collections::HashSet::new()),
+            last_request: Mutex::new(None),
         });
         let handler_state = shared.clone();
         let (address, task) =
@@ -201,11 +201,8 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Ful
         tokio::time::sleep(shared.options.latency).await;
     }
     shared.in_flight.fetch_sub(1, Ordering::SeqCst);
-    if operation == "GetResourceSyncStatus" && shared.options.advance_on_repeat {
-        advance_on_repeat(
-            &shared,
-            text_member(&input, "ResourceName").unwrap_or_default(),
-        );
+    if let Some(idle) = shared.options.advance_after_idle {
+        advance_after_idle(&shared, idle);
     }
     let tick = shared
         .tick
@@ -223,21 +220,22 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Ful
     }
 }
 
-fn advance_on_repeat(shared: &Shared, name: String) {
-    let Ok(mut answered) = shared.answered.lock() else {
+fn advance_after_idle(shared: &Shared, idle: Duration) {
+    let Ok(mut last) = shared.last_request.lock() else {
         return;
     };
-    if !answered.insert(name.clone()) {
-        let last = shared.scenario.ticks.len().saturating_sub(1);
-        let next = (shared.tick.load(Ordering::SeqCst) + 1).min(last);
+    let now = std::time::Instant::now();
+    if last.is_some_and(|last| now.duration_since(last) >= idle) {
+        let final_tick = shared.scenario.ticks.len().saturating_sub(1);
+        let next = (shared.tick.load(Ordering::SeqCst) + 1).min(final_tick);
         shared.tick.store(next, Ordering::SeqCst);
-        answered.clear();
-        answered.insert(name);
-        tracing::info!(
-            tick = next + 1,
-            "loopback CodeConnections: serving the next tick"
+        tracing::warn!(
+            "loopback CodeConnections: serving tick {} of {}",
+            next + 1,
+            final_tick + 1
         );
     }
+    *last = Some(now);
 }
 
 fn get_resource_sync_status(

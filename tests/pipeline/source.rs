@@ -241,3 +241,34 @@ async fn past_the_deadline_no_new_work_starts_and_nothing_is_written() {
     let summary = runner.tick(None, None).await.unwrap();
     assert_eq!(summary.baselines, 1);
 }
+
+#[tokio::test]
+async fn serve_scenario_moves_to_the_next_tick_after_a_quiet_moment() {
+    let scenario = r#"{"ticks": [{"a": {"__type": "AccessDeniedException"}}, {"a": {"__type": "ThrottlingException"}}]}"#;
+    let options = LoopbackOptions {
+        advance_after_idle: Some(Duration::from_millis(300)),
+        ..LoopbackOptions::default()
+    };
+    let (endpoint, source) = endpoint(scenario, options).await;
+    assert_eq!(
+        source.fetch(&name("a")).await.unwrap_err().kind,
+        SourceErrorKind::AccessDenied
+    );
+    assert_eq!(
+        source.fetch(&name("a")).await.unwrap_err().kind,
+        SourceErrorKind::AccessDenied,
+        "same burst, same tick"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        source.fetch(&name("a")).await.unwrap_err().kind,
+        SourceErrorKind::Throttled
+    );
+    assert_eq!(endpoint.tick(), 1);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        source.fetch(&name("a")).await.unwrap_err().kind,
+        SourceErrorKind::Throttled,
+        "the last tick stays"
+    );
+}
