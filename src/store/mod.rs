@@ -49,6 +49,8 @@ pub struct Lease {
 }
 
 /// What a read found for one resource.
+// One value per resource per tick, moved once: boxing the record would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Loaded {
     /// Never seen: the next sighting is a baseline.
