@@ -8,7 +8,7 @@ mod codeconnections;
 mod receiver;
 
 pub use codeconnections::{LoopbackCodeConnections, LoopbackOptions, loopback_client};
-pub use receiver::{Receiver, Recorded};
+pub use receiver::{Receiver, Recorded, Reply};
 
 use std::convert::Infallible;
 use std::future::Future;
