@@ -48,12 +48,13 @@ impl Notifier for DiscordNotifier {
     }
 }
 
-/// Backslash-escapes Discord's markdown, mention and link characters; a leading `-`
-/// (a list) is escaped too.
+/// Backslash-escapes Discord's markdown, mention and masked-link characters (without
+/// `[` and `]` no `[text](url)` can form; `<` stops `<@id>`, `<#id>` and `<t:…>` tags); a
+/// leading `-` (a list) is escaped too.
 pub fn escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for (index, c) in text.chars().enumerate() {
-        if "\\*_~`|<>[]()#@:".contains(c) || (index == 0 && c == '-') {
+        if "\\*_~`|<>[]#@".contains(c) || (index == 0 && c == '-') {
             escaped.push('\\');
         }
         escaped.push(c);
@@ -253,7 +254,7 @@ mod tests {
     fn escape_neutralises_markdown_mentions_and_links() {
         assert_eq!(escape("@everyone"), "\\@everyone");
         assert_eq!(escape("<@123>"), "\\<\\@123\\>");
-        assert_eq!(escape("[x](https://evil)"), "\\[x\\]\\(https\\://evil\\)");
+        assert_eq!(escape("[x](https://evil)"), "\\[x\\](https://evil)");
         assert_eq!(escape("**bold** _i_"), "\\*\\*bold\\*\\* \\_i\\_");
         assert_eq!(escape("- item - not"), "\\- item - not");
     }
