@@ -270,7 +270,7 @@ async fn different_destinations_do_not_wait_for_each_other() {
     let slow = Receiver::start().await.unwrap();
     let failing = Receiver::start().await.unwrap();
     let fast = Receiver::start().await.unwrap();
-    slow.reply([Reply::status(200).after(Duration::from_millis(800))]);
+    slow.reply([Reply::status(200).after(Duration::from_millis(1500))]);
     failing.reply([Reply::status(503), Reply::status(503), Reply::status(503)]);
     let policy = sync_notifier::notify::DeliveryPolicy {
         timeout: Duration::from_secs(5),
