@@ -24,7 +24,8 @@ use crate::store::{LocalStore, StoreError};
 starts, fails or succeeds.\n\nIn AWS Lambda it runs on a schedule and on Git sync's own events. On your \
 machine, `replay` plays a scenario file through the real pipeline with no AWS account, and `check` runs one \
 real tick against your AWS account.\n\nDestinations and options come from the environment: \
-SLACK_WEBHOOK_URL, WEBHOOK_URL + WEBHOOK_SECRET, NOTIFY_ON, WATCH_RESOURCES, STATE_TABLE (see the README).",
+SLACK_WEBHOOK_URL, WEBHOOK_URL + WEBHOOK_SECRET, TEAMS_WEBHOOK_URL, DISCORD_WEBHOOK_URL, DESTINATIONS, \
+NOTIFY_ON, WATCH_RESOURCES, STATE_TABLE, AWS_REGION (see the README).",
     after_help = "Examples:\n  sync-notifier replay events/scenarios/demo.json\n  sync-notifier replay events/scenarios/demo.json --format json\n  AWS_REGION=eu-west-1 sync-notifier check --resources payments-stack"
 )]
 pub struct Cli {
@@ -123,10 +124,9 @@ pub async fn replay(
     };
     let client = http_client();
     let mut destinations = destinations_from(config, &client);
-    destinations.push(Destination::Console(ConsoleNotifier::new(
-        format,
-        out.clone(),
-    )));
+    destinations.push(Destination::Console(
+        ConsoleNotifier::new(format, out.clone()).with_region(config.console_region.clone()),
+    ));
     let runner = Runner::new(source, store, destinations, RunSettings::from(config));
 
     let mut summaries = Vec::new();
@@ -205,10 +205,9 @@ pub async fn check(
     let store = LocalStore::open(state.unwrap_or_else(default_state_path))?;
     let client = http_client();
     let mut destinations = destinations_from(config, &client);
-    destinations.push(Destination::Console(ConsoleNotifier::new(
-        format,
-        out.clone(),
-    )));
+    destinations.push(Destination::Console(
+        ConsoleNotifier::new(format, out.clone()).with_region(config.console_region.clone()),
+    ));
     let runner = Runner::new(source, store, destinations, RunSettings::from(config));
     let resources = resources.or(match &config.watch {
         Watch::Resources(names) => Some(names.clone()),

@@ -11,6 +11,11 @@ use std::time::Duration;
 use base64::Engine as _;
 
 use crate::domain::{NotificationKind, ResourceName};
+use crate::notify::facts::ConsoleRegion;
+
+mod destinations;
+
+pub use destinations::{DestinationKind, DestinationSpec, Filter, Glob};
 
 /// Which resources to check on a scheduled tick.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +38,12 @@ impl KindSet {
         started: true,
         succeeded: true,
         failed: true,
+    };
+
+    pub const NONE: KindSet = KindSet {
+        started: false,
+        succeeded: false,
+        failed: false,
     };
 
     pub fn contains(&self, kind: NotificationKind) -> bool {
@@ -168,6 +179,14 @@ pub struct Config {
     pub state_table: Option<String>,
     pub slack: Option<SecretUrl>,
     pub webhook: Option<WebhookConfig>,
+    /// `TEAMS_WEBHOOK_URL`: a Microsoft Teams Workflows webhook.
+    pub teams: Option<SecretUrl>,
+    /// `DISCORD_WEBHOOK_URL`.
+    pub discord: Option<SecretUrl>,
+    /// `DESTINATIONS`: more destinations, each with its own filters.
+    pub destinations: Vec<DestinationSpec>,
+    /// `AWS_REGION`, for links to the CloudFormation console (none when unset).
+    pub console_region: Option<ConsoleRegion>,
     pub notify_on: KindSet,
     /// How many `GetResourceSyncStatus` calls run at once.
     pub fetch_concurrency: usize,
@@ -189,8 +208,13 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
         let mut problems = Vec::new();
-        let mut problem =
-            |variable: &'static str, message: String| problems.push(Problem { variable, message });
+        let mut problem = |variable: &'static str, message: String| {
+            problems.push(Problem {
+                variable,
+                path: String::new(),
+                message,
+            })
+        };
 
         let watch = match get("WATCH_RESOURCES") {
             None => Watch::Discover,
@@ -238,6 +262,8 @@ impl Config {
             })
         };
         let slack = url("SLACK_WEBHOOK_URL");
+        let teams = url("TEAMS_WEBHOOK_URL");
+        let discord = url("DISCORD_WEBHOOK_URL");
         let webhook_url = url("WEBHOOK_URL");
         let secret = get("WEBHOOK_SECRET").and_then(|value| {
             SigningSecret::parse(&value)
@@ -321,23 +347,63 @@ impl Config {
             "calls",
         ) as usize;
         let retention =
-            Duration::from_secs(number("RETENTION_HOURS", 24, 1..=24 * 14, "hours") * 3600);
+            Duration::from_secs(number("RETENTION_HOURS", 24, 1..=24 * 30, "hours") * 3600);
         let lease = Duration::from_secs(number("LEASE_SECONDS", 120, 5..=3600, "seconds"));
 
+        let destinations = get("DESTINATIONS")
+            .map(|value| destinations::parse(&value, &mut problems))
+            .unwrap_or_default();
+        let console_region = get("AWS_REGION").and_then(|region| ConsoleRegion::parse(&region));
+
+        let config = Config {
+            watch,
+            state_table,
+            slack,
+            webhook,
+            teams,
+            discord,
+            destinations,
+            console_region,
+            notify_on,
+            fetch_concurrency,
+            retention,
+            lease,
+        };
+        destinations::check_unique(&config.all_destinations(), &mut problems);
         if problems.is_empty() {
-            Ok(Config {
-                watch,
-                state_table,
-                slack,
-                webhook,
-                notify_on,
-                fetch_concurrency,
-                retention,
-                lease,
-            })
+            Ok(config)
         } else {
             Err(ConfigError { problems })
         }
+    }
+
+    /// Every destination: the single-URL variables first, then `DESTINATIONS` in order.
+    pub fn all_destinations(&self) -> Vec<DestinationSpec> {
+        let single = |kind: DestinationKind, url: &SecretUrl, origin: &str| DestinationSpec {
+            kind,
+            name: None,
+            url: url.clone(),
+            secret: None,
+            filter: Filter::ALL,
+            origin: origin.to_owned(),
+        };
+        let mut all = Vec::new();
+        if let Some(url) = &self.slack {
+            all.push(single(DestinationKind::Slack, url, "SLACK_WEBHOOK_URL"));
+        }
+        if let Some(webhook) = &self.webhook {
+            let mut spec = single(DestinationKind::Webhook, &webhook.url, "WEBHOOK_URL");
+            spec.secret = Some(webhook.secret.clone());
+            all.push(spec);
+        }
+        if let Some(url) = &self.teams {
+            all.push(single(DestinationKind::Teams, url, "TEAMS_WEBHOOK_URL"));
+        }
+        if let Some(url) = &self.discord {
+            all.push(single(DestinationKind::Discord, url, "DISCORD_WEBHOOK_URL"));
+        }
+        all.extend(self.destinations.iter().cloned());
+        all
     }
 }
 
@@ -345,6 +411,8 @@ impl Config {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     pub variable: &'static str,
+    /// Where inside the variable, for structured values: `[2].events[0]`.
+    pub path: String,
     pub message: String,
 }
 
@@ -357,8 +425,13 @@ pub struct ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("invalid configuration:")?;
-        for Problem { variable, message } in &self.problems {
-            write!(f, "\n  {variable}: {message}")?;
+        for Problem {
+            variable,
+            path,
+            message,
+        } in &self.problems
+        {
+            write!(f, "\n  {variable}{path}: {message}")?;
         }
         Ok(())
     }

@@ -154,6 +154,9 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
     ) -> Result<Summary, RunError> {
         let tick_number = self.ticks.fetch_add(1, Ordering::Relaxed);
         let owner = format!("{:016x}-{tick_number}", self.process_tag);
+        for destination in &self.destinations {
+            destination.begin_run(deadline);
+        }
 
         let mut names = match resources {
             Some(names) => names,
@@ -384,10 +387,11 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
         }
     }
 
-    /// Done when every configured destination has it (or refused it for good).
+    /// Done when every configured destination that wants it has it (or refused it for good).
     fn is_complete(&self, item: &PendingNotification) -> bool {
         self.destinations
             .iter()
+            .filter(|destination| destination.accepts(&item.notification))
             .all(|destination| item.done.iter().any(|key| key == destination.key()))
     }
 
@@ -408,7 +412,9 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
             async move {
                 let mut results = Vec::new();
                 for (index, (notification, done)) in snapshot.iter().enumerate() {
-                    if done.iter().any(|key| key == destination.key()) {
+                    if !destination.accepts(notification)
+                        || done.iter().any(|key| key == destination.key())
+                    {
                         continue;
                     }
                     let result = destination.send(notification).await;

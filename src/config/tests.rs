@@ -193,3 +193,327 @@ fn debug_output_never_shows_secrets() {
         "the host helps operators: {debug}"
     );
 }
+
+mod destinations {
+    use super::*;
+
+    const HOOK: &str = "https://example.com/hooks/TOKENPART";
+
+    fn problems(value: &str) -> Vec<String> {
+        match parse(&[("DESTINATIONS", value)]) {
+            Ok(_) => Vec::new(),
+            Err(error) => error
+                .problems
+                .iter()
+                .map(|p| format!("{}{}: {}", p.variable, p.path, p.message))
+                .collect(),
+        }
+    }
+
+    fn one_problem(value: &str) -> String {
+        let found = problems(value);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        found[0].clone()
+    }
+
+    #[test]
+    fn a_full_list_parses_with_filters_names_and_secrets() {
+        let value = format!(
+            r#"[{{"type": "slack", "url": "{SLACK}", "name": "prod-alerts", "events": ["sync.failed"], "resources": ["prod-*", "payments-stack"]}},
+                {{"type": "webhook", "url": "{HOOK}", "secret": "{SECRET}"}},
+                {{"type": "teams", "url": "https://example.webhook.office.com/x"}},
+                {{"type": "discord", "url": "https://discord.com/api/webhooks/1/abc", "events": ["sync.started", "sync.succeeded"]}}]"#
+        );
+        let config = parse(&[("DESTINATIONS", &value)]).unwrap();
+        let specs = &config.destinations;
+        assert_eq!(specs.len(), 4);
+        assert_eq!(specs[0].key(), "slack:prod-alerts");
+        assert!(
+            specs[0]
+                .filter
+                .accepts(NotificationKind::Failed, "prod-api")
+        );
+        assert!(
+            specs[0]
+                .filter
+                .accepts(NotificationKind::Failed, "payments-stack")
+        );
+        assert!(!specs[0].filter.accepts(NotificationKind::Failed, "dev-api"));
+        assert!(
+            !specs[0]
+                .filter
+                .accepts(NotificationKind::Succeeded, "prod-api")
+        );
+        assert_eq!(specs[1].kind, DestinationKind::Webhook);
+        assert!(specs[1].secret.is_some());
+        assert!(specs[1].key().starts_with("webhook#"));
+        assert!(!specs[1].key().contains("TOKENPART"));
+        assert_eq!(specs[2].kind, DestinationKind::Teams);
+        assert!(
+            specs[3]
+                .filter
+                .accepts(NotificationKind::Started, "anything")
+        );
+        assert!(
+            !specs[3]
+                .filter
+                .accepts(NotificationKind::Failed, "anything")
+        );
+        assert_eq!(specs[3].origin, "DESTINATIONS[3]");
+    }
+
+    #[test]
+    fn base64_of_the_array_is_accepted_as_the_template_stores_it() {
+        let json = format!(r#"[{{"type": "slack", "url": "{SLACK}"}}]"#);
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&json);
+        let config = parse(&[("DESTINATIONS", &encoded)]).unwrap();
+        assert_eq!(config.destinations.len(), 1);
+        let wrapped = format!("{}\n{}", &encoded[..10], &encoded[10..]);
+        assert_eq!(
+            parse(&[("DESTINATIONS", &wrapped)])
+                .unwrap()
+                .destinations
+                .len(),
+            1,
+            "line breaks inside base64 are ignored"
+        );
+        assert!(
+            one_problem("not json and not base64!").contains("neither a JSON array"),
+            "{:?}",
+            problems("x")
+        );
+        let not_json = base64::engine::general_purpose::STANDARD.encode("[{oops");
+        assert!(one_problem(&not_json).contains("is not valid JSON after base64 decoding"));
+    }
+
+    #[test]
+    fn every_mistake_is_reported_with_its_position() {
+        let value = format!(
+            r#"[{{"type": "slack", "url": "{SLACK}"}},
+                {{"type": "slak", "url": "{SLACK}"}},
+                {{"type": "discord", "url": "https://discord.com/api/webhooks/1/abc", "events": ["sync.fail"], "resources": ["prod.*"], "chanel": "x"}}]"#
+        );
+        let found = problems(&value);
+        assert_eq!(
+            found,
+            [
+                "DESTINATIONS[1].type: unknown type \"slak\"; expected slack, webhook, teams or discord",
+                "DESTINATIONS[2].chanel: unknown field; expected type, url, secret, events, resources or name",
+                "DESTINATIONS[2].events[0]: unknown event \"sync.fail\"; expected sync.started, sync.succeeded or sync.failed",
+                "DESTINATIONS[2].resources[0]: \"prod.*\" contains '.', which no stack name has; use letters, digits, '-' and '_' as in stack names, with * for any run of characters and ? for one",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_message_in_the_brief_reads_exactly_so() {
+        let value = format!(
+            r#"[{{"type": "slack", "url": "{SLACK}", "name": "a"}}, {{"type": "slack", "url": "{SLACK}", "name": "b"}},
+                {{"type": "slack", "url": "{SLACK}", "name": "c", "events": ["sync.fail"]}}]"#
+        );
+        let message = parse(&[("DESTINATIONS", &value)]).unwrap_err().to_string();
+        assert!(
+            message.contains("\n  DESTINATIONS[2].events[0]: unknown event \"sync.fail\"; expected sync.started, sync.succeeded or sync.failed"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn structural_mistakes_say_what_was_expected() {
+        assert!(one_problem("{}").contains("expected a JSON array of destinations"));
+        assert!(one_problem("[").starts_with("DESTINATIONS: is not valid JSON: EOF while parsing"));
+        assert_eq!(
+            one_problem("[3]"),
+            "DESTINATIONS[0]: expected an object with type, url, secret, events, resources or name; found a number"
+        );
+        assert_eq!(
+            one_problem(r#"[{"url": "https://example.com/x"}]"#),
+            "DESTINATIONS[0].type: missing; expected slack, webhook, teams or discord"
+        );
+        assert_eq!(
+            one_problem(r#"[{"type": "slack"}]"#),
+            "DESTINATIONS[0].url: missing; give the destination's https:// URL"
+        );
+        assert!(
+            one_problem(r#"[{"type": "slack", "url": "https://example.com/x", "events": []}]"#)
+                .starts_with("DESTINATIONS[0].events: is empty")
+        );
+        assert!(
+            one_problem(
+                r#"[{"type": "slack", "url": "https://example.com/x", "events": "sync.failed"}]"#
+            )
+            .starts_with(
+                "DESTINATIONS[0].events: expected an array of event types; found a string"
+            )
+        );
+        assert!(
+            one_problem(
+                r#"[{"type": "slack", "url": "https://example.com/x", "resources": ["a", 7]}]"#
+            )
+            .starts_with("DESTINATIONS[0].resources[1]: expected a string; found a number")
+        );
+        assert!(
+            one_problem(
+                r#"[{"type": "slack", "url": "https://example.com/x", "name": "has space"}]"#
+            )
+            .starts_with("DESTINATIONS[0].name: \"has space\" is not a usable name")
+        );
+    }
+
+    #[test]
+    fn webhooks_need_a_secret_and_only_webhooks_take_one() {
+        assert!(
+            one_problem(&format!(r#"[{{"type": "webhook", "url": "{HOOK}"}}]"#))
+                .starts_with("DESTINATIONS[0].secret: missing; a webhook is always signed")
+        );
+        assert!(
+            one_problem(&format!(
+                r#"[{{"type": "slack", "url": "{SLACK}", "secret": "{SECRET}"}}]"#
+            ))
+            .starts_with("DESTINATIONS[0].secret: only a webhook destination is signed, not slack")
+        );
+        let message = one_problem(&format!(
+            r#"[{{"type": "webhook", "url": "{HOOK}", "secret": "whsec_c2hvcnQ="}}]"#
+        ));
+        assert!(
+            message.starts_with("DESTINATIONS[0].secret: the key is 5 bytes long"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn no_message_repeats_a_url_or_a_secret() {
+        let value = format!(
+            r#"[{{"type": "http://hooks.example.com/SECRETPART", "url": "http://hooks.example.com/services/SECRETPART"}},
+                {{"type": "webhook", "url": "{HOOK}", "secret": "whsec_not*base64*SECRETPART"}},
+                {{"https://x.example/SECRETPART": 1, "type": "slack", "url": "{SLACK}"}}]"#
+        );
+        let message = parse(&[("DESTINATIONS", &value)]).unwrap_err().to_string();
+        assert!(!message.contains("SECRETPART"), "{message}");
+        assert!(!message.contains("TOKENPART"), "{message}");
+        assert!(
+            message.contains("DESTINATIONS[0].type: unknown type (a value of"),
+            "{message}"
+        );
+        assert!(
+            message.contains("DESTINATIONS[0].url: \"http://hooks.example.com/…\" uses http"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_same_destination_twice_is_refused_unless_named_apart() {
+        let message = problem(&[
+            ("SLACK_WEBHOOK_URL", SLACK),
+            (
+                "DESTINATIONS",
+                &format!(r#"[{{"type": "slack", "url": "{SLACK}", "events": ["sync.failed"]}}]"#),
+            ),
+        ]);
+        assert!(
+            message.contains("DESTINATIONS[0]: sends to the same slack URL as SLACK_WEBHOOK_URL; merge their filters into one entry, or give each a distinct \"name\""),
+            "{message}"
+        );
+        let named_apart = format!(
+            r#"[{{"type": "slack", "url": "{SLACK}", "name": "all"}}, {{"type": "slack", "url": "{SLACK}", "name": "failures", "events": ["sync.failed"]}}]"#
+        );
+        assert_eq!(
+            parse(&[("DESTINATIONS", &named_apart)])
+                .unwrap()
+                .destinations
+                .len(),
+            2
+        );
+        let same_name = format!(
+            r#"[{{"type": "slack", "url": "{SLACK}", "name": "x"}}, {{"type": "slack", "url": "https://hooks.slack.com/services/other", "name": "x"}}]"#
+        );
+        assert!(problem(&[("DESTINATIONS", &same_name)]).contains(
+            "DESTINATIONS[1].name: the name \"x\" is already used by the slack destination of DESTINATIONS[0]"
+        ));
+    }
+
+    #[test]
+    fn single_url_variables_and_destinations_combine_in_order() {
+        let config = parse(&[
+            ("SLACK_WEBHOOK_URL", SLACK),
+            ("WEBHOOK_URL", HOOK),
+            ("WEBHOOK_SECRET", SECRET),
+            ("TEAMS_WEBHOOK_URL", "https://example.webhook.office.com/teams"),
+            ("DISCORD_WEBHOOK_URL", "https://discord.com/api/webhooks/1/abc"),
+            ("DESTINATIONS", r#"[{"type": "slack", "url": "https://hooks.slack.com/services/second", "name": "second"}]"#),
+        ])
+        .unwrap();
+        let origins: Vec<String> = config
+            .all_destinations()
+            .iter()
+            .map(|d| d.origin.clone())
+            .collect();
+        assert_eq!(
+            origins,
+            [
+                "SLACK_WEBHOOK_URL",
+                "WEBHOOK_URL",
+                "TEAMS_WEBHOOK_URL",
+                "DISCORD_WEBHOOK_URL",
+                "DESTINATIONS[0]"
+            ]
+        );
+        let keys: Vec<String> = config.all_destinations().iter().map(|d| d.key()).collect();
+        assert!(
+            keys[0].starts_with("slack#")
+                && keys[2].starts_with("teams#")
+                && keys[3].starts_with("discord#")
+        );
+        assert_eq!(keys[4], "slack:second");
+    }
+
+    #[test]
+    fn teams_and_discord_urls_are_checked_like_the_others() {
+        let message = problem(&[
+            ("TEAMS_WEBHOOK_URL", "http://example.com/x"),
+            ("DISCORD_WEBHOOK_URL", "nope"),
+        ]);
+        assert!(
+            message.contains("TEAMS_WEBHOOK_URL: \"http://example.com/…\" uses http"),
+            "{message}"
+        );
+        assert!(
+            message.contains("DISCORD_WEBHOOK_URL: a value of 4 characters"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_region_gives_console_links_only_when_it_looks_like_one() {
+        assert_eq!(
+            parse(&[("AWS_REGION", "eu-west-1")])
+                .unwrap()
+                .console_region
+                .unwrap()
+                .as_str(),
+            "eu-west-1"
+        );
+        assert!(
+            parse(&[("AWS_REGION", "local")])
+                .unwrap()
+                .console_region
+                .is_none()
+        );
+        assert!(parse(&[]).unwrap().console_region.is_none());
+    }
+
+    #[test]
+    fn debug_output_of_destinations_never_shows_secrets() {
+        let config = parse(&[(
+            "DESTINATIONS",
+            &format!(r#"[{{"type": "webhook", "url": "{HOOK}", "secret": "{SECRET}"}}]"#),
+        )])
+        .unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("TOKENPART"), "{debug}");
+        assert!(
+            !debug.contains(SECRET.trim_start_matches("whsec_")),
+            "{debug}"
+        );
+    }
+}

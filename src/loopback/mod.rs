@@ -10,7 +10,7 @@ mod receiver;
 mod runtime_api;
 
 pub use codeconnections::{LoopbackCodeConnections, LoopbackOptions, loopback_client};
-pub use receiver::{Receiver, Recorded};
+pub use receiver::{Receiver, Recorded, Reply};
 pub use runtime_api::{Answer, LoopbackRuntimeApi};
 
 use std::convert::Infallible;

@@ -1,7 +1,12 @@
 //! A loopback HTTP receiver that records every request and answers from a script,
-//! standing in for Slack or a webhook endpoint.
+//! standing in for Slack, Teams, Discord or a webhook endpoint.
+//!
+//! Each request is stamped from one process-wide sequence when it arrives and when it is
+//! answered, so tests can prove what happened before what (across receivers too)
+//! without measuring time.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,12 +15,24 @@ use http_body_util::{BodyExt, Full};
 use hyper::{Response, StatusCode};
 use tokio::task::JoinHandle;
 
+/// Orders arrivals and answers across every receiver in the process.
+static SEQUENCE: AtomicU64 = AtomicU64::new(1);
+
+fn next_sequence() -> u64 {
+    SEQUENCE.fetch_add(1, Ordering::SeqCst)
+}
+
 /// One request as received.
 #[derive(Debug, Clone)]
 pub struct Recorded {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
+    /// The status it was answered with.
+    pub status: u16,
+    /// When it arrived and when it was answered, on the process-wide sequence.
+    pub arrived: u64,
+    pub answered: u64,
 }
 
 impl Recorded {
@@ -31,17 +48,47 @@ impl Recorded {
     }
 }
 
+/// How to answer one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    /// Wait this long before answering (to provoke client timeouts, or to be slow).
+    pub delay: Duration,
+    /// The `Retry-After` header to send, if any.
+    pub retry_after: Option<String>,
+}
+
+impl Reply {
+    /// This status, at once, without `Retry-After`.
+    pub fn status(status: u16) -> Reply {
+        Reply {
+            status,
+            delay: Duration::ZERO,
+            retry_after: None,
+        }
+    }
+
+    pub fn after(mut self, delay: Duration) -> Reply {
+        self.delay = delay;
+        self
+    }
+
+    pub fn retry_after(mut self, value: &str) -> Reply {
+        self.retry_after = Some(value.to_owned());
+        self
+    }
+}
+
 #[derive(Default)]
 struct Script {
-    /// Answers to give, in order; once used up, every request gets 200.
-    answers: VecDeque<(u16, Duration)>,
-    received: Vec<Recorded>,
-    /// Requests answered with a non-2xx status (kept apart from the delivered ones).
-    refused: Vec<Recorded>,
+    /// Replies to give, in order; once used up, every request gets 200.
+    replies: VecDeque<Reply>,
+    arrivals: usize,
+    answered: Vec<Recorded>,
 }
 
 pub struct Receiver {
-    url: String,
+    base: String,
     script: Arc<Mutex<Script>>,
     task: JoinHandle<()>,
 }
@@ -59,6 +106,7 @@ impl Receiver {
         let (address, task) = super::serve(0, move |request| {
             let state = state.clone();
             async move {
+                let arrived = next_sequence();
                 let path = request.uri().path().to_owned();
                 let headers = request
                     .headers()
@@ -73,74 +121,106 @@ impl Receiver {
                     .await
                     .map(|body| body.to_bytes())
                     .unwrap_or_default();
+                let reply = state
+                    .lock()
+                    .ok()
+                    .and_then(|mut script| {
+                        script.arrivals += 1;
+                        script.replies.pop_front()
+                    })
+                    .unwrap_or(Reply::status(200));
+                if !reply.delay.is_zero() {
+                    tokio::time::sleep(reply.delay).await;
+                }
                 let recorded = Recorded {
                     path,
                     headers,
                     body,
+                    status: reply.status,
+                    arrived,
+                    answered: next_sequence(),
                 };
-                let (status, delay) = state
-                    .lock()
-                    .ok()
-                    .and_then(|mut script| script.answers.pop_front())
-                    .unwrap_or((200, Duration::ZERO));
-                if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
-                }
                 if let Ok(mut script) = state.lock() {
-                    if (200..300).contains(&status) {
-                        script.received.push(recorded);
-                    } else {
-                        script.refused.push(recorded);
-                    }
+                    script.answered.push(recorded);
                 }
-                Response::builder()
-                    .status(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
-                    .header("retry-after", "1")
+                let mut response = Response::builder()
+                    .status(StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK));
+                if let Some(retry_after) = &reply.retry_after {
+                    response = response.header("retry-after", retry_after);
+                }
+                response
                     .body(Full::new(Bytes::from_static(b"ok")))
                     .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
             }
         })
         .await?;
         Ok(Receiver {
-            url: format!("http://{address}/hook"),
+            base: format!("http://{address}"),
             script,
             task,
         })
     }
 
-    pub fn url(&self) -> &str {
-        &self.url
+    /// `http://127.0.0.1:PORT/hook`.
+    pub fn url(&self) -> String {
+        self.url_with_path("/hook")
     }
 
-    /// The next requests get these statuses, in order (then 200 again).
+    /// The receiver's address with another path (it answers on every path).
+    pub fn url_with_path(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The next requests get these statuses, in order (then 200 again); 429 and 503
+    /// come with `Retry-After: 1`, as Slack sends it.
     pub fn answer_with(&self, statuses: &[u16]) {
+        self.reply(statuses.iter().map(|status| match status {
+            429 | 503 => Reply::status(*status).retry_after("1"),
+            other => Reply::status(*other),
+        }));
+    }
+
+    /// The next requests get these replies, in order (then 200 again).
+    pub fn reply(&self, replies: impl IntoIterator<Item = Reply>) {
         if let Ok(mut script) = self.script.lock() {
-            script
-                .answers
-                .extend(statuses.iter().map(|status| (*status, Duration::ZERO)));
+            script.replies.extend(replies);
         }
     }
 
     /// The next request is answered only after `delay` (to provoke client timeouts).
     pub fn delay_next(&self, delay: Duration) {
-        if let Ok(mut script) = self.script.lock() {
-            script.answers.push_back((200, delay));
-        }
+        self.reply([Reply::status(200).after(delay)]);
     }
 
-    /// Requests answered with 2xx, in arrival order.
-    pub fn received(&self) -> Vec<Recorded> {
+    /// How many requests have arrived, answered or not.
+    pub fn arrivals(&self) -> usize {
         self.script
             .lock()
-            .map(|script| script.received.clone())
+            .map(|script| script.arrivals)
             .unwrap_or_default()
+    }
+
+    /// Every answered request, in the order the answers went out.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.script
+            .lock()
+            .map(|script| script.answered.clone())
+            .unwrap_or_default()
+    }
+
+    /// Requests answered with 2xx, in order.
+    pub fn received(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|request| (200..300).contains(&request.status))
+            .collect()
     }
 
     /// Requests answered with a non-2xx status.
     pub fn refused(&self) -> Vec<Recorded> {
-        self.script
-            .lock()
-            .map(|script| script.refused.clone())
-            .unwrap_or_default()
+        self.requests()
+            .into_iter()
+            .filter(|request| !(200..300).contains(&request.status))
+            .collect()
     }
 }

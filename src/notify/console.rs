@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use super::facts::Facts;
+use super::facts::{ConsoleRegion, Facts};
 use super::{DeliveryError, Notifier, webhook_body};
 use crate::domain::Notification;
 
@@ -21,6 +21,7 @@ type Sink = Arc<Mutex<dyn Write + Send>>;
 pub struct ConsoleNotifier {
     format: ConsoleFormat,
     sink: Sink,
+    region: Option<ConsoleRegion>,
 }
 
 impl std::fmt::Debug for ConsoleNotifier {
@@ -33,7 +34,17 @@ impl std::fmt::Debug for ConsoleNotifier {
 
 impl ConsoleNotifier {
     pub fn new(format: ConsoleFormat, sink: Sink) -> Self {
-        ConsoleNotifier { format, sink }
+        ConsoleNotifier {
+            format,
+            sink,
+            region: None,
+        }
+    }
+
+    /// Console links (in `json`, exactly as the webhook body has them) for this Region.
+    pub fn with_region(mut self, region: Option<ConsoleRegion>) -> Self {
+        self.region = region;
+        self
     }
 
     pub fn stdout(format: ConsoleFormat) -> Self {
@@ -49,8 +60,9 @@ impl Notifier for ConsoleNotifier {
     async fn send(&self, notification: &Notification) -> Result<(), DeliveryError> {
         let text = match self.format {
             ConsoleFormat::Json => {
-                let mut line = serde_json::to_string(&webhook_body(notification))
-                    .map_err(|error| DeliveryError::Permanent(format!("console: {error}")))?;
+                let mut line =
+                    serde_json::to_string(&webhook_body(notification, self.region.as_ref()))
+                        .map_err(|error| DeliveryError::Permanent(format!("console: {error}")))?;
                 line.push('\n');
                 line
             }
@@ -68,7 +80,7 @@ impl Notifier for ConsoleNotifier {
 
 /// A short block a person reads in a terminal.
 pub fn pretty(notification: &Notification) -> String {
-    let facts = Facts::of(notification);
+    let facts = Facts::of(notification, None);
     let mut text = format!(
         "{} {:<14} {}  {}@{} {}\n",
         facts.emoji,
@@ -76,7 +88,7 @@ pub fn pretty(notification: &Notification) -> String {
         facts.resource,
         facts.repository,
         facts.branch,
-        facts.short_sha
+        facts.commit.short_sha
     );
     let mut detail = format!("   started {}", notification.attempt.started_at);
     if let Some(duration) = &facts.duration {

@@ -1,54 +1,129 @@
 //! What a person reads in any message, derived once from a [`Notification`].
+//!
+//! Every adapter (Slack, Teams, Discord, the console) lays out the same [`Facts`]: the
+//! status in emoji *and* words, the stack, where the template comes from, the commit
+//! (linked when the provider's URL is known), when it started and how long it took, the
+//! newer commit waiting when the desired revision differs, the failure events newest
+//! first, and a link to the stack in the CloudFormation console. Values here are raw:
+//! each adapter escapes them for its own markup.
 
-use crate::domain::{Notification, NotificationKind, SyncEvent};
+use crate::domain::{Notification, NotificationKind, Revision, SyncEvent, SyncStatus, Timestamp};
 
 /// The status at a glance (emoji and words, never colour alone), and the links.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Facts<'a> {
+    pub kind: NotificationKind,
     pub emoji: &'static str,
     /// "Sync started", "Sync succeeded", "Sync failed".
     pub headline: &'static str,
+    /// "Started", "Succeeded", "Failed".
+    pub status: &'static str,
+    /// What we had seen of this attempt before ("In progress"), when we had.
+    pub previous_status: Option<String>,
     pub resource: &'a str,
+    /// The Git provider as CodeConnections names it (`GitHub`, `GitLab`, …).
+    pub provider: &'a str,
     /// `owner/repository`.
     pub repository: String,
     pub branch: &'a str,
-    pub short_sha: &'a str,
-    pub commit_url: Option<String>,
+    /// The stack deployment file in the repository.
+    pub directory: &'a str,
+    /// The commit this sync deploys.
+    pub commit: Commit,
+    /// The commit Git sync wants deployed, when it is not the one this sync deploys
+    /// (a newer push is waiting).
+    pub desired: Option<Commit>,
+    pub started_at: Timestamp,
     /// "3m 18s", for an ending whose end is known.
     pub duration: Option<String>,
     /// Events, newest first.
     pub events: Vec<&'a SyncEvent>,
+    pub note: Option<&'a str>,
+    /// The stack in the CloudFormation console, when the region is known.
+    pub console_url: Option<String>,
 }
 
-impl<'a> Facts<'a> {
-    pub fn of(notification: &'a Notification) -> Facts<'a> {
-        let revision = &notification.attempt.target_revision;
-        let (emoji, headline) = match notification.kind {
-            NotificationKind::Started => ("🔄", "Sync started"),
-            NotificationKind::Succeeded => ("✅", "Sync succeeded"),
-            NotificationKind::Failed => ("❌", "Sync failed"),
-        };
-        let mut events: Vec<&SyncEvent> = notification.attempt.events.iter().collect();
-        events.sort_by_key(|event| std::cmp::Reverse(event.time));
-        Facts {
-            emoji,
-            headline,
-            resource: notification.resource.as_str(),
-            repository: format!("{}/{}", revision.owner_id, revision.repository_name),
-            branch: &revision.branch,
-            short_sha: short_sha(&revision.sha),
-            commit_url: commit_url(
+/// A commit as people see it: seven characters, linked when we know where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    pub short_sha: String,
+    pub url: Option<String>,
+}
+
+impl Commit {
+    fn of(revision: &Revision) -> Commit {
+        Commit {
+            short_sha: short_sha(&revision.sha).to_owned(),
+            url: commit_url(
                 &revision.provider_type,
                 &revision.owner_id,
                 &revision.repository_name,
                 &revision.sha,
             ),
+        }
+    }
+}
+
+impl<'a> Facts<'a> {
+    pub fn of(notification: &'a Notification, region: Option<&ConsoleRegion>) -> Facts<'a> {
+        let revision = &notification.attempt.target_revision;
+        let (emoji, headline, status) = match notification.kind {
+            NotificationKind::Started => ("🔄", "Sync started", "Started"),
+            NotificationKind::Succeeded => ("✅", "Sync succeeded", "Succeeded"),
+            NotificationKind::Failed => ("❌", "Sync failed", "Failed"),
+        };
+        let mut events: Vec<&SyncEvent> = notification.attempt.events.iter().collect();
+        // Newest first; a stable sort keeps AWS's order among events of the same second.
+        events.sort_by_key(|event| std::cmp::Reverse(event.time));
+        let desired = notification
+            .desired_state
+            .as_ref()
+            .filter(|desired| desired.sha != revision.sha && !desired.sha.is_empty())
+            .map(Commit::of);
+        Facts {
+            kind: notification.kind,
+            emoji,
+            headline,
+            status,
+            previous_status: notification.previous_status.as_ref().map(status_words),
+            resource: notification.resource.as_str(),
+            provider: &revision.provider_type,
+            repository: format!("{}/{}", revision.owner_id, revision.repository_name),
+            branch: &revision.branch,
+            directory: &revision.directory,
+            commit: Commit::of(revision),
+            desired,
+            started_at: notification.attempt.started_at,
             duration: notification
                 .duration_seconds()
                 .map(crate::domain::human_duration),
             events,
+            note: notification.note.as_deref(),
+            console_url: console_url(notification, region),
         }
     }
+}
+
+/// A status in words for people: `IN_PROGRESS` → "In progress".
+pub fn status_words(status: &SyncStatus) -> String {
+    match status {
+        SyncStatus::Initiated => "Initiated".into(),
+        SyncStatus::InProgress => "In progress".into(),
+        SyncStatus::Succeeded => "Succeeded".into(),
+        SyncStatus::Failed => "Failed".into(),
+        SyncStatus::Unknown(other) => other.clone(),
+    }
+}
+
+/// `10:03:47`, the UTC time of day.
+pub fn time_of_day(at: Timestamp) -> String {
+    let second = at.as_millis().div_euclid(1000).rem_euclid(86_400);
+    format!(
+        "{:02}:{:02}:{:02}",
+        second / 3600,
+        second % 3600 / 60,
+        second % 60
+    )
 }
 
 /// The first seven characters of a commit id, as Git shows it.
@@ -60,7 +135,11 @@ pub fn short_sha(sha: &str) -> &str {
 }
 
 /// The commit's page, for providers whose public URL follows from the revision alone.
-/// Self-managed and enterprise servers have hosts we do not know, so they get none.
+///
+/// Self-managed and enterprise servers have hosts we do not know, so they get none. Azure
+/// DevOps gets none either: its commit URL needs the organisation *and* the project, and
+/// CodeConnections documents no way to tell them apart in `OwnerId`, so any link we
+/// built could point at the wrong place.
 pub fn commit_url(provider: &str, owner: &str, repository: &str, sha: &str) -> Option<String> {
     let safe = |part: &str| {
         !part.is_empty()
@@ -89,6 +168,110 @@ pub fn commit_url(provider: &str, owner: &str, repository: &str, sha: &str) -> O
     }
 }
 
+/// The AWS Region the function runs in (`AWS_REGION`), for console links.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleRegion(String);
+
+impl ConsoleRegion {
+    /// Accepts what looks like a Region code (`us-east-1`, `eu-central-2`,
+    /// `us-gov-west-1`); anything else gives no console links rather than broken ones.
+    pub fn parse(value: &str) -> Option<ConsoleRegion> {
+        let value = value.trim();
+        let mut parts = value.split('-');
+        let first = parts.next()?;
+        let rest: Vec<&str> = parts.collect();
+        let (number, words) = rest.split_last()?;
+        let letters =
+            |part: &&str| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase());
+        let valid = first.len() == 2
+            && letters(&first)
+            && !words.is_empty()
+            && words.iter().all(letters)
+            && (1..=2).contains(&number.len())
+            && number.chars().all(|c| c.is_ascii_digit());
+        valid.then(|| ConsoleRegion(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The CloudFormation console's home for this Region, in its partition.
+    fn cloudformation_home(&self) -> String {
+        let region = &self.0;
+        let host = if region.starts_with("cn-") {
+            format!("{region}.console.amazonaws.cn")
+        } else if region.starts_with("us-gov-") {
+            format!("{region}.console.amazonaws-us-gov.com")
+        } else {
+            format!("{region}.console.aws.amazon.com")
+        };
+        format!("https://{host}/cloudformation/home?region={region}")
+    }
+}
+
+/// The stack in the CloudFormation console (its Git sync tab is one click away).
+///
+/// The console has no documented address for the Git sync tab itself, so we link the
+/// stack: its own page when an event carries the stack's ARN in this Region, otherwise
+/// the stack list filtered to its name, which works from the name alone.
+pub fn console_url(notification: &Notification, region: Option<&ConsoleRegion>) -> Option<String> {
+    let region = region?;
+    let home = region.cloudformation_home();
+    let resource = notification.resource.as_str();
+    let arn = notification
+        .attempt
+        .events
+        .iter()
+        .filter_map(|event| event.external_id.as_deref())
+        .find(|id| is_stack_arn(id, region.as_str(), resource));
+    Some(match arn {
+        Some(arn) => format!("{home}#/stacks/stackinfo?stackId={}", encode(arn)),
+        None => format!(
+            "{home}#/stacks?filteringText={}&filteringStatus=active&viewNested=true",
+            encode(resource)
+        ),
+    })
+}
+
+/// `arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<id>`.
+fn is_stack_arn(id: &str, region: &str, resource: &str) -> bool {
+    let parts: Vec<&str> = id.splitn(6, ':').collect();
+    let [arn, partition, service, arn_region, account, rest] = parts.as_slice() else {
+        return false;
+    };
+    let Some(stack) = rest.strip_prefix("stack/") else {
+        return false;
+    };
+    let Some((name, unique)) = stack.split_once('/') else {
+        return false;
+    };
+    *arn == "arn"
+        && partition.starts_with("aws")
+        && *service == "cloudformation"
+        && *arn_region == region
+        && account.len() == 12
+        && account.chars().all(|c| c.is_ascii_digit())
+        && name == resource
+        && !unique.is_empty()
+        && unique
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+fn encode(value: &str) -> String {
+    let mut encoded = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,10 +290,14 @@ mod tests {
             commit_url("Bitbucket", "acme", "infra", "9f1c2e7").as_deref(),
             Some("https://bitbucket.org/acme/infra/commits/9f1c2e7")
         );
-        assert_eq!(
-            commit_url("GitHubEnterpriseServer", "acme", "infra", "9f1c2e7"),
-            None
-        );
+        for provider in [
+            "GitHubEnterpriseServer",
+            "GitLabSelfManaged",
+            "AzureDevOps",
+            "GitHubEnterpriseCloudDataResidency",
+        ] {
+            assert_eq!(commit_url(provider, "acme", "infra", "9f1c2e7"), None);
+        }
         assert_eq!(
             commit_url("GitHub", "acme", "in fra>", "9f1c2e7"),
             None,
@@ -123,5 +310,70 @@ mod tests {
     fn short_sha_is_seven_characters() {
         assert_eq!(short_sha("9f1c2e7ab12"), "9f1c2e7");
         assert_eq!(short_sha("abc"), "abc");
+    }
+
+    #[test]
+    fn regions_are_recognised_by_shape() {
+        for region in [
+            "us-east-1",
+            "eu-central-2",
+            "ap-southeast-5",
+            "us-gov-west-1",
+            "cn-north-1",
+        ] {
+            assert_eq!(ConsoleRegion::parse(region).unwrap().as_str(), region);
+        }
+        for bad in [
+            "",
+            "us",
+            "us-east",
+            "US-EAST-1",
+            "us-east-123",
+            "us east-1",
+            "../x-y-1",
+        ] {
+            assert_eq!(ConsoleRegion::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn console_home_follows_the_partition() {
+        let home = |region: &str| ConsoleRegion::parse(region).unwrap().cloudformation_home();
+        assert_eq!(
+            home("eu-west-1"),
+            "https://eu-west-1.console.aws.amazon.com/cloudformation/home?region=eu-west-1"
+        );
+        assert_eq!(
+            home("cn-north-1"),
+            "https://cn-north-1.console.amazonaws.cn/cloudformation/home?region=cn-north-1"
+        );
+        assert_eq!(
+            home("us-gov-west-1"),
+            "https://us-gov-west-1.console.amazonaws-us-gov.com/cloudformation/home?region=us-gov-west-1"
+        );
+    }
+
+    #[test]
+    fn stack_arns_must_name_this_stack_in_this_region() {
+        let arn =
+            "arn:aws:cloudformation:us-east-1:123456789012:stack/payments-stack/1b2c3d4e-aaaa";
+        assert!(is_stack_arn(arn, "us-east-1", "payments-stack"));
+        assert!(!is_stack_arn(arn, "eu-west-1", "payments-stack"));
+        assert!(!is_stack_arn(arn, "us-east-1", "orders-stack"));
+        assert!(!is_stack_arn(
+            "arn:aws:s3:::bucket",
+            "us-east-1",
+            "payments-stack"
+        ));
+        assert!(!is_stack_arn(
+            "arn:aws:cloudformation:us-east-1:123456789012:stack/payments-stack/<x>",
+            "us-east-1",
+            "payments-stack"
+        ));
+    }
+
+    #[test]
+    fn encoding_keeps_only_unreserved_characters() {
+        assert_eq!(encode("a:b/c d&e"), "a%3Ab%2Fc%20d%26e");
     }
 }

@@ -1,47 +1,53 @@
-//! Slack incoming webhooks: a Block Kit message with a plain-text fallback.
+//! Slack incoming webhooks: a Block Kit message with a plain `text` fallback that reads
+//! well as a phone notification.
 //!
-//! Every value that comes from AWS or Git goes through [`escape`], so nothing in a commit
-//! or an event can ping `@channel` or a user, and every text is cut to Block Kit's limits.
+//! Every value that comes from AWS or Git is cut to length, put on one line and passed
+//! through [`escape`], so nothing in a commit or an event can ping `@channel` or a user,
+//! or forge a link; the only `<…>` in a message are the links and dates written here.
+//! Block Kit's limits (50 blocks, 3000 characters a section text, 10 fields of 2000, 150
+//! for a header, 75 for a button) hold whatever the input.
 
 use serde_json::{Value, json};
 
-use super::facts::Facts;
-use super::http::post_json;
-use super::{DeliveryError, Notifier};
-use crate::config::SecretUrl;
-use crate::domain::{Notification, NotificationKind};
+use super::facts::{Commit, ConsoleRegion, Facts};
+use super::text::{clip, fit_lines, single_line, units};
+use super::{DeliveryError, Notifier, Target, http_notifier_basics};
+use crate::domain::{Notification, NotificationKind, SyncEvent, Timestamp};
 
 /// Block Kit limits we stay inside, whatever the input.
-const HEADER_LIMIT: usize = 150;
-const SECTION_LIMIT: usize = 3000;
-const FIELD_LIMIT: usize = 2000;
-/// How many failure events a message shows before "…and N more".
+pub const HEADER_LIMIT: usize = 150;
+pub const SECTION_LIMIT: usize = 3000;
+pub const FIELD_LIMIT: usize = 2000;
+pub const FIELDS_LIMIT: usize = 10;
+pub const BUTTON_LIMIT: usize = 75;
+/// Slack truncates longer `text`; a phone shows far less, so the fallback stays short.
+pub const FALLBACK_LIMIT: usize = 300;
+/// How many failure events a message lists before "…and N more".
 const EVENTS_SHOWN: usize = 10;
+/// Longest raw value (repository, branch, path) and event text shown.
+const VALUE_LIMIT: usize = 200;
+const EVENT_LIMIT: usize = 400;
 
 #[derive(Debug)]
 pub struct SlackNotifier {
-    client: reqwest::Client,
-    url: SecretUrl,
-    key: String,
+    target: Target,
 }
 
 impl SlackNotifier {
-    pub fn new(client: reqwest::Client, url: SecretUrl) -> Self {
-        let key = format!("slack#{}", url.fingerprint());
-        SlackNotifier { client, url, key }
+    pub fn new(target: Target) -> Self {
+        SlackNotifier { target }
     }
 }
 
 impl Notifier for SlackNotifier {
-    fn key(&self) -> &str {
-        &self.key
-    }
+    http_notifier_basics!();
 
     async fn send(&self, notification: &Notification) -> Result<(), DeliveryError> {
-        let body = serde_json::to_vec(&slack_message(notification)).map_err(|error| {
-            DeliveryError::Permanent(format!("{}: cannot encode: {error}", self.key))
+        let message = slack_message(notification, self.target.region.as_ref());
+        let body = serde_json::to_vec(&message).map_err(|error| {
+            DeliveryError::Permanent(format!("{}: cannot encode: {error}", self.key()))
         })?;
-        post_json(&self.client, &self.key, &self.url, &[], body).await
+        self.target.endpoint.post(&body, Vec::new).await
     }
 }
 
@@ -52,96 +58,242 @@ pub fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// Cuts `text` to at most `limit` characters, marking the cut with an ellipsis.
-fn truncate(text: &str, limit: usize) -> String {
-    if text.chars().count() <= limit {
+/// A raw value made safe for mrkdwn: cut, on one line, escaped.
+fn value(raw: &str, limit: usize) -> String {
+    escape(&single_line(&clip(raw, limit)))
+}
+
+/// Cuts mrkdwn to `limit` without leaving half an entity (`&am`) or half a link (`<http…`).
+fn cut(text: &str, limit: usize) -> String {
+    if units(text) <= limit {
         return text.to_owned();
     }
-    let mut cut: String = text.chars().take(limit.saturating_sub(1)).collect();
-    // Never leave half an escape sequence such as "&am".
+    let mut cut = clip(text, limit.saturating_sub(1));
+    cut.pop();
     if let Some(amp) = cut.rfind('&')
         && !cut[amp..].contains(';')
     {
         cut.truncate(amp);
     }
+    if let Some(open) = cut.rfind('<')
+        && !cut[open..].contains('>')
+    {
+        cut.truncate(open);
+    }
     cut.push('…');
     cut
 }
 
-pub fn slack_message(notification: &Notification) -> Value {
-    let facts = Facts::of(notification);
-    let resource = escape(facts.resource);
-    let repository = escape(&facts.repository);
-    let branch = escape(facts.branch);
-    let sha = escape(facts.short_sha);
-    let commit = match &facts.commit_url {
-        Some(url) => format!("<{url}|{sha}>"),
-        None => format!("`{sha}`"),
-    };
-    let started = notification.attempt.started_at;
-    let started_text = format!(
-        "<!date^{}^{{date_short_pretty}} {{time}}|{}>",
-        started.as_millis().div_euclid(1000),
-        started.to_rfc3339()
-    );
+/// A Slack date token: shown in the reader's time zone, with a UTC fallback.
+fn date(at: Timestamp, format: &str) -> String {
+    let fallback = at.to_rfc3339().replace('T', " ").replace('Z', " UTC");
+    format!(
+        "<!date^{}^{format}|{fallback}>",
+        at.as_millis().div_euclid(1000)
+    )
+}
 
+fn commit_link(commit: &Commit) -> String {
+    let sha = value(&commit.short_sha, 40);
+    match &commit.url {
+        Some(url) => format!("<{url}|{sha}>"),
+        None => sha,
+    }
+}
+
+/// One line per event: `• 10:03:47 ERROR — what happened`.
+fn event_line(event: &SyncEvent) -> String {
+    let kind = if !event.event_type.is_empty()
+        && event
+            .event_type
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        format!("*{}* ", clip(&event.event_type, 30))
+    } else if event.event_type.is_empty() {
+        String::new()
+    } else {
+        format!("{} ", value(&event.event_type, 30))
+    };
+    format!(
+        "• {} {kind}{}",
+        date(event.time, "{time_secs}"),
+        value(&event.event, EVENT_LIMIT)
+    )
+}
+
+/// The fallback people see in a phone notification: what, which stack, which commit,
+/// and for a failure the newest error.
+fn fallback(facts: &Facts) -> String {
+    let mut text = format!(
+        "{} {}: {} · {} on {} ({})",
+        facts.emoji,
+        facts.headline,
+        facts.resource,
+        value(&facts.commit.short_sha, 40),
+        value(&facts.repository, 80),
+        value(facts.branch, 60),
+    );
+    match facts.kind {
+        NotificationKind::Failed => {
+            let reason = facts
+                .events
+                .iter()
+                .find(|event| event.event_type.eq_ignore_ascii_case("ERROR"))
+                .or(facts.events.first());
+            if let Some(event) = reason {
+                text.push_str(" · ");
+                text.push_str(&value(&event.event, 150));
+            }
+        }
+        NotificationKind::Succeeded => {
+            if let Some(duration) = &facts.duration {
+                text.push_str(&format!(" · took {duration}"));
+            }
+        }
+        NotificationKind::Started => {}
+    }
+    cut(&text, FALLBACK_LIMIT)
+}
+
+pub fn slack_message(notification: &Notification, region: Option<&ConsoleRegion>) -> Value {
+    let facts = Facts::of(notification, region);
+
+    let mut status = format!("{} {}", facts.emoji, facts.status);
+    if let Some(previous) = &facts.previous_status {
+        status.push_str(&format!(" (was {})", value(previous, 40)));
+    }
     let mut fields = vec![
-        format!("*Stack*\n{resource}"),
-        format!("*Repository*\n{repository} ({branch})"),
-        format!("*Commit*\n{commit}"),
-        format!("*Started*\n{started_text}"),
+        format!("*Status*\n{status}"),
+        format!("*Stack*\n{}", value(facts.resource, 100)),
+        format!(
+            "*Repository*\n{} ({})",
+            value(&facts.repository, VALUE_LIMIT),
+            value(facts.provider, 40)
+        ),
+        format!("*Branch*\n{}", value(facts.branch, VALUE_LIMIT)),
+        format!("*Commit*\n{}", commit_link(&facts.commit)),
+        format!(
+            "*Started*\n{}",
+            date(facts.started_at, "{date_short_pretty} at {time}")
+        ),
     ];
     if let Some(duration) = &facts.duration {
         fields.push(format!("*Duration*\n{duration}"));
     }
-    if let Some(desired) = &notification.desired_state
-        && desired.sha != notification.attempt.target_revision.sha
-    {
+    if let Some(desired) = &facts.desired {
         fields.push(format!(
-            "*Desired commit*\n`{}`",
-            escape(super::facts::short_sha(&desired.sha))
+            "*Desired commit*\n{} (newer, not deployed by this sync)",
+            commit_link(desired)
         ));
     }
+    if !facts.directory.is_empty() {
+        fields.push(format!(
+            "*Deployment file*\n{}",
+            value(facts.directory, VALUE_LIMIT)
+        ));
+    }
+    fields.truncate(FIELDS_LIMIT);
 
     let mut blocks = vec![
         json!({
             "type": "header",
-            "text": {"type": "plain_text", "text": truncate(&format!("{} {}: {}", facts.emoji, facts.headline, facts.resource), HEADER_LIMIT), "emoji": true}
+            "text": {
+                "type": "plain_text",
+                "text": clip(&format!("{} {}: {}", facts.emoji, facts.headline, facts.resource), HEADER_LIMIT),
+                "emoji": true
+            }
         }),
         json!({
             "type": "section",
-            "fields": fields.iter().map(|field| json!({"type": "mrkdwn", "text": truncate(field, FIELD_LIMIT)})).collect::<Vec<_>>()
+            "fields": fields
+                .iter()
+                .map(|field| json!({"type": "mrkdwn", "text": cut(field, FIELD_LIMIT)}))
+                .collect::<Vec<_>>()
         }),
     ];
 
-    if notification.kind == NotificationKind::Failed && !facts.events.is_empty() {
-        let mut lines: Vec<String> = facts
+    if facts.kind == NotificationKind::Failed && !facts.events.is_empty() {
+        let lines: Vec<String> = facts
             .events
             .iter()
             .take(EVENTS_SHOWN)
-            .map(|event| format!("• `{}` {}", escape(&event.event_type), escape(&event.event)))
+            .map(|event| event_line(event))
             .collect();
-        if facts.events.len() > EVENTS_SHOWN {
-            lines.push(format!("…and {} more", facts.events.len() - EVENTS_SHOWN));
-        }
+        let text = fit_lines(
+            "*What happened* (newest first)",
+            &lines,
+            facts.events.len(),
+            SECTION_LIMIT,
+        );
         blocks.push(json!({
             "type": "section",
-            "text": {"type": "mrkdwn", "text": truncate(&format!("*What failed* (newest first)\n{}", lines.join("\n")), SECTION_LIMIT)}
+            "text": {"type": "mrkdwn", "text": cut(&text, SECTION_LIMIT)}
         }));
     }
-    if let Some(note) = &notification.note {
+    if let Some(note) = facts.note {
         blocks.push(json!({
             "type": "context",
-            "elements": [{"type": "mrkdwn", "text": truncate(&escape(note), SECTION_LIMIT)}]
+            "elements": [{"type": "mrkdwn", "text": cut(&format!(":information_source: {}", value(note, 1000)), SECTION_LIMIT)}]
         }));
     }
 
-    let text = truncate(
-        &format!(
-            "{} {}: {} ({}@{} {})",
-            facts.emoji, facts.headline, resource, repository, branch, sha
-        ),
-        SECTION_LIMIT,
-    );
-    json!({"text": text, "blocks": blocks})
+    let mut buttons = Vec::new();
+    if let Some(url) = &facts.console_url {
+        buttons.push(json!({
+            "type": "button",
+            "text": {"type": "plain_text", "text": clip("Open stack in CloudFormation", BUTTON_LIMIT)},
+            "url": url
+        }));
+    }
+    if let Some(url) = &facts.commit.url {
+        buttons.push(json!({
+            "type": "button",
+            "text": {"type": "plain_text", "text": clip(&format!("View commit {}", facts.commit.short_sha), BUTTON_LIMIT)},
+            "url": url
+        }));
+    }
+    if !buttons.is_empty() {
+        blocks.push(json!({"type": "actions", "elements": buttons}));
+    }
+    let mut footer = format!("`{}`", notification.kind.event_type());
+    if facts.console_url.is_some() {
+        footer.push_str(" · every sync of this stack: its *Git sync* tab in the console");
+    }
+    blocks.push(json!({
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": footer}]
+    }));
+
+    json!({"text": fallback(&facts), "blocks": blocks})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_neutralises_mentions_and_links() {
+        assert_eq!(
+            escape("<!channel> & <@U123|x>"),
+            "&lt;!channel&gt; &amp; &lt;@U123|x&gt;"
+        );
+    }
+
+    #[test]
+    fn cut_never_leaves_half_an_entity_or_link() {
+        let text = format!("{}&amp;", "x".repeat(10));
+        assert_eq!(cut(&text, 13), format!("{}…", "x".repeat(10)));
+        let text = format!("{}<https://example.com|x>", "y".repeat(10));
+        assert_eq!(cut(&text, 20), format!("{}…", "y".repeat(10)));
+        assert_eq!(cut("short", 10), "short");
+    }
+
+    #[test]
+    fn dates_have_a_readable_fallback() {
+        assert_eq!(
+            date(Timestamp::from_millis(1_795_687_330_000), "{time}"),
+            "<!date^1795687330^{time}|2026-11-26 10:02:10 UTC>"
+        );
+    }
 }

@@ -1,53 +1,69 @@
 //! The generic webhook: the ARCHITECTURE §8 body, signed per the Standard Webhooks
 //! specification (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
+//!
+//! `webhook-id` is the notification's id, stable per resource, attempt and type, so a
+//! receiver can drop a repeat; `webhook-timestamp` is the time of each attempt (a retry
+//! is signed anew), as the specification asks.
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
-use super::http::post_json;
-use super::{DeliveryError, Notifier};
-use crate::config::{SecretUrl, SigningSecret};
+use super::facts::{ConsoleRegion, console_url};
+use super::{DeliveryError, Notifier, Target, http_notifier_basics};
+use crate::config::SigningSecret;
 use crate::domain::{Notification, Revision, Timestamp};
 
 #[derive(Debug)]
 pub struct WebhookNotifier {
-    client: reqwest::Client,
-    url: SecretUrl,
-    secret: SigningSecret,
-    key: String,
+    target: Target,
+    /// `None` only if a webhook was ever built without its secret: then nothing is sent.
+    secret: Option<SigningSecret>,
 }
 
 impl WebhookNotifier {
-    pub fn new(client: reqwest::Client, url: SecretUrl, secret: SigningSecret) -> Self {
-        let key = format!("webhook#{}", url.fingerprint());
+    pub fn new(target: Target, secret: SigningSecret) -> Self {
         WebhookNotifier {
-            client,
-            url,
-            secret,
-            key,
+            target,
+            secret: Some(secret),
+        }
+    }
+
+    pub(super) fn unsigned(target: Target) -> Self {
+        WebhookNotifier {
+            target,
+            secret: None,
         }
     }
 }
 
 impl Notifier for WebhookNotifier {
-    fn key(&self) -> &str {
-        &self.key
-    }
+    http_notifier_basics!();
 
     async fn send(&self, notification: &Notification) -> Result<(), DeliveryError> {
-        let body = serde_json::to_vec(&webhook_body(notification)).map_err(|error| {
-            DeliveryError::Permanent(format!("{}: cannot encode: {error}", self.key))
-        })?;
-        let timestamp = Timestamp::now().as_millis() / 1000;
-        let signature = sign(&self.secret, &notification.id, timestamp, &body);
-        let headers = [
-            ("webhook-id", notification.id.clone()),
-            ("webhook-timestamp", timestamp.to_string()),
-            ("webhook-signature", signature),
-        ];
-        post_json(&self.client, &self.key, &self.url, &headers, body).await
+        let Some(secret) = &self.secret else {
+            return Err(DeliveryError::Permanent(format!(
+                "{}: no signing secret is configured, so nothing is sent",
+                self.key()
+            )));
+        };
+        let body = serde_json::to_vec(&webhook_body(notification, self.target.region.as_ref()))
+            .map_err(|error| {
+                DeliveryError::Permanent(format!("{}: cannot encode: {error}", self.key()))
+            })?;
+        let headers = || {
+            let timestamp = Timestamp::now().as_millis().div_euclid(1000);
+            vec![
+                ("webhook-id", notification.id.clone()),
+                ("webhook-timestamp", timestamp.to_string()),
+                (
+                    "webhook-signature",
+                    sign(secret, &notification.id, timestamp, &body),
+                ),
+            ]
+        };
+        self.target.endpoint.post(&body, headers).await
     }
 }
 
@@ -96,6 +112,9 @@ pub struct WebhookData<'a> {
     pub duration_seconds: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub commit_url: Option<String>,
+    /// The stack in the CloudFormation console, when the Region is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<&'a str>,
 }
@@ -110,7 +129,10 @@ pub struct WebhookEvent<'a> {
     pub external_id: Option<&'a str>,
 }
 
-pub fn webhook_body(notification: &Notification) -> WebhookBody<'_> {
+pub fn webhook_body<'a>(
+    notification: &'a Notification,
+    region: Option<&ConsoleRegion>,
+) -> WebhookBody<'a> {
     let attempt = &notification.attempt;
     let revision = &attempt.target_revision;
     WebhookBody {
@@ -149,7 +171,28 @@ pub fn webhook_body(notification: &Notification) -> WebhookBody<'_> {
                 &revision.repository_name,
                 &revision.sha,
             ),
+            console_url: console_url(notification, region),
             note: notification.note.as_deref(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The vector every Standard Webhooks reference library tests `sign` with.
+    #[test]
+    fn signs_the_specification_test_vector() {
+        let secret = SigningSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        assert_eq!(
+            sign(
+                &secret,
+                "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                1_614_265_330,
+                br#"{"test": 2432232314}"#
+            ),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
     }
 }

@@ -77,7 +77,7 @@ async fn every_sample_event_runs_through_the_real_runtime_loop() {
     let mut child = function(
         &runtime,
         codeconnections.endpoint_url(),
-        &[("WEBHOOK_URL", webhook.url()), ("WEBHOOK_SECRET", SECRET)],
+        &[("WEBHOOK_URL", &webhook.url()), ("WEBHOOK_SECRET", SECRET)],
     );
 
     // Tick 1: the schedule discovers the three stacks and records baselines.
@@ -175,7 +175,7 @@ async fn every_sample_event_runs_through_the_real_runtime_loop() {
         "JSON logs: {stdout}"
     );
     assert!(
-        !stdout.contains(webhook.url()) && !stdout.contains(SECRET),
+        !stdout.contains(&webhook.url()) && !stdout.contains(SECRET),
         "no secret in the logs"
     );
 }

@@ -7,11 +7,11 @@ use std::time::Duration;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use sync_notifier::config::{KindSet, SecretUrl, SigningSecret, Watch};
+use sync_notifier::config::{KindSet, Watch};
 use sync_notifier::loopback::{
     LoopbackCodeConnections, LoopbackOptions, Receiver, loopback_client,
 };
-use sync_notifier::notify::{Destination, WebhookNotifier, http_client};
+use sync_notifier::notify::{destinations_from, http_client};
 use sync_notifier::run::{RunSettings, Runner};
 use sync_notifier::scenario::Scenario;
 use sync_notifier::source::CodeConnectionsSource;
@@ -51,7 +51,7 @@ fn verify(request: &sync_notifier::loopback::Recorded) {
 #[tokio::test]
 async fn the_webhook_receives_signed_bodies_identical_to_the_json_output() {
     let receiver = Receiver::start().await.unwrap();
-    let config = config(&[("WEBHOOK_URL", receiver.url()), ("WEBHOOK_SECRET", SECRET)]);
+    let config = config(&[("WEBHOOK_URL", &receiver.url()), ("WEBHOOK_SECRET", SECRET)]);
     let (printed, _) = replay_json(&scenario("demo"), &config).await;
     let received = receiver.received();
     assert_eq!(received.len(), 4);
@@ -78,7 +78,7 @@ async fn the_webhook_receives_signed_bodies_identical_to_the_json_output() {
     // Replaying again gives the same ids: receivers can drop repeats.
     let again = Receiver::start().await.unwrap();
     let config =
-        crate::support::config(&[("WEBHOOK_URL", again.url()), ("WEBHOOK_SECRET", SECRET)]);
+        crate::support::config(&[("WEBHOOK_URL", &again.url()), ("WEBHOOK_SECRET", SECRET)]);
     replay_json(&scenario("demo"), &config).await;
     let again_ids: std::collections::HashSet<_> = again
         .received()
@@ -98,7 +98,7 @@ async fn slack_gets_block_kit_with_every_aws_value_escaped() {
     std::fs::write(&path, hostile).unwrap();
 
     let slack = Receiver::start().await.unwrap();
-    replay_json(&path, &config(&[("SLACK_WEBHOOK_URL", slack.url())])).await;
+    replay_json(&path, &config(&[("SLACK_WEBHOOK_URL", &slack.url())])).await;
     let received = slack.received();
     assert_eq!(received.len(), 1);
     let body = String::from_utf8(received[0].body.to_vec()).unwrap();
@@ -123,8 +123,9 @@ async fn slack_gets_block_kit_with_every_aws_value_escaped() {
 #[tokio::test]
 async fn a_failing_destination_is_retried_next_tick_and_gets_it_once() {
     let receiver = Receiver::start().await.unwrap();
-    receiver.answer_with(&[503]);
-    let config = config(&[("WEBHOOK_URL", receiver.url()), ("WEBHOOK_SECRET", SECRET)]);
+    // Down for the whole of one run: every in-run retry (4 attempts) gets 503.
+    receiver.answer_with(&[503, 503, 503, 503]);
+    let config = config(&[("WEBHOOK_URL", &receiver.url()), ("WEBHOOK_SECRET", SECRET)]);
     let (printed, summaries) = replay_json(&scenario("rule-3-same-attempt-ends"), &config).await;
     assert_eq!(printed.len(), 1, "the console got it on time and only once");
     assert_eq!(summaries[1].deliveries.retrying, 1);
@@ -132,7 +133,7 @@ async fn a_failing_destination_is_retried_next_tick_and_gets_it_once() {
         summaries[2].deliveries.delivered, 1,
         "retried on the next tick"
     );
-    assert_eq!(receiver.refused().len(), 1);
+    assert_eq!(receiver.refused().len(), 4);
     assert_eq!(receiver.received().len(), 1);
     assert_eq!(receiver.received()[0].json(), printed[0]);
 }
@@ -141,7 +142,7 @@ async fn a_failing_destination_is_retried_next_tick_and_gets_it_once() {
 async fn a_destination_that_refuses_for_good_is_not_retried() {
     let receiver = Receiver::start().await.unwrap();
     receiver.answer_with(&[410]);
-    let config = config(&[("SLACK_WEBHOOK_URL", receiver.url())]);
+    let config = config(&[("SLACK_WEBHOOK_URL", &receiver.url())]);
     let (_, summaries) = replay_json(&scenario("rule-3-same-attempt-ends"), &config).await;
     assert_eq!(summaries[1].deliveries.refused, 1);
     assert_eq!(
@@ -169,17 +170,13 @@ async fn overlapping_runs_over_one_store_deliver_each_notification_once() {
         retention: Duration::from_secs(3600),
         lease: Duration::from_secs(60),
     };
+    let webhook_config = config(&[("WEBHOOK_URL", &receiver.url()), ("WEBHOOK_SECRET", SECRET)]);
     let runners: Vec<_> = (0..4)
         .map(|_| {
-            let webhook = WebhookNotifier::new(
-                client.clone(),
-                SecretUrl::parse(receiver.url()).unwrap(),
-                SigningSecret::parse(SECRET).unwrap(),
-            );
             Runner::new(
                 CodeConnectionsSource::new(loopback_client(endpoint.endpoint_url())),
                 store.clone(),
-                vec![Destination::Webhook(webhook)],
+                destinations_from(&webhook_config, &client),
                 settings.clone(),
             )
         })

@@ -1,0 +1,378 @@
+//! Every destination type through the real reqwest client to loopback receivers, and
+//! every failure mode: 429 with short and long `Retry-After`, 5xx, timeouts, a spent
+//! retry budget, permanent refusals, ordering, and destinations not waiting for each other.
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use serde_json::json;
+use sync_notifier::loopback::{Receiver, Reply};
+use sync_notifier::notify::USER_AGENT;
+
+use crate::support::*;
+
+/// A pipeline over `scenario` sending to one receiver as a destination of `kind`.
+async fn single(kind: &str, scenario: sync_notifier::scenario::Scenario) -> (Receiver, Pipeline) {
+    let receiver = Receiver::start().await.unwrap();
+    let entry = destination(
+        kind,
+        &receiver.url(),
+        json!({"name": format!("{kind}-alerts")}),
+    );
+    let pipeline = Pipeline::start(scenario, &[destinations_variable(&[entry])]).await;
+    (receiver, pipeline)
+}
+
+fn kinds_of(kind: &str, receiver: &Receiver) -> Vec<String> {
+    receiver
+        .received()
+        .iter()
+        .map(|request| event_type_of(kind, &request.json()))
+        .collect()
+}
+
+#[tokio::test]
+async fn every_destination_type_gets_json_with_our_user_agent() {
+    for kind in KINDS {
+        let (receiver, pipeline) = single(kind, start_then_fail(&["orders-stack"])).await;
+        let summaries = [
+            pipeline.tick(0).await,
+            pipeline.tick(1).await,
+            pipeline.tick(2).await,
+        ];
+        assert_eq!(
+            summaries
+                .iter()
+                .map(|s| s.deliveries.delivered)
+                .sum::<usize>(),
+            2,
+            "{kind}"
+        );
+        let requests = receiver.received();
+        assert_eq!(requests.len(), 2, "{kind}");
+        for request in &requests {
+            assert_eq!(
+                request.header("content-type"),
+                Some("application/json"),
+                "{kind}"
+            );
+            assert_eq!(request.header("user-agent"), Some(USER_AGENT), "{kind}");
+            assert_eq!(
+                USER_AGENT,
+                concat!("sync-notifier/", env!("CARGO_PKG_VERSION"))
+            );
+            assert_eq!(request.path, "/hook");
+        }
+        assert_eq!(
+            kinds_of(kind, &receiver),
+            ["sync.started", "sync.failed"],
+            "{kind}"
+        );
+        let failed = requests[1].json();
+        match kind {
+            "slack" => assert_eq!(
+                failed["blocks"][0]["text"]["text"],
+                "❌ Sync failed: orders-stack"
+            ),
+            "teams" => assert_eq!(failed["attachments"][0]["content"]["type"], "AdaptiveCard"),
+            "discord" => assert_eq!(failed["allowed_mentions"]["parse"], json!([])),
+            _ => {
+                assert_eq!(failed["data"]["resourceName"], "orders-stack");
+                assert!(
+                    requests[1]
+                        .header("webhook-signature")
+                        .unwrap()
+                        .starts_with("v1,")
+                );
+            }
+        }
+        assert!(pipeline.pending("orders-stack").await.is_empty(), "{kind}");
+    }
+}
+
+#[tokio::test]
+async fn a_short_retry_after_is_waited_out_in_the_same_run() {
+    join_all(KINDS.map(|kind| async move {
+        let (receiver, pipeline) = single(kind, start_then_fail(&["orders-stack"])).await;
+        receiver.reply([Reply::status(429).retry_after("1")]);
+        pipeline.tick(0).await;
+        let summary = pipeline.tick(1).await;
+        assert_eq!(
+            (summary.deliveries.delivered, summary.deliveries.retrying),
+            (1, 0),
+            "{kind}"
+        );
+        assert_eq!(receiver.arrivals(), 2, "{kind}");
+        assert_eq!(receiver.refused()[0].status, 429);
+    }))
+    .await;
+}
+
+#[tokio::test]
+async fn a_long_retry_after_leaves_it_pending_and_keeps_the_destination_quiet() {
+    join_all(KINDS.map(|kind| async move {
+        let (receiver, mut pipeline) = single(kind, start_then_fail(&["orders-stack"])).await;
+        receiver.reply([Reply::status(429).retry_after("120")]);
+        pipeline.tick(0).await;
+        let summary = pipeline.tick(1).await;
+        assert_eq!(summary.deliveries.retrying, 1, "{kind}");
+        assert_eq!(
+            receiver.arrivals(),
+            1,
+            "{kind}: a long wait is not waited out"
+        );
+        assert_eq!(pipeline.pending("orders-stack").await.len(), 1, "{kind}");
+
+        // The next tick in the same process honours the 120 s: nothing is sent.
+        let summary = pipeline.tick(2).await;
+        assert_eq!(receiver.arrivals(), 1, "{kind}");
+        assert_eq!(
+            summary.deliveries.retrying, 1,
+            "{kind}: the first in line is still owed"
+        );
+        assert_eq!(pipeline.pending("orders-stack").await.len(), 2, "{kind}");
+
+        // A later tick (here: a new process, once the wait is over) delivers both, in order.
+        pipeline.restart();
+        let summary = pipeline.tick(2).await;
+        assert_eq!(summary.deliveries.delivered, 2, "{kind}");
+        assert_eq!(
+            kinds_of(kind, &receiver),
+            ["sync.started", "sync.failed"],
+            "{kind}"
+        );
+        assert!(pipeline.pending("orders-stack").await.is_empty());
+    }))
+    .await;
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_with_backoff_in_the_same_run() {
+    join_all(KINDS.map(|kind| async move {
+        let (receiver, pipeline) = single(kind, start_then_fail(&["orders-stack"])).await;
+        receiver.reply([Reply::status(500), Reply::status(502)]);
+        pipeline.tick(0).await;
+        let summary = pipeline.tick(1).await;
+        assert_eq!(
+            (summary.deliveries.delivered, summary.deliveries.retrying),
+            (1, 0),
+            "{kind}"
+        );
+        assert_eq!(receiver.arrivals(), 3, "{kind}");
+    }))
+    .await;
+}
+
+#[tokio::test]
+async fn a_timeout_is_retried_in_the_same_run() {
+    join_all(KINDS.map(|kind| async move {
+        let (receiver, pipeline) = single(kind, start_then_fail(&["orders-stack"])).await;
+        // Answered only after 3 s; the client gives up after 400 ms and tries again.
+        receiver.reply([Reply::status(200).after(Duration::from_secs(3))]);
+        pipeline.tick(0).await;
+        let summary = pipeline.tick(1).await;
+        assert_eq!(
+            (summary.deliveries.delivered, summary.deliveries.retrying),
+            (1, 0),
+            "{kind}"
+        );
+        assert_eq!(receiver.arrivals(), 2, "{kind}");
+    }))
+    .await;
+}
+
+#[tokio::test]
+async fn a_destination_that_keeps_failing_is_left_for_the_next_tick_in_order() {
+    join_all(KINDS.map(|kind| async move {
+        let (receiver, pipeline) = single(kind, start_then_fail(&["orders-stack"])).await;
+        receiver.reply([Reply::status(503), Reply::status(503), Reply::status(503)]);
+        pipeline.tick(0).await;
+        let summary = pipeline.tick(1).await;
+        assert_eq!(summary.deliveries.retrying, 1, "{kind}");
+        assert_eq!(
+            receiver.arrivals(),
+            3,
+            "{kind}: every attempt the policy allows"
+        );
+        let summary = pipeline.tick(2).await;
+        assert_eq!(summary.deliveries.delivered, 2, "{kind}");
+        assert_eq!(
+            kinds_of(kind, &receiver),
+            ["sync.started", "sync.failed"],
+            "{kind}"
+        );
+    }))
+    .await;
+}
+
+#[tokio::test]
+async fn permanent_refusals_are_given_up_for_that_message_only() {
+    let cases: Vec<(&str, u16)> = KINDS
+        .iter()
+        .flat_map(|kind| [400, 403, 404, 410].map(|status| (*kind, status)))
+        .collect();
+    join_all(cases.into_iter().map(|(kind, status)| async move {
+        let (receiver, pipeline) = single(kind, start_then_fail(&["orders-stack"])).await;
+        receiver.reply([Reply::status(status)]);
+        pipeline.tick(0).await;
+        let summary = pipeline.tick(1).await;
+        assert_eq!(
+            (summary.deliveries.refused, summary.deliveries.retrying),
+            (1, 0),
+            "{kind} {status}"
+        );
+        assert_eq!(receiver.arrivals(), 1, "{kind} {status}: not retried");
+        assert!(
+            pipeline.pending("orders-stack").await.is_empty(),
+            "{kind} {status}"
+        );
+        let summary = pipeline.tick(2).await;
+        assert_eq!(summary.deliveries.delivered, 1, "{kind} {status}");
+        assert_eq!(
+            kinds_of(kind, &receiver),
+            ["sync.failed"],
+            "{kind} {status}: the next message still goes"
+        );
+    }))
+    .await;
+}
+
+#[tokio::test]
+async fn a_resource_s_notifications_reach_a_destination_in_order() {
+    join_all(KINDS.map(|kind| async move {
+        // Tick 1 yields two notifications at once: the replaced sync failed, the new one started.
+        let (receiver, pipeline) = single(kind, two_at_once("orders-stack")).await;
+        receiver.reply([Reply::status(503), Reply::status(503), Reply::status(503)]);
+        pipeline.tick(0).await;
+        let summary = pipeline.tick(1).await;
+        assert_eq!(summary.deliveries.retrying, 1, "{kind}");
+        let attempted: Vec<String> = receiver
+            .requests()
+            .iter()
+            .map(|request| event_type_of(kind, &request.json()))
+            .collect();
+        assert_eq!(
+            attempted, ["sync.failed"; 3],
+            "{kind}: the second waits for the first"
+        );
+        pipeline.tick(1).await;
+        assert_eq!(
+            kinds_of(kind, &receiver),
+            ["sync.failed", "sync.started"],
+            "{kind}"
+        );
+    }))
+    .await;
+}
+
+#[tokio::test]
+async fn different_destinations_do_not_wait_for_each_other() {
+    let slow = Receiver::start().await.unwrap();
+    let failing = Receiver::start().await.unwrap();
+    let fast = Receiver::start().await.unwrap();
+    slow.reply([Reply::status(200).after(Duration::from_millis(1500))]);
+    failing.reply([Reply::status(503), Reply::status(503), Reply::status(503)]);
+    let policy = sync_notifier::notify::DeliveryPolicy {
+        timeout: Duration::from_secs(5),
+        ..fast_policy()
+    };
+    let pipeline = Pipeline::with_policy(
+        start_then_fail(&["orders-stack"]),
+        &[destinations_variable(&[
+            destination("slack", &slow.url(), json!({"name": "slow"})),
+            destination("discord", &failing.url(), json!({"name": "failing"})),
+            destination("webhook", &fast.url(), json!({"name": "fast"})),
+        ])],
+        policy,
+    )
+    .await;
+    pipeline.tick(0).await;
+    let summary = pipeline.tick(1).await;
+    assert_eq!(
+        (summary.deliveries.delivered, summary.deliveries.retrying),
+        (2, 1)
+    );
+    let slow_request = &slow.requests()[0];
+    let fast_request = &fast.requests()[0];
+    assert!(
+        fast_request.answered < slow_request.answered,
+        "the fast destination was served while the slow one was still answering"
+    );
+}
+
+#[tokio::test]
+async fn the_retry_budget_bounds_what_one_run_spends_on_a_destination() {
+    let receiver = Receiver::start().await.unwrap();
+    receiver.reply((0..10).map(|_| Reply::status(500)));
+    // Waits are 20-40 ms (equal jitter under a 40 ms ceiling) and the budget is 40 ms:
+    // one retry always fits, a second never does.
+    let policy = sync_notifier::notify::DeliveryPolicy {
+        max_attempts: 10,
+        base_backoff: Duration::from_millis(40),
+        max_backoff: Duration::from_millis(40),
+        retry_budget: Duration::from_millis(40),
+        ..fast_policy()
+    };
+    let pipeline = Pipeline::with_policy(
+        start_then_fail(&["orders-stack"]),
+        &[destinations_variable(&[destination(
+            "webhook",
+            &receiver.url(),
+            json!({}),
+        )])],
+        policy,
+    )
+    .await;
+    pipeline.tick(0).await;
+    let summary = pipeline.tick(1).await;
+    assert_eq!(summary.deliveries.retrying, 1);
+    assert_eq!(receiver.arrivals(), 2);
+    // A new run has a new budget.
+    pipeline.tick(1).await;
+    assert_eq!(receiver.arrivals(), 4);
+}
+
+#[tokio::test]
+async fn logs_name_the_destination_and_never_its_url() {
+    let receiver = Receiver::start().await.unwrap();
+    let secret_url = receiver.url_with_path("/services/T000/B000/SECRETTOKEN");
+    receiver.reply([Reply::status(404)]);
+    let failing = Receiver::start().await.unwrap();
+    let failing_url = failing.url_with_path("/api/webhooks/1/OTHERSECRET");
+    failing.reply((0..3).map(|_| Reply::status(503)));
+    let pipeline = Pipeline::start(
+        start_then_fail(&["orders-stack"]),
+        &[
+            ("SLACK_WEBHOOK_URL", failing_url.clone()),
+            destinations_variable(&[destination(
+                "discord",
+                &secret_url,
+                json!({"name": "team-alerts"}),
+            )]),
+        ],
+    )
+    .await;
+    let (summary, logs) = logs_of(async {
+        pipeline.tick(0).await;
+        pipeline.tick(1).await
+    })
+    .await;
+    assert_eq!(
+        (summary.deliveries.refused, summary.deliveries.retrying),
+        (1, 1)
+    );
+    assert!(logs.contains("discord:team-alerts: HTTP 404"), "{logs}");
+    assert!(logs.contains("refused the notification for good"), "{logs}");
+    assert!(
+        logs.contains("slack#") && logs.contains("HTTP 503"),
+        "{logs}"
+    );
+    for secret in ["SECRETTOKEN", "OTHERSECRET", "/services/", "/api/webhooks"] {
+        assert!(
+            !logs.contains(secret),
+            "{secret} leaked into the logs: {logs}"
+        );
+    }
+    let debug = format!("{:?}", pipeline.runner.store());
+    assert!(!debug.contains("SECRETTOKEN"));
+}

@@ -1,0 +1,254 @@
+//! Whatever AWS or Git send, no payload breaks a service's limits and no value escapes
+//! its escaping. The limits are restated here from the services' documentation, not
+//! taken from the code under test.
+
+use proptest::prelude::*;
+use serde_json::Value;
+use sync_notifier::domain::{
+    Notification, NotificationKind, ResourceName, Revision, SyncAttempt, SyncEvent, SyncStatus,
+    Timestamp,
+};
+use sync_notifier::notify::{ConsoleRegion, discord_message, slack_message, teams_message};
+
+fn units(value: &Value) -> usize {
+    value.as_str().unwrap_or_default().encode_utf16().count()
+}
+
+/// Any text, weighted towards what breaks things: markup, mentions, emoji, line breaks,
+/// and very long runs (a token repeated up to `max` times, cheap to generate).
+fn text(max: usize) -> impl Strategy<Value = String> {
+    let token = prop_oneof![
+        Just("<!channel>".to_owned()),
+        Just("<@U024BE7LH>".to_owned()),
+        Just("@everyone".to_owned()),
+        Just("&amp;".to_owned()),
+        Just("<b>".to_owned()),
+        Just("[x](https://evil)".to_owned()),
+        Just("\\".to_owned()),
+        Just("🔄".to_owned()),
+        Just("\n".to_owned()),
+        Just("*_~`|#-".to_owned()),
+        Just("lorem ipsum dolor sit amet ".to_owned()),
+        any::<char>().prop_map(String::from),
+    ];
+    prop_oneof![
+        3 => proptest::collection::vec(token.clone(), 0..24).prop_map(|parts| parts.concat()),
+        1 => (token, 0..max).prop_map(move |(token, count)| {
+            let mut long = token.repeat(count);
+            // Cut at `max` characters, on a character boundary.
+            if let Some((index, _)) = long.char_indices().nth(max) {
+                long.truncate(index);
+            }
+            long
+        }),
+    ]
+}
+
+fn revision() -> impl Strategy<Value = Revision> {
+    (
+        prop_oneof![
+            Just("GitHub".to_owned()),
+            Just("GitLab".to_owned()),
+            Just("Bitbucket".to_owned()),
+            text(20)
+        ],
+        prop_oneof![Just("acme".to_owned()), text(300)],
+        prop_oneof![Just("infra".to_owned()), text(300)],
+        text(600),
+        text(600),
+        prop_oneof!["[0-9a-f]{40}", text(60)],
+    )
+        .prop_map(
+            |(provider_type, owner_id, repository_name, branch, directory, sha)| Revision {
+                provider_type,
+                owner_id,
+                repository_name,
+                branch,
+                directory,
+                sha,
+            },
+        )
+}
+
+fn notification() -> impl Strategy<Value = Notification> {
+    let events = proptest::collection::vec(
+        (
+            -10_000_000_000_000i64..10_000_000_000_000,
+            prop_oneof![Just("ERROR".to_owned()), Just("INFO".to_owned()), text(60)],
+            text(3000),
+            proptest::option::of(text(200)),
+        )
+            .prop_map(|(time, event_type, event, external_id)| SyncEvent {
+                event,
+                event_type,
+                time: Timestamp::from_millis(time),
+                external_id,
+            }),
+        0..120,
+    );
+    (
+        "[A-Za-z0-9][A-Za-z0-9_-]{0,99}",
+        prop_oneof![
+            Just(NotificationKind::Started),
+            Just(NotificationKind::Succeeded),
+            Just(NotificationKind::Failed)
+        ],
+        revision(),
+        proptest::option::of(revision()),
+        events,
+        proptest::option::of(text(3000)),
+        -10_000_000_000_000i64..10_000_000_000_000,
+    )
+        .prop_map(|(name, kind, target, desired, events, note, started)| {
+            let resource = ResourceName::parse(&name).unwrap();
+            Notification {
+                id: "msg_test".into(),
+                kind,
+                resource: resource.clone(),
+                attempt: SyncAttempt {
+                    started_at: Timestamp::from_millis(started),
+                    status: match kind {
+                        NotificationKind::Started => SyncStatus::InProgress,
+                        NotificationKind::Succeeded => SyncStatus::Succeeded,
+                        NotificationKind::Failed => SyncStatus::Failed,
+                    },
+                    target: resource.to_string(),
+                    initial_revision: target.clone(),
+                    target_revision: target,
+                    events,
+                },
+                previous_status: Some(SyncStatus::Unknown("<!channel>".into())),
+                desired_state: desired,
+                occurred_at: Timestamp::from_millis(started),
+                detected_at: Timestamp::from_millis(started),
+                note,
+            }
+        })
+}
+
+/// Removes the markup the renderer itself writes (links to known URLs, date tokens), so
+/// what is left must hold no `<` or `>` at all.
+fn without_own_markup(text: &str) -> String {
+    let mut rest = text.to_owned();
+    for prefix in ["<!date^", "<https://"] {
+        while let Some(start) = rest.find(prefix) {
+            let Some(end) = rest[start..].find('>') else {
+                break;
+            };
+            rest.replace_range(start..start + end + 1, "");
+        }
+    }
+    rest
+}
+
+fn check_slack(message: &Value) -> Result<(), TestCaseError> {
+    let blocks = message["blocks"].as_array().unwrap();
+    prop_assert!(blocks.len() <= 50);
+    prop_assert!(units(&message["text"]) <= 3000);
+    let mut mrkdwn = vec![message["text"].as_str().unwrap().to_owned()];
+    for block in blocks {
+        match block["type"].as_str().unwrap() {
+            "header" => prop_assert!(units(&block["text"]["text"]) <= 150),
+            "section" => {
+                if let Some(text) = block.get("text") {
+                    prop_assert!(units(&text["text"]) <= 3000);
+                    mrkdwn.push(text["text"].as_str().unwrap().to_owned());
+                }
+                if let Some(fields) = block.get("fields") {
+                    let fields = fields.as_array().unwrap();
+                    prop_assert!(fields.len() <= 10);
+                    for field in fields {
+                        prop_assert!(units(&field["text"]) <= 2000);
+                        mrkdwn.push(field["text"].as_str().unwrap().to_owned());
+                    }
+                }
+            }
+            "context" => {
+                let elements = block["elements"].as_array().unwrap();
+                prop_assert!(elements.len() <= 10);
+                for element in elements {
+                    prop_assert!(units(&element["text"]) <= 3000);
+                    mrkdwn.push(element["text"].as_str().unwrap().to_owned());
+                }
+            }
+            "actions" => {
+                for button in block["elements"].as_array().unwrap() {
+                    prop_assert!(units(&button["text"]["text"]) <= 75);
+                    prop_assert!(units(&button["url"]) <= 3000);
+                }
+            }
+            other => prop_assert!(false, "unexpected block {other}"),
+        }
+    }
+    for text in mrkdwn {
+        let rest = without_own_markup(&text);
+        prop_assert!(
+            !rest.contains('<') && !rest.contains('>'),
+            "unescaped markup in {text:?}"
+        );
+    }
+    Ok(())
+}
+
+fn check_discord(message: &Value) -> Result<(), TestCaseError> {
+    prop_assert_eq!(
+        &message["allowed_mentions"]["parse"],
+        &serde_json::json!([])
+    );
+    prop_assert!(units(&message["content"]) <= 2000);
+    let embeds = message["embeds"].as_array().unwrap();
+    prop_assert_eq!(embeds.len(), 1);
+    let embed = &embeds[0];
+    let fields = embed["fields"].as_array().unwrap();
+    prop_assert!(units(&embed["title"]) <= 256);
+    prop_assert!(units(&embed["description"]) <= 4096);
+    prop_assert!(fields.len() <= 25);
+    prop_assert!(units(&embed["footer"]["text"]) <= 2048);
+    let mut total =
+        units(&embed["title"]) + units(&embed["description"]) + units(&embed["footer"]["text"]);
+    for field in fields {
+        prop_assert!(units(&field["name"]) <= 256);
+        prop_assert!(units(&field["value"]) <= 1024);
+        total += units(&field["name"]) + units(&field["value"]);
+    }
+    prop_assert!(total <= 6000, "{total}");
+    // Mentions only ever appear escaped.
+    let all = format!(
+        "{} {} {}",
+        embed["title"], embed["description"], embed["fields"]
+    );
+    for (index, _) in all.match_indices('@') {
+        prop_assert!(all[..index].ends_with('\\'), "an unescaped @ in {all}");
+    }
+    Ok(())
+}
+
+fn check_teams(message: &Value) -> Result<(), TestCaseError> {
+    let size = serde_json::to_vec(message).unwrap().len();
+    prop_assert!(
+        size <= 20_000,
+        "{size} bytes, over our ceiling (Teams refuses ~28 KB)"
+    );
+    let body = message["attachments"][0]["content"]["body"]
+        .as_array()
+        .unwrap();
+    for block in body {
+        if block["type"] == "TextBlock" {
+            prop_assert_eq!(&block["text"], "What happened (newest first)");
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn no_input_breaks_a_limit_or_escapes_its_escaping(notification in notification(), with_region in any::<bool>()) {
+        let region = ConsoleRegion::parse("eu-west-1");
+        let region = if with_region { region.as_ref() } else { None };
+        check_slack(&slack_message(&notification, region))?;
+        check_discord(&discord_message(&notification, region))?;
+        check_teams(&teams_message(&notification, region))?;
+    }
+}

@@ -1,0 +1,10 @@
+//! Notifications end to end: rendered payloads (snapshots and limits), Standard Webhooks
+//! signing, delivery through the real HTTP client to loopback receivers for every
+//! destination type and failure mode, and routing with `DESTINATIONS`.
+
+mod delivery;
+mod limits;
+mod rendering;
+mod routing;
+mod signing;
+mod support;

@@ -1,0 +1,352 @@
+//! Every rendered payload, as a snapshot, plus assertions on the parts that matter.
+
+use serde_json::Value;
+use sync_notifier::notify::{discord_message, slack_message, teams_message, webhook_body};
+
+use crate::support::*;
+
+fn texts(value: &Value, into: &mut Vec<String>) {
+    match value {
+        Value::String(text) => into.push(text.clone()),
+        Value::Array(items) => items.iter().for_each(|item| texts(item, into)),
+        Value::Object(map) => map.values().for_each(|item| texts(item, into)),
+        _ => {}
+    }
+}
+
+fn all_text(value: &Value) -> String {
+    let mut found = Vec::new();
+    texts(value, &mut found);
+    found.join("\n")
+}
+
+// ------------------------------------------------------------------------- Slack
+
+#[test]
+fn slack_success() {
+    let message = slack_message(&success(), Some(&region()));
+    insta::assert_json_snapshot!("slack_success", message);
+    assert_eq!(
+        message["text"],
+        "✅ Sync succeeded: payments-stack · c4f8a2e on acme/infra (main) · took 3m 18s"
+    );
+    let fields = all_text(&message["blocks"][1]);
+    assert!(
+        fields.contains("*Status*\n✅ Succeeded (was In progress)"),
+        "{fields}"
+    );
+    assert!(fields.contains("*Commit*\n<https://github.com/acme/infra/commit/c4f8a2e6b1d3f5a7c9e0b2d4f6a8c1e3b5d7f9a2|c4f8a2e>"));
+    assert!(fields.contains("*Duration*\n3m 18s"));
+    assert!(
+        fields.contains("*Desired commit*\n<https://github.com/acme/infra/commit/4e1d0c2a7b9f3e5d6c8a1b2c3d4e5f6a7b8c9d0e|4e1d0c2>"),
+        "desired differs from deployed, so both are shown: {fields}"
+    );
+    let buttons = &message["blocks"][2]["elements"];
+    assert_eq!(
+        buttons[0]["url"],
+        "https://us-east-1.console.aws.amazon.com/cloudformation/home?region=us-east-1#/stacks/stackinfo?stackId=arn%3Aaws%3Acloudformation%3Aus-east-1%3A123456789012%3Astack%2Fpayments-stack%2F1b2c3d4e-aaaa-bbbb-cccc-123456789012"
+    );
+}
+
+#[test]
+fn slack_started_has_no_duration_and_no_events() {
+    let message = slack_message(&started(), Some(&region()));
+    insta::assert_json_snapshot!("slack_started", message);
+    let text = all_text(&message);
+    assert!(!text.contains("*Duration*") && !text.contains("What happened"));
+    assert!(
+        !text.contains("*Desired commit*"),
+        "desired equals deployed"
+    );
+    assert_eq!(
+        message["blocks"][2]["elements"][0]["url"],
+        "https://us-east-1.console.aws.amazon.com/cloudformation/home?region=us-east-1#/stacks?filteringText=orders-stack&filteringStatus=active&viewNested=true",
+        "without the stack's ARN, the stack list filtered by name"
+    );
+}
+
+#[test]
+fn slack_failure_with_many_long_events() {
+    let message = slack_message(&failure_with_many_long_events(), Some(&region()));
+    insta::assert_json_snapshot!("slack_failure_many_long_events", message);
+    assert!(
+        message["text"]
+            .as_str()
+            .unwrap()
+            .ends_with("· Stack orders-stack is in UPDATE_ROLLBACK_COMPLETE state"),
+        "the phone notification says why it failed: {}",
+        message["text"]
+    );
+    let events = message["blocks"][2]["text"]["text"].as_str().unwrap();
+    let lines: Vec<&str> = events.lines().collect();
+    assert_eq!(lines[0], "*What happened* (newest first)");
+    assert!(lines[1].ends_with("*ERROR* Stack orders-stack is in UPDATE_ROLLBACK_COMPLETE state"));
+    assert!(lines[2].contains("The following resource(s) failed to update"));
+    assert!(lines.last().unwrap().starts_with("…and "), "{events}");
+    let shown = lines.len() - 2;
+    assert_eq!(
+        lines.last().unwrap(),
+        &format!("…and {} more", 25 - shown),
+        "the count is what was left out"
+    );
+    assert!(events.chars().count() <= 3000);
+}
+
+#[test]
+fn slack_hostile_text_cannot_ping_link_or_inject() {
+    let message = slack_message(&hostile(), Some(&region()));
+    insta::assert_json_snapshot!("slack_hostile", message);
+    let text = all_text(&message);
+    for forbidden in ["<!channel>", "<!here>", "<@U", "<script", "<img", "<b>"] {
+        assert!(!text.contains(forbidden), "{forbidden} survived: {text}");
+    }
+    assert!(text.contains("&lt;!channel&gt;"));
+    assert!(
+        text.contains("&amp;amp;"),
+        "an & is escaped even before amp;"
+    );
+    assert!(
+        !message["blocks"][1].to_string().contains("github.com"),
+        "no link is built from unsafe owner/repository/sha"
+    );
+}
+
+#[test]
+fn slack_huge_event_list_is_trimmed() {
+    let message = slack_message(&huge(), Some(&region()));
+    insta::assert_json_snapshot!("slack_huge", message);
+    let events = message["blocks"][2]["text"]["text"].as_str().unwrap();
+    assert!(events.encode_utf16().count() <= 3000);
+    assert!(
+        events.lines().last().unwrap().starts_with("…and 39"),
+        "{events}"
+    );
+    assert!(
+        events.lines().nth(1).unwrap().contains("399 "),
+        "newest first"
+    );
+}
+
+#[test]
+fn slack_note_of_a_replaced_sync_is_shown() {
+    let mut notification = failure_with_many_long_events();
+    notification.attempt.events.clear();
+    notification.note = Some(
+        "A newer sync started before this one was seen ending, so it is reported as failed."
+            .to_owned(),
+    );
+    let message = slack_message(&notification, None);
+    let text = all_text(&message);
+    assert!(
+        text.contains(":information_source: A newer sync started"),
+        "{text}"
+    );
+    assert!(!text.contains("What happened"));
+    assert!(!text.contains("console.aws"), "no Region, no console link");
+}
+
+// ------------------------------------------------------------------------- Teams
+
+fn card(message: &Value) -> &Value {
+    &message["attachments"][0]["content"]
+}
+
+#[test]
+fn teams_success() {
+    let message = teams_message(&success(), Some(&region()));
+    insta::assert_json_snapshot!("teams_success", message);
+    assert_eq!(message["type"], "message");
+    assert_eq!(
+        message["attachments"][0]["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    assert_eq!(card(&message)["type"], "AdaptiveCard");
+    let text = all_text(card(&message));
+    assert!(text.contains("✅ Sync succeeded: payments-stack"));
+    assert!(
+        text.contains("✅ Succeeded (was In progress)"),
+        "colour and words"
+    );
+    assert_eq!(card(&message)["body"][0]["style"], "good");
+    assert!(text.contains("3m 18s"));
+    assert!(
+        text.contains(
+            "https://github.com/acme/infra/commit/4e1d0c2a7b9f3e5d6c8a1b2c3d4e5f6a7b8c9d0e"
+        ),
+        "desired commit"
+    );
+    assert_eq!(
+        card(&message)["actions"][0]["title"],
+        "Open stack in CloudFormation"
+    );
+}
+
+#[test]
+fn teams_failure_with_many_long_events() {
+    let message = teams_message(&failure_with_many_long_events(), Some(&region()));
+    insta::assert_json_snapshot!("teams_failure_many_long_events", message);
+    let text = all_text(card(&message));
+    assert!(text.contains("What happened (newest first)"));
+    assert!(text.contains("…and 15 more"), "{text}");
+    assert!(serde_json::to_vec(&message).unwrap().len() <= 20_000);
+}
+
+#[test]
+fn teams_hostile_text_is_never_markdown() {
+    let message = teams_message(&hostile(), Some(&region()));
+    insta::assert_json_snapshot!("teams_hostile", message);
+    // Every TextBlock (which Teams parses as markdown) holds only our own words.
+    let mut blocks = Vec::new();
+    collect_typed(card(&message), "TextBlock", &mut blocks);
+    for block in blocks {
+        assert_eq!(block["text"], "What happened (newest first)", "{block}");
+    }
+    assert!(
+        !message.to_string().contains("\"msteams\":{\"entities\""),
+        "no mention entities"
+    );
+}
+
+#[test]
+fn teams_huge_event_list_stays_under_the_size_limit() {
+    let message = teams_message(&huge(), Some(&region()));
+    insta::assert_json_snapshot!("teams_huge", message);
+    let size = serde_json::to_vec(&message).unwrap().len();
+    assert!(size <= 20_000, "{size} bytes");
+    assert!(all_text(card(&message)).contains("…and 390 more"));
+}
+
+fn collect_typed<'a>(value: &'a Value, kind: &str, into: &mut Vec<&'a Value>) {
+    match value {
+        Value::Object(map) => {
+            if map.get("type").and_then(Value::as_str) == Some(kind) {
+                into.push(value);
+            }
+            map.values()
+                .for_each(|item| collect_typed(item, kind, into));
+        }
+        Value::Array(items) => items
+            .iter()
+            .for_each(|item| collect_typed(item, kind, into)),
+        _ => {}
+    }
+}
+
+// ------------------------------------------------------------------------- Discord
+
+#[test]
+fn discord_success() {
+    let message = discord_message(&success(), Some(&region()));
+    insta::assert_json_snapshot!("discord_success", message);
+    assert_eq!(message["allowed_mentions"]["parse"], serde_json::json!([]));
+    let embed = &message["embeds"][0];
+    assert_eq!(embed["color"], 0x57F287);
+    assert_eq!(
+        embed["fields"][0]["value"],
+        "✅ Succeeded (was In progress)"
+    );
+    assert_eq!(embed["title"], "✅ Sync succeeded: payments-stack");
+    assert!(
+        embed["url"]
+            .as_str()
+            .unwrap()
+            .contains("stackinfo?stackId=arn%3Aaws")
+    );
+}
+
+#[test]
+fn discord_failure_with_many_long_events() {
+    let message = discord_message(&failure_with_many_long_events(), Some(&region()));
+    insta::assert_json_snapshot!("discord_failure_many_long_events", message);
+    let description = message["embeds"][0]["description"].as_str().unwrap();
+    assert!(description.starts_with(
+        "**What happened** (newest first)\n• <t:1795687427:T> **ERROR** Stack orders-stack"
+    ));
+    assert!(description.ends_with("…and 15 more"), "{description}");
+    assert_eq!(message["embeds"][0]["color"], 0xED4245);
+}
+
+#[test]
+fn discord_hostile_text_cannot_ping_or_format() {
+    let message = discord_message(&hostile(), Some(&region()));
+    insta::assert_json_snapshot!("discord_hostile", message);
+    let text = all_text(&message["embeds"][0]);
+    assert!(!text.contains(" @everyone"), "{text}");
+    assert!(text.contains("\\@everyone"));
+    assert!(
+        text.contains("\\[click\\](https://evil.example)"),
+        "no masked link can form"
+    );
+    assert!(
+        text.contains("\\<t:0:R\\>"),
+        "a forged timestamp tag is escaped"
+    );
+    assert_eq!(message["allowed_mentions"]["parse"], serde_json::json!([]));
+}
+
+#[test]
+fn discord_huge_event_list_stays_inside_every_limit() {
+    let message = discord_message(&huge(), Some(&region()));
+    insta::assert_json_snapshot!("discord_huge", message);
+    let embed = &message["embeds"][0];
+    let units = |value: &Value| value.as_str().unwrap_or_default().encode_utf16().count();
+    let total = units(&embed["title"])
+        + units(&embed["description"])
+        + units(&embed["footer"]["text"])
+        + embed["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|field| units(&field["name"]) + units(&field["value"]))
+            .sum::<usize>();
+    assert!(total <= 6000, "{total}");
+    assert!(units(&embed["description"]) <= 4096);
+    assert!(embed["description"].as_str().unwrap().contains("…and 39"));
+}
+
+// ------------------------------------------------------------------------- Webhook
+
+#[test]
+fn webhook_bodies() {
+    insta::assert_json_snapshot!("webhook_success", webhook_body(&success(), Some(&region())));
+    insta::assert_json_snapshot!(
+        "webhook_failure_many_long_events",
+        webhook_body(&failure_with_many_long_events(), Some(&region()))
+    );
+    insta::assert_json_snapshot!("webhook_hostile", webhook_body(&hostile(), Some(&region())));
+}
+
+#[test]
+fn webhook_body_keeps_the_contract_fields_and_every_event() {
+    let body = serde_json::to_value(webhook_body(&huge(), Some(&region()))).unwrap();
+    assert_eq!(body["type"], "sync.failed");
+    for field in [
+        "resourceName",
+        "syncType",
+        "status",
+        "previousStatus",
+        "startedAt",
+        "target",
+        "targetRevision",
+        "events",
+    ] {
+        assert!(body["data"].get(field).is_some(), "{field}");
+    }
+    assert_eq!(
+        body["data"]["events"].as_array().unwrap().len(),
+        400,
+        "a webhook gets all events"
+    );
+    let success = serde_json::to_value(webhook_body(&success(), Some(&region()))).unwrap();
+    assert_eq!(
+        success["data"]["desiredRevision"]["sha"],
+        "4e1d0c2a7b9f3e5d6c8a1b2c3d4e5f6a7b8c9d0e"
+    );
+    assert!(
+        success["data"]["consoleUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://us-east-1.console.aws.amazon.com/")
+    );
+    assert_eq!(success["data"]["durationSeconds"], 198);
+}

@@ -1,0 +1,454 @@
+//! Shared helpers: sample notifications for rendering, and a real pipeline (loopback
+//! CodeConnections → real SDK client → local store → real reqwest → loopback receivers)
+//! for delivery and routing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sync_notifier::config::Config;
+use sync_notifier::domain::{
+    Notification, NotificationKind, ResourceName, Revision, SyncAttempt, SyncEvent, SyncStatus,
+    Timestamp, notification_id,
+};
+use sync_notifier::loopback::{LoopbackCodeConnections, LoopbackOptions, loopback_client};
+use sync_notifier::notify::{
+    ConsoleRegion, DeliveryPolicy, Destination, destinations_with_policy, http_client,
+};
+use sync_notifier::run::{RunSettings, Runner, Summary};
+use sync_notifier::scenario::Scenario;
+use sync_notifier::source::CodeConnectionsSource;
+use sync_notifier::store::{Loaded, LocalStore, PendingNotification, StateStore};
+
+pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+// ---------------------------------------------------------------- sample notifications
+
+pub fn region() -> ConsoleRegion {
+    ConsoleRegion::parse("us-east-1").unwrap()
+}
+
+pub fn revision(sha: &str) -> Revision {
+    Revision {
+        provider_type: "GitHub".into(),
+        owner_id: "acme".into(),
+        repository_name: "infra".into(),
+        branch: "main".into(),
+        directory: "deployments/orders-stack.yaml".into(),
+        sha: sha.into(),
+    }
+}
+
+pub fn event(time: i64, event_type: &str, text: &str) -> SyncEvent {
+    SyncEvent {
+        event: text.into(),
+        event_type: event_type.into(),
+        time: Timestamp::from_millis(time * 1000),
+        external_id: None,
+    }
+}
+
+fn notification(
+    resource: &str,
+    kind: NotificationKind,
+    status: SyncStatus,
+    previous: Option<SyncStatus>,
+    events: Vec<SyncEvent>,
+) -> Notification {
+    let resource = ResourceName::parse(resource).unwrap();
+    let attempt = SyncAttempt {
+        started_at: Timestamp::from_millis(1_795_687_330_000),
+        status,
+        target: resource.to_string(),
+        initial_revision: revision("7a3e5c1d9b2f4a6e8c0d1e2f3a4b5c6d7e8f9a0b"),
+        target_revision: revision("c4f8a2e6b1d3f5a7c9e0b2d4f6a8c1e3b5d7f9a2"),
+        events,
+    };
+    let occurred_at = attempt.ended_at().unwrap_or(attempt.started_at);
+    Notification {
+        id: notification_id(&resource, &attempt.id(), kind),
+        kind,
+        resource,
+        previous_status: previous,
+        desired_state: Some(attempt.target_revision.clone()),
+        occurred_at,
+        detected_at: occurred_at,
+        note: None,
+        attempt,
+    }
+}
+
+pub fn started() -> Notification {
+    notification(
+        "orders-stack",
+        NotificationKind::Started,
+        SyncStatus::InProgress,
+        None,
+        vec![event(1_795_687_330, "INFO", "Deployment of commit started")],
+    )
+}
+
+/// A success, with a newer commit already waiting (desired ≠ deployed).
+pub fn success() -> Notification {
+    let mut notification = notification(
+        "payments-stack",
+        NotificationKind::Succeeded,
+        SyncStatus::Succeeded,
+        Some(SyncStatus::InProgress),
+        vec![
+            event(1_795_687_330, "INFO", "Deployment of commit started"),
+            SyncEvent {
+                external_id: Some(
+                    "arn:aws:cloudformation:us-east-1:123456789012:stack/payments-stack/1b2c3d4e-aaaa-bbbb-cccc-123456789012".into(),
+                ),
+                ..event(1_795_687_335, "INFO", "Stack payments-stack update initiated")
+            },
+            event(1_795_687_528, "INFO", "Stack payments-stack is in UPDATE_COMPLETE state"),
+        ],
+    );
+    notification.desired_state = Some(revision("4e1d0c2a7b9f3e5d6c8a1b2c3d4e5f6a7b8c9d0e"));
+    notification
+}
+
+/// The demo's failure, plus many long events.
+pub fn failure_with_many_long_events() -> Notification {
+    let mut events = vec![
+        event(1_795_687_330, "INFO", "Deployment of commit started"),
+        event(1_795_687_335, "INFO", "Stack orders-stack update initiated"),
+        event(
+            1_795_687_400,
+            "ERROR",
+            "Resource handler returned message: \"Table already exists: orders-v2 (Service: DynamoDb, Status Code: 400, Request ID: 5QNB8TQ1VHR3L5R8M2KJ4G6H7F)\" (RequestToken: 3f6a9c1e-2b4d-4e8f-a0c2-6e8b0d2f4a6c, HandlerErrorCode: AlreadyExists)",
+        ),
+        event(
+            1_795_687_420,
+            "ERROR",
+            "The following resource(s) failed to update: [OrdersTable].",
+        ),
+        event(
+            1_795_687_427,
+            "ERROR",
+            "Stack orders-stack is in UPDATE_ROLLBACK_COMPLETE state",
+        ),
+    ];
+    for index in 0..20 {
+        events.push(event(
+            1_795_687_340 + index,
+            "INFO",
+            &format!(
+                "Resource OrdersQueue{index} is UPDATE_IN_PROGRESS: {}",
+                "waiting for the dependent resources to stabilise; ".repeat(8)
+            ),
+        ));
+    }
+    notification(
+        "orders-stack",
+        NotificationKind::Failed,
+        SyncStatus::Failed,
+        Some(SyncStatus::InProgress),
+        events,
+    )
+}
+
+/// Text from Git and AWS that tries to ping, link and inject markup everywhere.
+pub fn hostile() -> Notification {
+    let nasty = "<!channel> <!here> <@U024BE7LH> @everyone <script>alert(1)</script> *bold* _it_ [click](https://evil.example) & &amp; `code` <t:0:R> # heading";
+    let mut notification = notification(
+        "prod-payments",
+        NotificationKind::Failed,
+        SyncStatus::Failed,
+        Some(SyncStatus::InProgress),
+        vec![
+            event(1_795_687_400, "ERROR", nasty),
+            event(1_795_687_401, "<!channel>", "second\nline\r\nbreaks <@U1>"),
+        ],
+    );
+    for revision in [
+        &mut notification.attempt.target_revision,
+        &mut notification.attempt.initial_revision,
+    ] {
+        revision.owner_id = "<!channel>".into();
+        revision.repository_name = "<@U024BE7LH>".into();
+        revision.branch = "feature/<!here>&<b>bold</b>".into();
+        revision.directory = "deploy/@everyone/<img src=x>.yaml".into();
+        revision.sha = "<!channel>".into();
+    }
+    notification.desired_state = Some(notification.attempt.target_revision.clone());
+    notification.note = Some(format!("note: {nasty}"));
+    notification
+}
+
+/// 400 events of 300 characters: far more than any chat message can hold.
+pub fn huge() -> Notification {
+    let events = (0..400)
+        .map(|index| {
+            event(
+                1_795_687_330 + index,
+                if index % 3 == 0 { "ERROR" } else { "INFO" },
+                &format!("{index:03} {}", "x".repeat(296)),
+            )
+        })
+        .collect();
+    notification(
+        "orders-stack",
+        NotificationKind::Failed,
+        SyncStatus::Failed,
+        Some(SyncStatus::InProgress),
+        events,
+    )
+}
+
+// ---------------------------------------------------------------- a real pipeline
+
+/// Short timeouts and waits, so failure modes take milliseconds (a `Retry-After: 1`
+/// still waits its second).
+pub fn fast_policy() -> DeliveryPolicy {
+    DeliveryPolicy {
+        timeout: Duration::from_millis(400),
+        max_attempts: 3,
+        base_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(40),
+        max_retry_after: Duration::from_secs(2),
+        retry_budget: Duration::from_secs(5),
+    }
+}
+
+/// A `GetResourceSyncStatus` answer in the AWS JSON shape.
+pub fn status(status: &str, started_at: i64, sha: &str, events: &[(i64, &str, &str)]) -> Value {
+    let revision = |sha: &str| {
+        json!({"Branch": "main", "Directory": "deployments/stack.yaml", "OwnerId": "acme",
+               "ProviderType": "GitHub", "RepositoryName": "infra", "Sha": sha})
+    };
+    let sync = json!({
+        "Events": events.iter().map(|(time, kind, text)| json!({"Event": text, "Time": time, "Type": kind})).collect::<Vec<_>>(),
+        "InitialRevision": revision("0000000000000000000000000000000000000000"),
+        "StartedAt": started_at,
+        "Status": status,
+        "Target": "stack",
+        "TargetRevision": revision(sha),
+    });
+    json!({"DesiredState": revision(sha), "LatestSync": sync})
+}
+
+/// Three ticks per resource: a baseline, a new sync started, that sync failed.
+pub fn start_then_fail(resources: &[&str]) -> Scenario {
+    let baseline = status(
+        "SUCCEEDED",
+        1_795_680_000,
+        &"a".repeat(40),
+        &[(1_795_680_000, "INFO", "done")],
+    );
+    let running = status(
+        "IN_PROGRESS",
+        1_795_687_330,
+        &"b".repeat(40),
+        &[(1_795_687_330, "INFO", "Deployment of commit started")],
+    );
+    let failed = status(
+        "FAILED",
+        1_795_687_330,
+        &"b".repeat(40),
+        &[
+            (1_795_687_330, "INFO", "Deployment of commit started"),
+            (
+                1_795_687_400,
+                "ERROR",
+                "Stack is in UPDATE_ROLLBACK_COMPLETE state",
+            ),
+        ],
+    );
+    let tick = |answer: &Value| {
+        Value::Object(
+            resources
+                .iter()
+                .map(|name| (name.to_string(), answer.clone()))
+                .collect(),
+        )
+    };
+    let text = json!({"ticks": [tick(&baseline), tick(&running), tick(&failed)]}).to_string();
+    Scenario::parse(&text).unwrap()
+}
+
+/// Rule 6: a running sync replaced by a newer one gives two notifications at once:
+/// the old one failed, then the new one started.
+pub fn two_at_once(resource: &str) -> Scenario {
+    let first = status(
+        "IN_PROGRESS",
+        1_795_687_000,
+        &"a".repeat(40),
+        &[(1_795_687_000, "INFO", "started")],
+    );
+    let second = status(
+        "IN_PROGRESS",
+        1_795_687_330,
+        &"b".repeat(40),
+        &[(1_795_687_330, "INFO", "started")],
+    );
+    let text = json!({"ticks": [{resource: first}, {resource: second}]}).to_string();
+    Scenario::parse(&text).unwrap()
+}
+
+pub type TestRunner = Runner<CodeConnectionsSource, Arc<LocalStore>>;
+
+/// The pipeline, serving `scenario`, delivering to what `variables` configure.
+pub struct Pipeline {
+    pub endpoint: LoopbackCodeConnections,
+    pub store: Arc<LocalStore>,
+    pub runner: TestRunner,
+    names: Vec<ResourceName>,
+    variables: Vec<(String, String)>,
+    policy: DeliveryPolicy,
+}
+
+pub fn config(variables: &[(String, String)]) -> Config {
+    let map: HashMap<String, String> = variables.iter().cloned().collect();
+    Config::from_lookup(|name| map.get(name).cloned()).unwrap()
+}
+
+fn destinations(variables: &[(String, String)], policy: DeliveryPolicy) -> Vec<Destination> {
+    destinations_with_policy(&config(variables), &http_client(), policy)
+}
+
+impl Pipeline {
+    pub async fn start(scenario: Scenario, variables: &[(&str, String)]) -> Pipeline {
+        Pipeline::with_policy(scenario, variables, fast_policy()).await
+    }
+
+    pub async fn with_policy(
+        scenario: Scenario,
+        variables: &[(&str, String)],
+        policy: DeliveryPolicy,
+    ) -> Pipeline {
+        let names = scenario.resources();
+        let endpoint = LoopbackCodeConnections::start(scenario, LoopbackOptions::default())
+            .await
+            .unwrap();
+        let store = Arc::new(LocalStore::in_memory());
+        let variables: Vec<(String, String)> = variables
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.clone()))
+            .chain([("AWS_REGION".to_string(), "us-east-1".to_string())])
+            .collect();
+        let runner = Pipeline::runner(&endpoint, &store, &variables, policy);
+        Pipeline {
+            endpoint,
+            store,
+            runner,
+            names,
+            variables,
+            policy,
+        }
+    }
+
+    fn runner(
+        endpoint: &LoopbackCodeConnections,
+        store: &Arc<LocalStore>,
+        variables: &[(String, String)],
+        policy: DeliveryPolicy,
+    ) -> TestRunner {
+        let config = config(variables);
+        Runner::new(
+            CodeConnectionsSource::new(loopback_client(endpoint.endpoint_url())),
+            store.clone(),
+            destinations(variables, policy),
+            RunSettings::from(&config),
+        )
+    }
+
+    /// Runs tick `index` of the scenario.
+    pub async fn tick(&self, index: usize) -> Summary {
+        self.endpoint.set_tick(index);
+        self.runner
+            .tick(Some(self.names.clone()), None)
+            .await
+            .unwrap()
+    }
+
+    /// A new process (a Lambda cold start) sharing the same state.
+    pub fn restart(&mut self) {
+        self.runner = Pipeline::runner(&self.endpoint, &self.store, &self.variables, self.policy);
+    }
+
+    /// What is still pending for `resource`.
+    pub async fn pending(&self, resource: &str) -> Vec<PendingNotification> {
+        let name = ResourceName::parse(resource).unwrap();
+        match self
+            .store
+            .load(std::slice::from_ref(&name))
+            .await
+            .unwrap()
+            .remove(&name)
+        {
+            Some(Loaded::Found { record, .. }) => record.pending,
+            other => panic!("no record for {resource}: {other:?}"),
+        }
+    }
+}
+
+/// Variables that send to `url` as a destination of `kind` with `extra` JSON fields.
+pub fn destination(kind: &str, url: &str, extra: Value) -> Value {
+    let mut entry = json!({"type": kind, "url": url});
+    if kind == "webhook" {
+        entry["secret"] = json!(SECRET);
+    }
+    if let (Value::Object(entry), Value::Object(extra)) = (&mut entry, extra) {
+        entry.extend(extra);
+    }
+    entry
+}
+
+pub fn destinations_variable(entries: &[Value]) -> (&'static str, String) {
+    ("DESTINATIONS", Value::Array(entries.to_vec()).to_string())
+}
+
+/// The event type of a delivered request, whatever the destination's format: the
+/// webhook's `type`, or the first word of the footer the chat messages end with.
+pub fn event_type_of(kind: &str, body: &Value) -> String {
+    let footer = match kind {
+        "webhook" => &body["type"],
+        "slack" => body["blocks"]
+            .as_array()
+            .and_then(|blocks| blocks.last())
+            .map_or(&Value::Null, |block| &block["elements"][0]["text"]),
+        "teams" => body["attachments"][0]["content"]["body"]
+            .as_array()
+            .and_then(|blocks| blocks.last())
+            .map_or(&Value::Null, |block| &block["inlines"][0]["text"]),
+        "discord" => &body["embeds"][0]["footer"]["text"],
+        _ => &Value::Null,
+    };
+    let first = footer.as_str().unwrap_or_default().split(' ').next();
+    first.unwrap_or_default().trim_matches('`').to_owned()
+}
+
+pub const KINDS: [&str; 4] = ["slack", "webhook", "teams", "discord"];
+
+/// Captures what the code logs while `future` runs (on this thread).
+pub async fn logs_of<F: std::future::Future>(future: F) -> (F::Output, String) {
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut buffer) = self.0.lock() {
+                buffer.extend_from_slice(bytes);
+            }
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = lambda_runtime::tracing::subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::TRACE)
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    let output = future.await;
+    drop(guard);
+    let text = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
+    (output, text)
+}
