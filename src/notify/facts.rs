@@ -29,7 +29,7 @@ impl<'a> Facts<'a> {
             NotificationKind::Failed => ("❌", "Sync failed"),
         };
         let mut events: Vec<&SyncEvent> = notification.attempt.events.iter().collect();
-        events.sort_by(|a, b| b.time.cmp(&a.time));
+        events.sort_by_key(|b| std::cmp::Reverse(b.time));
         Facts {
             emoji,
             headline,
