@@ -29,6 +29,10 @@ pub struct ResourceRecord {
     /// it expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<Lease>,
+    /// Set when the resource vanished (its check says not found): the record may be
+    /// deleted after this (DynamoDB TTL). Cleared when the resource comes back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
 }
 
 /// A notification and the destinations that are done with it.
