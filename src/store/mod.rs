@@ -6,6 +6,7 @@
 //! write is conditional on the version that was read, so two overlapping runs can never
 //! both claim the same notifications (ARCHITECTURE §7).
 
+mod dynamo;
 mod local;
 
 use std::collections::HashMap;
@@ -15,6 +16,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{Notification, ResourceName, ResourceState, Timestamp};
 
+pub use dynamo::{
+    BATCH_GET_LIMIT, DynamoError, DynamoStore, KEY, RECORD_ATTRIBUTE, SCHEMA, SCHEMA_ATTRIBUTE,
+    TTL_ATTRIBUTE, UnprocessedRetry, VERSION_ATTRIBUTE, parse_item, read_with_retries,
+};
 pub use local::LocalStore;
 
 /// Everything recorded about one resource.
@@ -72,6 +77,8 @@ pub enum Loaded {
 pub enum StoreError {
     #[error("state store unavailable: {0}")]
     Unavailable(String),
+    #[error(transparent)]
+    Dynamo(#[from] DynamoError),
 }
 
 #[derive(Debug, thiserror::Error)]
