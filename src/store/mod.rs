@@ -5,6 +5,10 @@
 //! says which run is delivering them, and a version for optimistic concurrency. Every
 //! write is conditional on the version that was read, so two overlapping runs can never
 //! both claim the same notifications (ARCHITECTURE §7).
+//!
+//! Two adapters keep that contract: [`DynamoStore`] (a DynamoDB table, selected by
+//! `STATE_TABLE`) and [`LocalStore`] (memory or a JSON file, for local runs). [`AnyStore`]
+//! is whichever one the configuration chose.
 
 mod dynamo;
 mod local;
@@ -123,5 +127,37 @@ impl<T: StateStore> StateStore for std::sync::Arc<T> {
         record: &ResourceRecord,
     ) -> impl Future<Output = Result<u64, SaveError>> + Send {
         (**self).save(name, expected, record)
+    }
+}
+
+/// The store the configuration chose: DynamoDB when `STATE_TABLE` is set, the local
+/// embedded store otherwise.
+#[derive(Debug)]
+pub enum AnyStore {
+    Local(LocalStore),
+    Dynamo(DynamoStore),
+}
+
+impl StateStore for AnyStore {
+    async fn load(
+        &self,
+        names: &[ResourceName],
+    ) -> Result<HashMap<ResourceName, Loaded>, StoreError> {
+        match self {
+            AnyStore::Local(store) => store.load(names).await,
+            AnyStore::Dynamo(store) => store.load(names).await,
+        }
+    }
+
+    async fn save(
+        &self,
+        name: &ResourceName,
+        expected: Option<u64>,
+        record: &ResourceRecord,
+    ) -> Result<u64, SaveError> {
+        match self {
+            AnyStore::Local(store) => store.save(name, expected, record).await,
+            AnyStore::Dynamo(store) => store.save(name, expected, record).await,
+        }
     }
 }
