@@ -68,7 +68,7 @@ pub const RECORD_ATTRIBUTE: &str = "record";
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 
 /// DynamoDB's limit of keys per `BatchGetItem`.
-pub const BATCH_GET_LIMIT: usize = 100;
+const BATCH_GET_LIMIT: usize = 100;
 /// How many `BatchGetItem` calls a load runs at once.
 const READ_CONCURRENCY: usize = 4;
 /// DynamoDB refuses items over 400 KB (names and values); the other attributes of our
@@ -247,7 +247,7 @@ impl DynamoStore {
 
 /// Reads `keys` with `call` (one `BatchGetItem`), asking again for whatever comes back
 /// unprocessed, with backoff, at most `retry.max_calls` calls in all.
-pub async fn read_with_retries<F, Fut>(
+async fn read_with_retries<F, Fut>(
     table: &str,
     keys: Vec<Item>,
     retry: UnprocessedRetry,
@@ -293,7 +293,7 @@ fn key_of(name: &ResourceName) -> Item {
 }
 
 /// Reads one item as ours, or says why it is not.
-pub fn parse_item(item: &Item) -> Loaded {
+fn parse_item(item: &Item) -> Loaded {
     let unreadable = |reason: String| Loaded::Unreadable { reason };
     match item.get(SCHEMA_ATTRIBUTE) {
         Some(AttributeValue::S(schema)) if schema == SCHEMA => {}
@@ -417,7 +417,7 @@ impl StateStore for DynamoStore {
         Ok(loaded)
     }
 
-    #[tracing::instrument(level = "debug", skip_all, fields(table = %self.table, resource = %name, expected))]
+    #[tracing::instrument(level = "debug", skip_all, fields(table = %self.table, resource = %name, expected = ?expected))]
     async fn save(
         &self,
         name: &ResourceName,

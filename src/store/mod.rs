@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{Notification, ResourceName, ResourceState, Timestamp};
 
 pub use dynamo::{
-    BATCH_GET_LIMIT, DynamoError, DynamoStore, KEY, RECORD_ATTRIBUTE, SCHEMA, SCHEMA_ATTRIBUTE,
-    TTL_ATTRIBUTE, UnprocessedRetry, VERSION_ATTRIBUTE, parse_item, read_with_retries,
+    DynamoError, DynamoStore, KEY, RECORD_ATTRIBUTE, SCHEMA, SCHEMA_ATTRIBUTE, TTL_ATTRIBUTE,
+    UnprocessedRetry, VERSION_ATTRIBUTE,
 };
 pub use local::LocalStore;
 
