@@ -13,7 +13,7 @@ use crate::notify::{ConsoleFormat, ConsoleNotifier, Destination, destinations_fr
 use crate::run::{RunError, RunSettings, Runner, Summary};
 use crate::scenario::{Scenario, ScenarioError};
 use crate::source::CodeConnectionsSource;
-use crate::store::{LocalStore, StoreError};
+use crate::store::{AnyStore, DynamoStore, LocalStore, StoreError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -39,28 +39,34 @@ pub enum Command {
     ///
     /// A loopback CodeConnections endpoint serves the scenario's responses to the real AWS
     /// SDK client; notifications go to stdout and to any destination configured in the
-    /// environment. The watched resources are the names in the scenario.
+    /// environment. The watched resources are the names in the scenario. State starts
+    /// empty and is dropped at the end, unless STATE_TABLE names a DynamoDB table (with
+    /// AWS_ENDPOINT_URL_DYNAMODB for a local server) or --state a file.
     Replay {
         /// The scenario: {"ticks": [{"stack-name": <GetResourceSyncStatus response>, ...}, ...]}
         scenario: PathBuf,
         /// `pretty` for people; `json` prints each notification as its webhook body, one per line.
         #[arg(long, value_enum, default_value = "pretty")]
         format: ConsoleFormat,
-        /// Keep state in this file across runs (default: start empty, keep nothing).
+        /// Keep state in this file across runs, even when STATE_TABLE is set (default: the
+        /// STATE_TABLE table, or start empty and keep nothing).
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
     },
     /// Run one real tick against AWS (or the endpoints AWS_ENDPOINT_URL* name).
     ///
-    /// Uses your usual AWS credentials and region. State is kept in a local file, so the
-    /// first check records a baseline and later checks report what changed since.
+    /// Uses your usual AWS credentials and region. State is kept in the DynamoDB table
+    /// STATE_TABLE names (the deployed function's table, to share its memory), or else in a
+    /// local file, so the first check records a baseline and later checks report what
+    /// changed since.
     Check {
         /// Comma-separated stack names (default: WATCH_RESOURCES, or discover them all).
         #[arg(long, value_delimiter = ',', value_name = "A,B")]
         resources: Option<Vec<String>>,
         #[arg(long, value_enum, default_value = "pretty")]
         format: ConsoleFormat,
-        /// The state file (default: $XDG_STATE_HOME or ~/.local/state, sync-notifier/state.json).
+        /// Keep state in this file, even when STATE_TABLE is set (default: the STATE_TABLE
+        /// table, or $XDG_STATE_HOME or ~/.local/state, sync-notifier/state.json).
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
     },
@@ -118,10 +124,7 @@ pub async fn replay(
         .await
         .map_err(CliError::Loopback)?;
     let source = CodeConnectionsSource::new(loopback_client(endpoint.endpoint_url()));
-    let store = match state {
-        Some(path) => LocalStore::open(path)?,
-        None => LocalStore::in_memory(),
-    };
+    let store = state_store(state, config, None, || Ok(LocalStore::in_memory())).await?;
     let client = http_client();
     let mut destinations = destinations_from(config, &client);
     destinations.push(Destination::Console(
@@ -202,7 +205,10 @@ pub async fn check(
         .transpose()?;
     let sdk_config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let source = CodeConnectionsSource::new(aws_sdk_codeconnections::Client::new(&sdk_config));
-    let store = LocalStore::open(state.unwrap_or_else(default_state_path))?;
+    let store = state_store(state, config, Some(&sdk_config), || {
+        LocalStore::open(default_state_path())
+    })
+    .await?;
     let client = http_client();
     let mut destinations = destinations_from(config, &client);
     destinations.push(Destination::Console(
@@ -218,6 +224,30 @@ pub async fn check(
         say(&out, &recap(&summary));
     }
     Ok(summary)
+}
+
+/// Where state lives: the file `--state` names (the local store); else the DynamoDB table
+/// `STATE_TABLE` names (through the SDK's usual configuration, so
+/// `AWS_ENDPOINT_URL_DYNAMODB` can point it at a local server); else `local`.
+async fn state_store(
+    state: Option<PathBuf>,
+    config: &Config,
+    sdk_config: Option<&aws_config::SdkConfig>,
+    local: impl FnOnce() -> Result<LocalStore, StoreError>,
+) -> Result<AnyStore, CliError> {
+    if let Some(path) = state {
+        return Ok(AnyStore::Local(LocalStore::open(path)?));
+    }
+    let Some(table) = &config.state_table else {
+        return Ok(AnyStore::Local(local()?));
+    };
+    let client = match sdk_config {
+        Some(sdk_config) => aws_sdk_dynamodb::Client::new(sdk_config),
+        None => aws_sdk_dynamodb::Client::new(
+            &aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+        ),
+    };
+    Ok(AnyStore::Dynamo(DynamoStore::new(client, table.clone())))
 }
 
 /// `$XDG_STATE_HOME/sync-notifier/state.json`, or `~/.local/state/...`, or the working directory.

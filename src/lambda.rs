@@ -246,7 +246,15 @@ pub async fn serve() -> Result<(), lambda_runtime::Error> {
     let source = crate::source::CodeConnectionsSource::new(aws_sdk_codeconnections::Client::new(
         &sdk_config,
     ));
-    let store = crate::store::LocalStore::in_memory();
+    // STATE_TABLE names the DynamoDB table; unset (local runs), state lives in memory for
+    // as long as the process does.
+    let store = match &config.state_table {
+        Some(table) => crate::store::AnyStore::Dynamo(crate::store::DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&sdk_config),
+            table.clone(),
+        )),
+        None => crate::store::AnyStore::Local(crate::store::LocalStore::in_memory()),
+    };
     let destinations = crate::notify::destinations_from(&config, &crate::notify::http_client());
     let runner = Runner::new(
         source,

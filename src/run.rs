@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::config::{Config, KindSet, Watch};
 use crate::domain::{Notification, ResourceName, ResourceStatus, Timestamp, decide};
 use crate::notify::{DeliveryError, Destination, Notifier};
-use crate::source::{SourceError, StatusSource};
+use crate::source::{SourceError, SourceErrorKind, StatusSource};
 use crate::store::{
     Lease, Loaded, PendingNotification, ResourceRecord, SaveError, StateStore, StoreError,
 };
@@ -28,6 +28,14 @@ pub struct RunSettings {
     pub fetch_concurrency: usize,
     pub retention: Duration,
     pub lease: Duration,
+    /// How long the record of a resource that is no longer found is kept (DynamoDB TTL).
+    pub vanished_ttl: Duration,
+}
+
+impl RunSettings {
+    /// Long enough to outlast a sync configuration deleted and re-created, short enough
+    /// that a stack deleted for good does not linger in the table.
+    pub const DEFAULT_VANISHED_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 }
 
 impl From<&Config> for RunSettings {
@@ -38,6 +46,7 @@ impl From<&Config> for RunSettings {
             fetch_concurrency: config.fetch_concurrency,
             retention: config.retention,
             lease: config.lease,
+            vanished_ttl: RunSettings::DEFAULT_VANISHED_TTL,
         }
     }
 }
@@ -63,6 +72,9 @@ pub struct Summary {
     pub failures: Vec<ResourceProblem>,
     /// Resources left for a later tick: another run holds them, or time ran out.
     pub deferred: Vec<ResourceProblem>,
+    /// Resources no longer found that have a record: it is kept until a TTL, and
+    /// revived if they come back (they are also in `failures`).
+    pub vanished: Vec<ResourceProblem>,
     pub state_writes: usize,
 }
 
@@ -114,6 +126,7 @@ struct Outcome {
     deliveries: DeliveryCounts,
     failure: Option<String>,
     deferred: Option<String>,
+    vanished: Option<String>,
     writes: usize,
 }
 
@@ -238,6 +251,12 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
                     reason,
                 });
             }
+            if let Some(reason) = outcome.vanished {
+                summary.vanished.push(ResourceProblem {
+                    resource: name.to_string(),
+                    reason,
+                });
+            }
         }
         Ok(summary)
     }
@@ -261,31 +280,51 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
             Loaded::Missing => (None, None),
             Loaded::Found { version, record } => (Some(version), Some(record)),
         };
-        let current = match status {
-            Ok(current) => current,
+        // The state to record and what is new to tell. A failed check (rule 8) keeps the
+        // recorded state, but notifications already decided still go out: a destination
+        // that was down must not wait for the stack's checks to work again.
+        let (state, notifications, mut outcome) = match status {
+            Ok(current) => {
+                let decision = decide(
+                    name,
+                    previous.as_ref().map(|record| &record.state),
+                    &current,
+                    now,
+                );
+                let outcome = Outcome {
+                    baseline: previous.is_none(),
+                    ..Outcome::default()
+                };
+                (decision.state, decision.notifications, outcome)
+            }
             Err(error) => {
-                return Outcome {
+                let mut outcome = Outcome {
                     failure: Some(error.to_string()),
                     ..Outcome::default()
                 };
+                match previous.as_ref() {
+                    Some(record)
+                        if error.kind != SourceErrorKind::NotFound
+                            && !record.pending.is_empty() =>
+                    {
+                        (record.state.clone(), Vec::new(), outcome)
+                    }
+                    _ => {
+                        if let (SourceErrorKind::NotFound, Some(record)) = (error.kind, previous) {
+                            self.expire(name, version, record, now, &mut outcome).await;
+                        }
+                        return outcome;
+                    }
+                }
             }
         };
+        let checked = outcome.failure.is_none();
 
-        let decision = decide(
-            name,
-            previous.as_ref().map(|record| &record.state),
-            &current,
-            now,
-        );
-        let mut outcome = Outcome {
-            baseline: previous.is_none(),
-            ..Outcome::default()
-        };
         let mut pending = previous
             .as_ref()
             .map(|record| record.pending.clone())
             .unwrap_or_default();
-        for notification in decision.notifications {
+        for notification in notifications {
             let notify = self.settings.notify_on.contains(notification.kind);
             outcome.transitions.push(TransitionSummary {
                 resource: name.to_string(),
@@ -319,9 +358,15 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
         pending.retain(|item| !self.is_complete(item));
 
         let mut record = ResourceRecord {
-            state: decision.state,
+            state,
             pending,
             lease: previous.as_ref().and_then(|record| record.lease.clone()),
+            // Seen again: a TTL set while it was not found no longer applies.
+            expires_at: if checked {
+                None
+            } else {
+                previous.as_ref().and_then(|record| record.expires_at)
+            },
         };
 
         if record.pending.is_empty() {
@@ -375,6 +420,54 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
             }
         }
         outcome
+    }
+
+    /// A resource that is no longer found keeps its record (rule 8) with a TTL, written
+    /// once: later ticks that still do not find it write nothing.
+    async fn expire(
+        &self,
+        name: &ResourceName,
+        version: Option<u64>,
+        mut record: ResourceRecord,
+        now: Timestamp,
+        outcome: &mut Outcome,
+    ) {
+        let expires_at = match record.expires_at {
+            Some(expires_at) => expires_at,
+            // Writing now would take the record from under the run delivering its
+            // notifications (its final write would then fail, and they would go out again).
+            None if record.lease.as_ref().is_some_and(|lease| lease.until > now) => {
+                outcome.vanished = Some(
+                    "not found; its expiry is recorded once the run delivering its notifications is done"
+                        .into(),
+                );
+                return;
+            }
+            None => {
+                let ttl_ms =
+                    i64::try_from(self.settings.vanished_ttl.as_millis()).unwrap_or(i64::MAX);
+                let expires_at = now.plus_millis(ttl_ms);
+                record.expires_at = Some(expires_at);
+                match self.store.save(name, version, &record).await {
+                    Ok(_) => {
+                        outcome.writes += 1;
+                        tracing::info!(resource = %name, %expires_at, "resource not found; its record expires unless it comes back");
+                    }
+                    // Another run got there first; the next tick sees what it wrote.
+                    Err(SaveError::Conflict) => {}
+                    Err(SaveError::Store(error)) => {
+                        outcome.failure = outcome.failure.take().map(|failure| {
+                            format!("{failure}; and its expiry could not be recorded: {error}")
+                        });
+                        return;
+                    }
+                }
+                expires_at
+            }
+        };
+        outcome.vanished = Some(format!(
+            "not found; its record is kept until {expires_at} and revived if it comes back"
+        ));
     }
 
     fn lost_write(outcome: &mut Outcome, error: SaveError) {

@@ -165,6 +165,7 @@ mod tests {
             },
             pending: Vec::new(),
             lease: None,
+            expires_at: None,
         }
     }
 

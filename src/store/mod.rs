@@ -5,7 +5,12 @@
 //! says which run is delivering them, and a version for optimistic concurrency. Every
 //! write is conditional on the version that was read, so two overlapping runs can never
 //! both claim the same notifications (ARCHITECTURE §7).
+//!
+//! Two adapters keep that contract: [`DynamoStore`] (a DynamoDB table, selected by
+//! `STATE_TABLE`) and [`LocalStore`] (memory or a JSON file, for local runs). [`AnyStore`]
+//! is whichever one the configuration chose.
 
+mod dynamo;
 mod local;
 
 use std::collections::HashMap;
@@ -15,6 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{Notification, ResourceName, ResourceState, Timestamp};
 
+pub use dynamo::{
+    DynamoError, DynamoStore, KEY, RECORD_ATTRIBUTE, SCHEMA, SCHEMA_ATTRIBUTE, TTL_ATTRIBUTE,
+    UnprocessedRetry, VERSION_ATTRIBUTE,
+};
 pub use local::LocalStore;
 
 /// Everything recorded about one resource.
@@ -29,6 +38,10 @@ pub struct ResourceRecord {
     /// it expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<Lease>,
+    /// Set when the resource vanished (its check says not found): the record may be
+    /// deleted after this (DynamoDB TTL). Cleared when the resource comes back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
 }
 
 /// A notification and the destinations that are done with it.
@@ -68,6 +81,8 @@ pub enum Loaded {
 pub enum StoreError {
     #[error("state store unavailable: {0}")]
     Unavailable(String),
+    #[error(transparent)]
+    Dynamo(#[from] DynamoError),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,5 +127,37 @@ impl<T: StateStore> StateStore for std::sync::Arc<T> {
         record: &ResourceRecord,
     ) -> impl Future<Output = Result<u64, SaveError>> + Send {
         (**self).save(name, expected, record)
+    }
+}
+
+/// The store the configuration chose: DynamoDB when `STATE_TABLE` is set, the local
+/// embedded store otherwise.
+#[derive(Debug)]
+pub enum AnyStore {
+    Local(LocalStore),
+    Dynamo(DynamoStore),
+}
+
+impl StateStore for AnyStore {
+    async fn load(
+        &self,
+        names: &[ResourceName],
+    ) -> Result<HashMap<ResourceName, Loaded>, StoreError> {
+        match self {
+            AnyStore::Local(store) => store.load(names).await,
+            AnyStore::Dynamo(store) => store.load(names).await,
+        }
+    }
+
+    async fn save(
+        &self,
+        name: &ResourceName,
+        expected: Option<u64>,
+        record: &ResourceRecord,
+    ) -> Result<u64, SaveError> {
+        match self {
+            AnyStore::Local(store) => store.save(name, expected, record).await,
+            AnyStore::Dynamo(store) => store.save(name, expected, record).await,
+        }
     }
 }

@@ -169,6 +169,7 @@ async fn overlapping_runs_over_one_store_deliver_each_notification_once() {
         fetch_concurrency: 4,
         retention: Duration::from_secs(3600),
         lease: Duration::from_secs(60),
+        vanished_ttl: sync_notifier::run::RunSettings::DEFAULT_VANISHED_TTL,
     };
     let webhook_config = config(&[("WEBHOOK_URL", &receiver.url()), ("WEBHOOK_SECRET", SECRET)]);
     let runners: Vec<_> = (0..4)
@@ -203,4 +204,37 @@ async fn overlapping_runs_over_one_store_deliver_each_notification_once() {
     }
     assert_eq!(per_id.len(), 4, "{per_id:?}");
     assert!(per_id.values().all(|count| *count == 1), "{per_id:?}");
+}
+
+#[tokio::test]
+async fn a_pending_notification_goes_out_even_while_the_stacks_checks_fail() {
+    // Tick 2 tells a failure the webhook cannot take; in tick 3 the stack's check is
+    // throttled, and the notification is delivered all the same.
+    let mut story: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(scenario("rule-3-same-attempt-ends")).unwrap(),
+    )
+    .unwrap();
+    story["ticks"][2]["app-stack"] =
+        serde_json::json!({"__type": "ThrottlingException", "message": "Rate exceeded"});
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("throttled.json");
+    std::fs::write(&path, story.to_string()).unwrap();
+
+    let receiver = Receiver::start().await.unwrap();
+    receiver.answer_with(&[503, 503, 503, 503]);
+    let config = config(&[("WEBHOOK_URL", &receiver.url()), ("WEBHOOK_SECRET", SECRET)]);
+    let (_, summaries) = replay_json(&path, &config).await;
+    assert_eq!(summaries[1].deliveries.retrying, 1);
+    assert_eq!(
+        summaries[2].failures.len(),
+        1,
+        "the check failed: {:?}",
+        summaries[2]
+    );
+    assert_eq!(
+        summaries[2].deliveries.delivered, 1,
+        "and the pending notification went out"
+    );
+    assert_eq!(receiver.received().len(), 1);
+    assert_eq!(receiver.received()[0].json()["type"], "sync.failed");
 }

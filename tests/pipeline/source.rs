@@ -184,6 +184,7 @@ async fn a_tick_fetches_with_bounded_concurrency() {
         fetch_concurrency: 8,
         retention: Duration::from_secs(3600),
         lease: Duration::from_secs(60),
+        vanished_ttl: sync_notifier::run::RunSettings::DEFAULT_VANISHED_TTL,
     };
     let runner = sync_notifier::run::Runner::new(
         source,
@@ -219,6 +220,7 @@ async fn past_the_deadline_no_new_work_starts_and_nothing_is_written() {
         fetch_concurrency: 4,
         retention: Duration::from_secs(3600),
         lease: Duration::from_secs(60),
+        vanished_ttl: sync_notifier::run::RunSettings::DEFAULT_VANISHED_TTL,
     };
     let runner = sync_notifier::run::Runner::new(
         source,

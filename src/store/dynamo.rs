@@ -1,0 +1,648 @@
+//! The DynamoDB adapter of the state store: the Lambda's memory between runs.
+//!
+//! Selected by `STATE_TABLE` (the table `template.yaml` defines). It keeps the port's
+//! contract exactly as the local store does: `load` answers for every name, `save` is
+//! conditional on the version that was read, so overlapping runs can never both claim
+//! the same notifications (ARCHITECTURE §7).
+//!
+//! # The item: one per resource
+//!
+//! | attribute    | type | holds |
+//! | ------------ | ---- | ----- |
+//! | `pk`         | S    | the resource (stack) name; the table's only key |
+//! | `schema`     | S    | `sync-notifier/1`: who wrote the item and in which layout |
+//! | `version`    | N    | 1, 2, 3…: every write is conditional on the version read |
+//! | `record`     | S    | the [`ResourceRecord`] as JSON: the recorded attempt, the pending notifications with the destinations done with each, the lease, `expiresAt` |
+//! | `expires_at` | N    | epoch seconds, only on a resource that vanished: the table's TTL attribute |
+//!
+//! **Why the record is JSON in one attribute** rather than native maps and lists: the
+//! record is only ever read whole and written whole (a conditional `PutItem`); nothing
+//! queries, filters or partly updates it. One attribute keeps one encoding for both
+//! stores (the local store keeps the same JSON), so "does this parse?" has one answer
+//! everywhere, old records parse through serde defaults, and there is no hand-written
+//! `AttributeValue` mapping of nested notifications to get wrong. It is also smaller
+//! than native attributes (no type tag per value), and the size is what DynamoDB bills.
+//! What stays native is what DynamoDB itself must read: the key, the version in the
+//! write condition, the schema marker, and the TTL attribute.
+//!
+//! **Reads** are `BatchGetItem`, 100 keys per call (DynamoDB's limit), strongly
+//! consistent: a tick always decides from the latest state, so a push-triggered tick
+//! seconds after a scheduled one sees what that one wrote instead of running into
+//! conflicts; at one read unit per item (up to 4 KB) instead of half, the table still
+//! costs a few dollars a month at 1,000 stacks (README). Keys DynamoDB leaves in
+//! `UnprocessedKeys` (throttling, the 16 MB response limit) are asked again with
+//! exponential backoff and jitter, a bounded number of times, then the load fails with
+//! an error that says so; the next tick starts over.
+//!
+//! **Writes** are `PutItem` conditional on `attribute_not_exists(pk)` for a new record,
+//! or on `version = :expected AND schema = :schema`; a failed condition is
+//! [`SaveError::Conflict`]. Checking the schema too means even a caller that got the
+//! version of a foreign item right could not overwrite it.
+//!
+//! **Foreign data**: an item without our schema marker, with a schema this build does not
+//! read, or whose record does not parse, is [`Loaded::Unreadable`] with the reason. The
+//! run reports it and never writes it.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, Hasher};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
+use futures_util::StreamExt;
+
+use super::{Loaded, ResourceRecord, SaveError, StateStore, StoreError};
+use crate::domain::ResourceName;
+
+/// The schema marker this build writes and reads.
+pub const SCHEMA: &str = "sync-notifier/1";
+/// Every marker this program ever writes starts with this.
+const SCHEMA_PREFIX: &str = "sync-notifier/";
+
+/// Attribute names (the key and TTL attribute are fixed by `template.yaml`).
+pub const KEY: &str = "pk";
+pub const SCHEMA_ATTRIBUTE: &str = "schema";
+pub const VERSION_ATTRIBUTE: &str = "version";
+pub const RECORD_ATTRIBUTE: &str = "record";
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+
+/// DynamoDB's limit of keys per `BatchGetItem`.
+const BATCH_GET_LIMIT: usize = 100;
+/// How many `BatchGetItem` calls a load runs at once.
+const READ_CONCURRENCY: usize = 4;
+/// DynamoDB refuses items over 400 KB (names and values); the other attributes of our
+/// item are well under this margin.
+const RECORD_LIMIT: usize = 399 * 1024;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// How keys left in `UnprocessedKeys` are asked again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnprocessedRetry {
+    /// Calls per batch of 100 keys at most, the first one included.
+    pub max_calls: u32,
+    /// The wait before the second call; it doubles for each later one…
+    pub first_delay: Duration,
+    /// …up to this.
+    pub max_delay: Duration,
+}
+
+impl Default for UnprocessedRetry {
+    /// Eight calls over about 3.5 s at most: long enough to ride out a burst of
+    /// throttling, short against the function's 50 s timeout.
+    fn default() -> Self {
+        UnprocessedRetry {
+            max_calls: 8,
+            first_delay: Duration::from_millis(50),
+            max_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+impl UnprocessedRetry {
+    /// The wait before call number `call` (2 for the first retry), before jitter.
+    pub fn delay_before(&self, call: u32) -> Duration {
+        let doublings = call.saturating_sub(2).min(20);
+        self.first_delay
+            .saturating_mul(1 << doublings)
+            .min(self.max_delay)
+    }
+}
+
+/// "Equal jitter": between half the delay and the whole of it, so two runs throttled
+/// together do not retry in step.
+fn jittered(delay: Duration) -> Duration {
+    let half = delay / 2;
+    let spread = u64::try_from((delay - half).as_micros()).unwrap_or(u64::MAX);
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    half + Duration::from_micros(random % spread.max(1))
+}
+
+/// Why a DynamoDB call failed, with what was being done.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DynamoError {
+    #[error("DynamoDB {operation} on table {table} failed: {message}")]
+    Call {
+        operation: &'static str,
+        table: String,
+        /// The service's error code (`ResourceNotFoundException`, `AccessDeniedException`,
+        /// `ProvisionedThroughputExceededException`…), when the service answered.
+        code: Option<String>,
+        message: String,
+    },
+    #[error(
+        "DynamoDB left {left} of {requested} keys of table {table} unprocessed after {calls} BatchGetItem calls (the table is throttled or overloaded); the next tick tries again"
+    )]
+    Unprocessed {
+        table: String,
+        left: usize,
+        requested: usize,
+        calls: u32,
+    },
+    #[error(
+        "the state of {resource} is {bytes} bytes of JSON, over DynamoDB's 400 KB item limit; it cannot be saved"
+    )]
+    TooLarge { resource: String, bytes: usize },
+    #[error("cannot build the DynamoDB request: {0}")]
+    Request(String),
+    #[error("cannot encode the state of {resource}: {message}")]
+    Encode { resource: String, message: String },
+}
+
+impl DynamoError {
+    fn call<E, R>(operation: &'static str, table: &str, error: &SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        DynamoError::Call {
+            operation,
+            table: table.to_owned(),
+            code: error.code().map(str::to_owned),
+            message: DisplayErrorContext(error).to_string(),
+        }
+    }
+}
+
+/// State in a DynamoDB table. Built once per process from a client (which honours
+/// `AWS_ENDPOINT_URL_DYNAMODB`) and the table name.
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    retry: UnprocessedRetry,
+}
+
+impl std::fmt::Debug for DynamoStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynamoStore")
+            .field("table", &self.table)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore {
+            client,
+            table: table.into(),
+            retry: UnprocessedRetry::default(),
+        }
+    }
+
+    /// Changes how unprocessed keys are retried.
+    pub fn with_unprocessed_retry(mut self, retry: UnprocessedRetry) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// One `BatchGetItem` of at most 100 keys: the items found and the keys left
+    /// unprocessed.
+    async fn batch_get(&self, keys: Vec<Item>) -> Result<(Vec<Item>, Vec<Item>), DynamoError> {
+        let request = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true)
+            .build()
+            .map_err(|error| DynamoError::Request(error.to_string()))?;
+        let output = self
+            .client
+            .batch_get_item()
+            .request_items(&self.table, request)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|error| DynamoError::call("BatchGetItem", &self.table, &error))?;
+        let units: f64 = output
+            .consumed_capacity()
+            .iter()
+            .filter_map(|capacity| capacity.capacity_units())
+            .sum();
+        let items = output
+            .responses
+            .and_then(|mut responses| responses.remove(&self.table))
+            .unwrap_or_default();
+        let unprocessed = output
+            .unprocessed_keys
+            .and_then(|mut unprocessed| unprocessed.remove(&self.table))
+            .map(|request| request.keys)
+            .unwrap_or_default();
+        tracing::debug!(
+            table = %self.table,
+            items = items.len(),
+            unprocessed = unprocessed.len(),
+            read_units = units,
+            "BatchGetItem"
+        );
+        Ok((items, unprocessed))
+    }
+}
+
+/// Reads `keys` with `call` (one `BatchGetItem`), asking again for whatever comes back
+/// unprocessed, with backoff, at most `retry.max_calls` calls in all.
+async fn read_with_retries<F, Fut>(
+    table: &str,
+    keys: Vec<Item>,
+    retry: UnprocessedRetry,
+    mut call: F,
+) -> Result<Vec<Item>, DynamoError>
+where
+    F: FnMut(Vec<Item>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<Item>, Vec<Item>), DynamoError>>,
+{
+    let requested = keys.len();
+    let mut found = Vec::with_capacity(requested);
+    let mut asking = keys;
+    let mut calls = 0;
+    while !asking.is_empty() {
+        if calls >= retry.max_calls.max(1) {
+            return Err(DynamoError::Unprocessed {
+                table: table.to_owned(),
+                left: asking.len(),
+                requested,
+                calls,
+            });
+        }
+        calls += 1;
+        if calls > 1 {
+            let delay = jittered(retry.delay_before(calls));
+            tracing::debug!(
+                %table,
+                unprocessed = asking.len(),
+                delay_ms = delay.as_millis() as u64,
+                "asking DynamoDB again for unprocessed keys"
+            );
+            tokio::time::sleep(delay).await;
+        }
+        let (items, unprocessed) = call(asking).await?;
+        found.extend(items);
+        asking = unprocessed;
+    }
+    Ok(found)
+}
+
+fn key_of(name: &ResourceName) -> Item {
+    HashMap::from([(KEY.to_owned(), AttributeValue::S(name.as_str().to_owned()))])
+}
+
+/// Reads one item as ours, or says why it is not.
+fn parse_item(item: &Item) -> Loaded {
+    let unreadable = |reason: String| Loaded::Unreadable { reason };
+    match item.get(SCHEMA_ATTRIBUTE) {
+        Some(AttributeValue::S(schema)) if schema == SCHEMA => {}
+        Some(AttributeValue::S(schema)) if schema.starts_with(SCHEMA_PREFIX) => {
+            return unreadable(format!(
+                "the stored item has schema {:?}, written by another version of sync-notifier; this one reads {SCHEMA:?}",
+                shorten(schema)
+            ));
+        }
+        _ => {
+            let mut attributes: Vec<&str> = item.keys().map(String::as_str).collect();
+            attributes.sort_unstable();
+            return unreadable(format!(
+                "the stored item was not written by sync-notifier (no \"{SCHEMA_ATTRIBUTE}\": {SCHEMA:?}; its attributes are {})",
+                shorten(&attributes.join(", "))
+            ));
+        }
+    }
+    let version = match item.get(VERSION_ATTRIBUTE) {
+        Some(AttributeValue::N(number)) => number.parse::<u64>().ok(),
+        _ => None,
+    };
+    let Some(version) = version else {
+        return unreadable(format!(
+            "the stored item has no whole-number \"{VERSION_ATTRIBUTE}\""
+        ));
+    };
+    let Some(AttributeValue::S(json)) = item.get(RECORD_ATTRIBUTE) else {
+        return unreadable(format!(
+            "the stored item has no \"{RECORD_ATTRIBUTE}\" string"
+        ));
+    };
+    match serde_json::from_str::<ResourceRecord>(json) {
+        Ok(record) => Loaded::Found { version, record },
+        Err(error) => unreadable(format!("the stored record does not parse: {error}")),
+    }
+}
+
+/// Keeps what a reason quotes from a foreign item short.
+fn shorten(text: &str) -> String {
+    const LIMIT: usize = 120;
+    if text.chars().count() <= LIMIT {
+        return text.to_owned();
+    }
+    let mut short: String = text.chars().take(LIMIT).collect();
+    short.push('…');
+    short
+}
+
+/// The item that stores `record` at `version`.
+fn item_of(
+    name: &ResourceName,
+    version: u64,
+    record: &ResourceRecord,
+) -> Result<Item, DynamoError> {
+    let json = serde_json::to_string(record).map_err(|error| DynamoError::Encode {
+        resource: name.to_string(),
+        message: error.to_string(),
+    })?;
+    if json.len() > RECORD_LIMIT {
+        return Err(DynamoError::TooLarge {
+            resource: name.to_string(),
+            bytes: json.len(),
+        });
+    }
+    let mut item = key_of(name);
+    item.insert(SCHEMA_ATTRIBUTE.into(), AttributeValue::S(SCHEMA.into()));
+    item.insert(
+        VERSION_ATTRIBUTE.into(),
+        AttributeValue::N(version.to_string()),
+    );
+    item.insert(RECORD_ATTRIBUTE.into(), AttributeValue::S(json));
+    if let Some(expires_at) = record.expires_at {
+        // Whole seconds, rounded up: never expire before the record says.
+        let seconds = expires_at.as_millis().div_euclid(1000)
+            + i64::from(expires_at.as_millis().rem_euclid(1000) != 0);
+        item.insert(TTL_ATTRIBUTE.into(), AttributeValue::N(seconds.to_string()));
+    }
+    Ok(item)
+}
+
+impl StateStore for DynamoStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(table = %self.table, names = names.len()))]
+    async fn load(
+        &self,
+        names: &[ResourceName],
+    ) -> Result<HashMap<ResourceName, Loaded>, StoreError> {
+        // BatchGetItem refuses a request that names a key twice.
+        let mut seen = HashSet::with_capacity(names.len());
+        let unique: Vec<&ResourceName> = names.iter().filter(|name| seen.insert(*name)).collect();
+        let mut loaded: HashMap<ResourceName, Loaded> = unique
+            .iter()
+            .map(|name| ((*name).clone(), Loaded::Missing))
+            .collect();
+
+        let batches: Vec<Vec<Item>> = unique
+            .chunks(BATCH_GET_LIMIT)
+            .map(|chunk| chunk.iter().map(|name| key_of(name)).collect())
+            .collect();
+        let mut reads = futures_util::stream::iter(batches)
+            .map(|keys| {
+                read_with_retries(&self.table, keys, self.retry, |keys| self.batch_get(keys))
+            })
+            .buffer_unordered(READ_CONCURRENCY);
+        while let Some(items) = reads.next().await {
+            for item in items? {
+                let name = match item.get(KEY) {
+                    Some(AttributeValue::S(key)) => ResourceName::parse(key).ok(),
+                    _ => None,
+                };
+                match name {
+                    Some(name) if loaded.contains_key(&name) => {
+                        loaded.insert(name, parse_item(&item));
+                    }
+                    _ => {
+                        tracing::warn!(table = %self.table, "BatchGetItem returned an item that was not asked for; ignored")
+                    }
+                }
+            }
+        }
+        Ok(loaded)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(table = %self.table, resource = %name, expected = ?expected))]
+    async fn save(
+        &self,
+        name: &ResourceName,
+        expected: Option<u64>,
+        record: &ResourceRecord,
+    ) -> Result<u64, SaveError> {
+        let version = match expected {
+            None => 1,
+            Some(expected) => expected.checked_add(1).ok_or_else(|| {
+                StoreError::from(DynamoError::Request(format!(
+                    "the version of {name} cannot go past {expected}"
+                )))
+            })?,
+        };
+        let item = item_of(name, version, record).map_err(StoreError::from)?;
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        let request = match expected {
+            None => request
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", KEY),
+            Some(expected) => request
+                .condition_expression("#version = :expected AND #schema = :schema")
+                .expression_attribute_names("#version", VERSION_ATTRIBUTE)
+                .expression_attribute_names("#schema", SCHEMA_ATTRIBUTE)
+                .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
+                .expression_attribute_values(":schema", AttributeValue::S(SCHEMA.into())),
+        };
+        match request.send().await {
+            Ok(output) => {
+                tracing::debug!(
+                    version,
+                    write_units = output
+                        .consumed_capacity()
+                        .and_then(|capacity| capacity.capacity_units()),
+                    "PutItem"
+                );
+                Ok(version)
+            }
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|error| error.is_conditional_check_failed_exception()) =>
+            {
+                Err(SaveError::Conflict)
+            }
+            Err(error) => {
+                Err(StoreError::from(DynamoError::call("PutItem", &self.table, &error)).into())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Timestamp;
+    use std::sync::Mutex;
+
+    fn keys(count: usize) -> Vec<Item> {
+        (0..count)
+            .map(|index| key_of(&ResourceName::parse(&format!("stack-{index}")).unwrap()))
+            .collect()
+    }
+
+    fn quick(max_calls: u32) -> UnprocessedRetry {
+        UnprocessedRetry {
+            max_calls,
+            first_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap() {
+        let retry = UnprocessedRetry::default();
+        let delays: Vec<u128> = (2..=8)
+            .map(|call| retry.delay_before(call).as_millis())
+            .collect();
+        assert_eq!(delays, [50, 100, 200, 400, 800, 1000, 1000]);
+        assert_eq!(retry.delay_before(u32::MAX), retry.max_delay);
+        for _ in 0..100 {
+            let delay = jittered(Duration::from_millis(400));
+            assert!(
+                (Duration::from_millis(200)..=Duration::from_millis(400)).contains(&delay),
+                "{delay:?}"
+            );
+        }
+        assert_eq!(jittered(Duration::ZERO), Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn unprocessed_keys_are_asked_again_until_none_is_left() {
+        // Each call serves two keys and hands the rest back as unprocessed.
+        let asked = Mutex::new(Vec::new());
+        let found = read_with_retries("state", keys(5), quick(8), |keys: Vec<Item>| {
+            asked.lock().unwrap().push(keys.len());
+            let (served, left) = keys.split_at(keys.len().min(2));
+            let result = Ok((served.to_vec(), left.to_vec()));
+            async move { result }
+        })
+        .await
+        .unwrap();
+        assert_eq!(found.len(), 5);
+        assert_eq!(*asked.lock().unwrap(), [5, 3, 1]);
+    }
+
+    #[tokio::test]
+    async fn keys_still_unprocessed_after_the_last_call_are_a_clear_error() {
+        let calls = Mutex::new(0);
+        let error = read_with_retries("state", keys(3), quick(4), |keys: Vec<Item>| {
+            *calls.lock().unwrap() += 1;
+            // Serves one key the first time, then nothing: a table throttled for good.
+            let first = *calls.lock().unwrap() == 1;
+            let (served, left) = keys.split_at(usize::from(first));
+            let result = Ok((served.to_vec(), left.to_vec()));
+            async move { result }
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(*calls.lock().unwrap(), 4);
+        assert!(matches!(
+            error,
+            DynamoError::Unprocessed {
+                left: 2,
+                requested: 3,
+                calls: 4,
+                ..
+            }
+        ));
+        let message = error.to_string();
+        assert!(message.contains("2 of 3 keys of table state"), "{message}");
+        assert!(message.contains("after 4 BatchGetItem calls"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_call_ends_the_read_with_its_error() {
+        let error = read_with_retries("state", keys(1), quick(8), |_keys: Vec<Item>| async {
+            Err(DynamoError::Call {
+                operation: "BatchGetItem",
+                table: "state".into(),
+                code: Some("AccessDeniedException".into()),
+                message: "not allowed".into(),
+            })
+        })
+        .await
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("BatchGetItem on table state failed")
+        );
+    }
+
+    fn record() -> ResourceRecord {
+        let json = serde_json::json!({
+            "state": {
+                "attempt": {
+                    "startedAt": 1_795_687_800_000_i64,
+                    "status": "SUCCEEDED",
+                    "target": "app-stack",
+                    "initialRevision": {"providerType": "GitHub", "ownerId": "acme", "repositoryName": "infra", "branch": "main", "directory": "app.yaml", "sha": "a1"},
+                    "targetRevision": {"providerType": "GitHub", "ownerId": "acme", "repositoryName": "infra", "branch": "main", "directory": "app.yaml", "sha": "b2"}
+                },
+                "notified": ["sync.succeeded"]
+            }
+        });
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn an_item_round_trips_and_carries_the_ttl_in_seconds() {
+        let name = ResourceName::parse("app-stack").unwrap();
+        let mut record = record();
+        record.expires_at = Some(Timestamp::from_millis(1_795_687_800_001));
+        let item = item_of(&name, 7, &record).unwrap();
+        assert_eq!(item[TTL_ATTRIBUTE], AttributeValue::N("1795687801".into()));
+        assert_eq!(item[KEY], AttributeValue::S("app-stack".into()));
+        assert_eq!(parse_item(&item), Loaded::Found { version: 7, record });
+    }
+
+    #[test]
+    fn foreign_and_other_schema_items_are_unreadable_with_the_reason() {
+        let name = ResourceName::parse("app-stack").unwrap();
+        let ours = item_of(&name, 1, &record()).unwrap();
+        let reason = |item: &Item| match parse_item(item) {
+            Loaded::Unreadable { reason } => reason,
+            other => panic!("expected unreadable, got {other:?}"),
+        };
+
+        let mut foreign = key_of(&name);
+        foreign.insert("owner".into(), AttributeValue::S("team-x".into()));
+        let text = reason(&foreign);
+        assert!(text.contains("not written by sync-notifier"), "{text}");
+        assert!(text.contains("owner, pk"), "{text}");
+
+        let mut newer = ours.clone();
+        newer.insert(
+            SCHEMA_ATTRIBUTE.into(),
+            AttributeValue::S("sync-notifier/2".into()),
+        );
+        assert!(reason(&newer).contains("another version of sync-notifier"));
+
+        let mut no_version = ours.clone();
+        no_version.insert(VERSION_ATTRIBUTE.into(), AttributeValue::S("1".into()));
+        assert!(reason(&no_version).contains("whole-number \"version\""));
+
+        let mut garbled = ours.clone();
+        garbled.insert(
+            RECORD_ATTRIBUTE.into(),
+            AttributeValue::S("{\"state\": 3}".into()),
+        );
+        assert!(reason(&garbled).contains("does not parse"));
+    }
+
+    #[test]
+    fn a_record_over_the_item_limit_is_refused_with_its_size() {
+        let name = ResourceName::parse("app-stack").unwrap();
+        let mut record = record();
+        record.state.attempt.target = "x".repeat(400 * 1024);
+        let error = item_of(&name, 1, &record).unwrap_err();
+        assert!(error.to_string().contains("400 KB item limit"), "{error}");
+    }
+}
