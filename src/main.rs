@@ -8,7 +8,9 @@ use lambda_runtime::tracing::subscriber::filter::{EnvFilter, LevelFilter};
 use sync_notifier::cli::{Cli, Command, Output, check, replay, serve_scenario};
 use sync_notifier::config::Config;
 
-#[tokio::main]
+// One thread: the work is waiting on the network, and a single-threaded runtime keeps the
+// CPU time and the memory (no per-thread allocator arenas) of a 128 MB function low.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     // Inside Lambda the runtime API is the only way in.
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
