@@ -7,6 +7,10 @@
 //! `N × latency / concurrency`, the number of status calls, CPU time per steady tick and
 //! peak memory.
 //!
+//! It runs twice: with state in the function's memory (`STATE_TABLE` unset), and with
+//! state in DynamoDB as in production (a dynoxide server in the bench process, reached over
+//! HTTP through the real SDK client), counting the DynamoDB calls of a steady tick.
+//!
 //! `cargo bench --bench tick` runs it with 1,000 stacks; under `cargo test` it runs a
 //! 20-stack smoke version so the bench never rots.
 
@@ -32,7 +36,137 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(bench(stacks, steady_ticks));
+    runtime.block_on(async {
+        bench(stacks, steady_ticks, None).await;
+        let dynamodb = LocalDynamo::start().await;
+        bench(stacks, steady_ticks, Some(&dynamodb)).await;
+    });
+}
+
+/// A DynamoDB-compatible server on loopback, with the template's table, counting requests
+/// by operation (a small proxy in front of dynoxide reads each request's `X-Amz-Target`).
+struct LocalDynamo {
+    endpoint: String,
+    table: &'static str,
+    calls: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+}
+
+impl LocalDynamo {
+    async fn start() -> LocalDynamo {
+        use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = format!("http://{}", listener.local_addr().unwrap());
+        let db = dynoxide::Database::memory().unwrap();
+        tokio::spawn(dynoxide::server::serve_with_shutdown(
+            listener,
+            db,
+            std::future::pending::<()>(),
+        ));
+
+        // The counting proxy: forwards every request as is.
+        let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", proxy.local_addr().unwrap());
+        let calls = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+        let counted = calls.clone();
+        let upstream = reqwest::Client::new();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = proxy.accept().await else {
+                    continue;
+                };
+                let (counted, upstream, server) =
+                    (counted.clone(), upstream.clone(), server.clone());
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(
+                        move |request: hyper::Request<hyper::body::Incoming>| {
+                            let (counted, upstream, server) =
+                                (counted.clone(), upstream.clone(), server.clone());
+                            async move {
+                                use http_body_util::BodyExt;
+                                let operation = request
+                                    .headers()
+                                    .get("x-amz-target")
+                                    .and_then(|value| value.to_str().ok())
+                                    .and_then(|target| target.rsplit('.').next())
+                                    .unwrap_or("?")
+                                    .to_owned();
+                                *counted.lock().unwrap().entry(operation).or_insert(0) += 1;
+                                let headers = request.headers().clone();
+                                let body = request.into_body().collect().await.unwrap().to_bytes();
+                                let answer = upstream
+                                    .post(&server)
+                                    .headers(headers)
+                                    .body(body)
+                                    .send()
+                                    .await
+                                    .unwrap();
+                                let mut response =
+                                    hyper::Response::builder().status(answer.status().as_u16());
+                                for (name, value) in answer.headers() {
+                                    response = response.header(name.as_str(), value.as_bytes());
+                                }
+                                let body = answer.bytes().await.unwrap();
+                                Ok::<_, std::convert::Infallible>(
+                                    response.body(http_body_util::Full::new(body)).unwrap(),
+                                )
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDLOCAL", "local", None, None, "bench"))
+            .endpoint_url(&endpoint)
+            .build();
+        let table = "sync-notifier-bench";
+        aws_sdk_dynamodb::Client::from_conf(config)
+            .create_table()
+            .table_name(table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("pk")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("pk")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        calls.lock().unwrap().clear();
+        LocalDynamo {
+            endpoint,
+            table,
+            calls,
+        }
+    }
+
+    fn calls(&self, operation: &str) -> usize {
+        self.calls
+            .lock()
+            .unwrap()
+            .get(operation)
+            .copied()
+            .unwrap_or(0)
+    }
 }
 
 fn scenario(stacks: usize) -> Scenario {
@@ -80,7 +214,7 @@ fn usage(pid: u32) -> (f64, f64) {
     (cpu, peak_kib / 1024.0)
 }
 
-async fn bench(stacks: usize, steady_ticks: usize) {
+async fn bench(stacks: usize, steady_ticks: usize, dynamodb: Option<&LocalDynamo>) {
     let scenario = scenario(stacks);
     let names: Vec<String> = scenario
         .resources()
@@ -101,9 +235,15 @@ async fn bench(stacks: usize, steady_ticks: usize) {
     )
     .unwrap();
 
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sync-notifier"));
+    command.env_clear();
+    if let Some(dynamodb) = dynamodb {
+        command
+            .env("STATE_TABLE", dynamodb.table)
+            .env("AWS_ENDPOINT_URL_DYNAMODB", &dynamodb.endpoint);
+    }
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sync-notifier"))
-        .env_clear()
+    let mut child = command
         .env("AWS_LAMBDA_RUNTIME_API", runtime.address())
         .env("AWS_LAMBDA_FUNCTION_NAME", "sync-notifier")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
@@ -155,6 +295,7 @@ async fn bench(stacks: usize, steady_ticks: usize) {
         "{baseline}"
     );
     let calls_before = codeconnections.calls("GetResourceSyncStatus");
+    let state_calls_before = dynamodb.map(|d| (d.calls("BatchGetItem"), d.calls("PutItem")));
     let mut walls = Vec::new();
     let mut cpus = Vec::new();
     for _ in 0..steady_ticks {
@@ -170,6 +311,14 @@ async fn bench(stacks: usize, steady_ticks: usize) {
     }
     let calls_per_tick =
         (codeconnections.calls("GetResourceSyncStatus") - calls_before) / steady_ticks;
+    let state_calls = dynamodb
+        .zip(state_calls_before)
+        .map(|(d, (reads, writes))| {
+            (
+                (d.calls("BatchGetItem") - reads) / steady_ticks,
+                (d.calls("PutItem") - writes) / steady_ticks,
+            )
+        });
     let (_, peak_mib) = usage(pid);
     child.kill().ok();
     child.wait().ok();
@@ -178,8 +327,12 @@ async fn bench(stacks: usize, steady_ticks: usize) {
     let median = walls[walls.len() / 2];
     let ideal = LATENCY * stacks as u32 / CONCURRENCY as u32;
     let cpu_per_tick = cpus.iter().sum::<f64>() / cpus.len() as f64;
+    let store = match dynamodb {
+        Some(_) => "state in DynamoDB (local server)",
+        None => "state in memory",
+    };
     println!(
-        "tick benchmark: {stacks} stacks, {} ms per call, concurrency {CONCURRENCY}",
+        "tick benchmark: {stacks} stacks, {} ms per status call, concurrency {CONCURRENCY}, {store}",
         LATENCY.as_millis()
     );
     println!(
@@ -199,6 +352,11 @@ async fn bench(stacks: usize, steady_ticks: usize) {
         median.as_secs_f64() / ideal.as_secs_f64()
     );
     println!("  status calls per steady tick       {calls_per_tick:>8}");
+    if let Some((reads, writes)) = state_calls {
+        println!("  BatchGetItem / PutItem per steady tick  {reads} / {writes}");
+        assert_eq!(reads, stacks.div_ceil(100), "⌈N/100⌉ state reads");
+        assert_eq!(writes, 0, "no state write when nothing changed");
+    }
     println!(
         "  CPU per steady tick                {cpu_per_tick:>8.2} s  (/proc, 10 ms resolution)"
     );

@@ -76,6 +76,14 @@ impl Target {
         self.filter
             .accepts(notification.kind, notification.resource.as_str())
     }
+
+    /// Posts a rendered chat message (Slack, Teams, Discord) as JSON, with no extra headers.
+    async fn post_message(&self, message: &serde_json::Value) -> Result<(), DeliveryError> {
+        let body = serde_json::to_vec(message).map_err(|error| {
+            DeliveryError::Permanent(format!("{}: cannot encode: {error}", self.endpoint.key()))
+        })?;
+        self.endpoint.post(&body, Vec::new).await
+    }
 }
 
 /// One configured destination.

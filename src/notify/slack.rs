@@ -44,10 +44,7 @@ impl Notifier for SlackNotifier {
 
     async fn send(&self, notification: &Notification) -> Result<(), DeliveryError> {
         let message = slack_message(notification, self.target.region.as_ref());
-        let body = serde_json::to_vec(&message).map_err(|error| {
-            DeliveryError::Permanent(format!("{}: cannot encode: {error}", self.key()))
-        })?;
-        self.target.endpoint.post(&body, Vec::new).await
+        self.target.post_message(&message).await
     }
 }
 
