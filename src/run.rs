@@ -36,6 +36,12 @@ impl RunSettings {
     /// Long enough to outlast a sync configuration deleted and re-created, short enough
     /// that a stack deleted for good does not linger in the table.
     pub const DEFAULT_VANISHED_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+    /// How long the record of a stack that nobody checks any more is kept: a stack dropped
+    /// from `WATCH_RESOURCES` or from discovery is never read again, so its record simply
+    /// runs out (DynamoDB TTL). Checked stacks have theirs renewed when a third of it is
+    /// left: one write per stack every 60 days, never on a tick that renews nothing.
+    pub const IDLE_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
 }
 
 impl From<&Config> for RunSettings {
@@ -357,15 +363,15 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
         });
         pending.retain(|item| !self.is_complete(item));
 
+        let previous_expiry = previous.as_ref().and_then(|record| record.expires_at);
         let mut record = ResourceRecord {
             state,
             pending,
             lease: previous.as_ref().and_then(|record| record.lease.clone()),
-            // Seen again: a TTL set while it was not found no longer applies.
             expires_at: if checked {
-                None
+                Some(self.renewed_expiry(previous_expiry, now))
             } else {
-                previous.as_ref().and_then(|record| record.expires_at)
+                previous_expiry
             },
         };
 
@@ -432,7 +438,12 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
         now: Timestamp,
         outcome: &mut Outcome,
     ) {
-        let expires_at = match record.expires_at {
+        let ttl_ms = i64::try_from(self.settings.vanished_ttl.as_millis()).unwrap_or(i64::MAX);
+        // Already counting down (the long idle expiry of a checked stack does not count).
+        let counting_down = record
+            .expires_at
+            .filter(|expires_at| *expires_at <= now.plus_millis(ttl_ms));
+        let expires_at = match counting_down {
             Some(expires_at) => expires_at,
             // Writing now would take the record from under the run delivering its
             // notifications (its final write would then fail, and they would go out again).
@@ -444,8 +455,6 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
                 return;
             }
             None => {
-                let ttl_ms =
-                    i64::try_from(self.settings.vanished_ttl.as_millis()).unwrap_or(i64::MAX);
                 let expires_at = now.plus_millis(ttl_ms);
                 record.expires_at = Some(expires_at);
                 match self.store.save(name, version, &record).await {
@@ -468,6 +477,20 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
         outcome.vanished = Some(format!(
             "not found; its record is kept until {expires_at} and revived if it comes back"
         ));
+    }
+
+    /// The expiry of a checked stack's record: kept while more than a third of
+    /// [`RunSettings::IDLE_TTL`] is left (so a quiet tick writes nothing), renewed to the
+    /// whole of it otherwise. A vanished stack's shorter expiry is always renewed once it
+    /// is found again.
+    fn renewed_expiry(&self, previous: Option<Timestamp>, now: Timestamp) -> Timestamp {
+        let millis = |duration: Duration| i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+        let renew_below = now
+            .plus_millis(millis(RunSettings::IDLE_TTL / 3).max(millis(self.settings.vanished_ttl)));
+        match previous {
+            Some(expiry) if expiry > renew_below => expiry,
+            _ => now.plus_millis(millis(RunSettings::IDLE_TTL)),
+        }
     }
 
     fn lost_write(outcome: &mut Outcome, error: SaveError) {

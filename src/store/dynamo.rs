@@ -13,7 +13,7 @@
 //! | `schema`     | S    | `sync-notifier/1`: who wrote the item and in which layout |
 //! | `version`    | N    | 1, 2, 3…: every write is conditional on the version read |
 //! | `record`     | S    | the [`ResourceRecord`] as JSON: the recorded attempt, the pending notifications with the destinations done with each, the lease, `expiresAt` |
-//! | `expires_at` | N    | epoch seconds, only on a resource that vanished: the table's TTL attribute |
+//! | `expires_at` | N    | epoch seconds, the table's TTL attribute: renewed while the stack is checked, short once it vanished |
 //!
 //! **Why the record is JSON in one attribute** rather than native maps and lists: the
 //! record is only ever read whole and written whole (a conditional `PutItem`); nothing

@@ -29,7 +29,7 @@ fn number(item: &HashMap<String, AttributeValue>, attribute: &str) -> Option<i64
 }
 
 #[tokio::test]
-async fn a_vanished_resource_gets_a_ttl_once_and_loses_it_when_it_comes_back() {
+async fn a_vanished_resource_gets_a_short_ttl_once_and_the_idle_one_back_when_it_returns() {
     let server = Server::start().await;
     let table = server.create_table().await;
     let a = Attempt::new(1_795_680_000, "SUCCEEDED", "a".repeat(40));
@@ -84,13 +84,14 @@ async fn a_vanished_resource_gets_a_ttl_once_and_loses_it_when_it_comes_back() {
         "{expires_at}"
     );
     assert_eq!(number(&item, VERSION_ATTRIBUTE), Some(2));
-    assert!(
-        !server
-            .raw_item(&table, "other-stack")
-            .await
-            .unwrap()
-            .contains_key(TTL_ATTRIBUTE)
-    );
+    // The stack still found keeps its long idle expiry, untouched by this tick.
+    let idle = RunSettings::IDLE_TTL.as_secs() as i64;
+    let other = number(
+        &server.raw_item(&table, "other-stack").await.unwrap(),
+        TTL_ATTRIBUTE,
+    )
+    .expect("every checked stack's record expires if nobody checks it any more");
+    assert!(other > after + idle - 60, "{other}");
 
     // Still gone: reported again, nothing written.
     endpoint.set_tick(2);
@@ -99,13 +100,16 @@ async fn a_vanished_resource_gets_a_ttl_once_and_loses_it_when_it_comes_back() {
     assert_eq!(still.vanished.len(), 1);
     assert_eq!(server.raw_item(&table, "app-stack").await.unwrap(), item);
 
-    // Back: the TTL is cleared (one write), nothing is told, and quiet ticks write nothing.
+    // Back: the short TTL gives way to the long idle one (one write), nothing is told, and
+    // quiet ticks write nothing.
     endpoint.set_tick(3);
+    let before_back = seconds_now();
     let back = run.tick(None, None).await.unwrap();
     assert_eq!(back.state_writes, 1);
     assert!(back.vanished.is_empty() && back.failures.is_empty() && back.transitions.is_empty());
     let item = server.raw_item(&table, "app-stack").await.unwrap();
-    assert_eq!(item.get(TTL_ATTRIBUTE), None);
+    let renewed = number(&item, TTL_ATTRIBUTE).expect("the idle expiry");
+    assert!(renewed >= before_back + idle, "{renewed}");
     assert_eq!(number(&item, VERSION_ATTRIBUTE), Some(3));
     assert_eq!(run.tick(None, None).await.unwrap().state_writes, 0);
 }

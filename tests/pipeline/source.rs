@@ -274,3 +274,61 @@ async fn serve_scenario_moves_to_the_next_tick_after_a_quiet_moment() {
         "the last tick stays"
     );
 }
+
+#[tokio::test]
+async fn a_checked_stack_renews_its_idle_expiry_only_when_a_third_of_it_is_left() {
+    use sync_notifier::store::{Loaded, StateStore};
+    let (_endpoint, source) = endpoint(ONE_STACK, LoopbackOptions::default()).await;
+    let store = std::sync::Arc::new(sync_notifier::store::LocalStore::in_memory());
+    let settings = sync_notifier::run::RunSettings {
+        watch: sync_notifier::config::Watch::Discover,
+        notify_on: sync_notifier::config::KindSet::ALL,
+        fetch_concurrency: 4,
+        retention: Duration::from_secs(3600),
+        lease: Duration::from_secs(60),
+        vanished_ttl: sync_notifier::run::RunSettings::DEFAULT_VANISHED_TTL,
+    };
+    let runner = sync_notifier::run::Runner::new(source, store.clone(), Vec::new(), settings);
+    let stack = name("payments-stack");
+    let idle_ms = sync_notifier::run::RunSettings::IDLE_TTL.as_millis() as i64;
+    let expiry = || async {
+        match &store.load(std::slice::from_ref(&stack)).await.unwrap()[&stack] {
+            Loaded::Found { version, record } => (*version, record.expires_at.expect("an expiry")),
+            other => panic!("{other:?}"),
+        }
+    };
+
+    let before = Timestamp::now();
+    assert_eq!(
+        runner.tick(None, None).await.unwrap().state_writes,
+        1,
+        "the baseline"
+    );
+    let (version, first) = expiry().await;
+    assert!(
+        first >= before.plus_millis(idle_ms),
+        "a record nobody checks for 90 days runs out"
+    );
+    assert_eq!(
+        runner.tick(None, None).await.unwrap().state_writes,
+        0,
+        "plenty left: nothing written"
+    );
+
+    // Ten days left: the next check renews it, once.
+    let Loaded::Found { mut record, .. } = store
+        .load(std::slice::from_ref(&stack))
+        .await
+        .unwrap()
+        .remove(&stack)
+        .unwrap()
+    else {
+        panic!()
+    };
+    record.expires_at = Some(Timestamp::now().plus_millis(10 * 24 * 3600 * 1000));
+    store.save(&stack, Some(version), &record).await.unwrap();
+    let renewing = Timestamp::now();
+    assert_eq!(runner.tick(None, None).await.unwrap().state_writes, 1);
+    assert!(expiry().await.1 >= renewing.plus_millis(idle_ms));
+    assert_eq!(runner.tick(None, None).await.unwrap().state_writes, 0);
+}
