@@ -204,3 +204,115 @@ async fn a_bad_configuration_fails_the_init_with_the_variable_and_the_fix() {
     );
     assert!(logs.contains("NOTIFY_ON: unknown word"), "{logs}");
 }
+
+/// A loopback Secrets Manager answering `GetSecretValue` (AWS JSON 1.1) with `secret`,
+/// recording the secret ids asked for.
+async fn secrets_manager(secret: Value) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use http_body_util::BodyExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let recorded = asked.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let (secret, recorded) = (secret.clone(), recorded.clone());
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    move |request: hyper::Request<hyper::body::Incoming>| {
+                        let (secret, recorded) = (secret.clone(), recorded.clone());
+                        async move {
+                            let target = request
+                                .headers()
+                                .get("x-amz-target")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("")
+                                .to_owned();
+                            let body: Value = serde_json::from_slice(
+                                &request.into_body().collect().await.unwrap().to_bytes(),
+                            )
+                            .unwrap_or(Value::Null);
+                            assert_eq!(target, "secretsmanager.GetSecretValue");
+                            recorded
+                                .lock()
+                                .unwrap()
+                                .push(body["SecretId"].as_str().unwrap_or("").to_owned());
+                            let answer = serde_json::json!({"ARN": body["SecretId"], "Name": "sync-notifier", "SecretString": secret.to_string(), "VersionId": "v1"});
+                            Ok::<_, std::convert::Infallible>(
+                                hyper::Response::builder()
+                                    .header("content-type", "application/x-amz-json-1.1")
+                                    .body(http_body_util::Full::new(bytes::Bytes::from(
+                                        answer.to_string(),
+                                    )))
+                                    .unwrap(),
+                            )
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (endpoint, asked)
+}
+
+#[tokio::test]
+async fn destinations_come_from_the_secret_read_once_at_cold_start() {
+    let scenario = Scenario::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("events/scenarios/rule-3-same-attempt-ends.json"),
+    )
+    .unwrap();
+    let codeconnections = LoopbackCodeConnections::start(scenario, LoopbackOptions::default())
+        .await
+        .unwrap();
+    let webhook = Receiver::start().await.unwrap();
+    let (secrets, asked) = secrets_manager(serde_json::json!({
+        "SLACK_WEBHOOK_URL": "", "WEBHOOK_URL": webhook.url(), "WEBHOOK_SECRET": SECRET,
+        "TEAMS_WEBHOOK_URL": "", "DISCORD_WEBHOOK_URL": "", "DESTINATIONS": ""
+    }))
+    .await;
+    let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:sync-notifier-AbCdEf";
+    let runtime = LoopbackRuntimeApi::start().await.unwrap();
+    let mut child = function(
+        &runtime,
+        codeconnections.endpoint_url(),
+        &[
+            ("CONFIG_SECRET_ARN", arn),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", &secrets),
+        ],
+    );
+    for tick in 0..3 {
+        codeconnections.set_tick(tick);
+        let Answer::Response(summary) = runtime
+            .invoke(sample("scheduled-event.json"))
+            .await
+            .expect("an answer")
+        else {
+            panic!("error")
+        };
+        assert!(
+            summary["failures"].as_array().unwrap().is_empty(),
+            "{summary}"
+        );
+    }
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(*asked.lock().unwrap(), [arn], "read once, at cold start");
+    let received = webhook.received();
+    assert_eq!(
+        received.len(),
+        1,
+        "the webhook named only in the secret got the failure"
+    );
+    assert_eq!(received[0].json()["type"], "sync.failed");
+    let logs = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        !logs.contains(&webhook.url()) && !logs.contains(SECRET),
+        "no secret in the logs: {logs}"
+    );
+}
