@@ -348,7 +348,7 @@ impl Config {
         ) as usize;
         let retention =
             Duration::from_secs(number("RETENTION_HOURS", 24, 1..=24 * 30, "hours") * 3600);
-        let lease = Duration::from_secs(number("LEASE_SECONDS", 120, 5..=3600, "seconds"));
+        let lease = Duration::from_secs(number("LEASE_SECONDS", 120, 60..=3600, "seconds"));
 
         let destinations = get("DESTINATIONS")
             .map(|value| destinations::parse(&value, &mut problems))

@@ -28,6 +28,10 @@ pub enum Trigger {
     GitSync { resource: ResourceName },
     /// A manual invoke naming resources.
     Check { resources: Vec<ResourceName> },
+    /// A well-formed event about something this function does not watch (a Git sync of
+    /// another sync type): answered with an empty summary, not an error, so it never lands
+    /// in the failed-invocations queue or sets off an alarm.
+    Ignored { reason: String },
 }
 
 const ACCEPTED: &str = "accepted events: an EventBridge \"Scheduled Event\" from aws.events, a \"Git Sync Resource Sync Status Change\" event from aws.codeconnections, or {\"resources\": [\"stack-name\", ...]}";
@@ -66,7 +70,14 @@ pub fn parse_trigger(payload: &Value) -> Result<Trigger, HandlerError> {
         return match (event.source.as_str(), event.detail_type.as_str()) {
             ("aws.events", "Scheduled Event") => Ok(Trigger::Scheduled),
             ("aws.codeconnections", "Git Sync Resource Sync Status Change") => {
-                git_sync_target(&event).map(|resource| Trigger::GitSync { resource })
+                match event.detail.get("syncType").and_then(Value::as_str) {
+                    Some(sync_type) if sync_type != "CFN_STACK_SYNC" => Ok(Trigger::Ignored {
+                        reason: format!(
+                            "a Git sync event of syncType {sync_type:?}; only CFN_STACK_SYNC is watched"
+                        ),
+                    }),
+                    _ => git_sync_target(&event).map(|resource| Trigger::GitSync { resource }),
+                }
             }
             (source, detail_type) => Err(HandlerError::UnsupportedEvent(format!(
                 "source {source:?} with detail-type {detail_type:?}"
@@ -115,13 +126,6 @@ fn keys(payload: &Value) -> Vec<String> {
 /// The stack the Git sync event is about: `detail.syncTarget` (a name, or a stack ARN in
 /// some events), else the stack ARN in `resources`.
 fn git_sync_target(event: &EventBridgeEvent<Value>) -> Result<ResourceName, HandlerError> {
-    if let Some(sync_type) = event.detail.get("syncType").and_then(Value::as_str)
-        && sync_type != "CFN_STACK_SYNC"
-    {
-        return Err(HandlerError::UnsupportedEvent(format!(
-            "a Git sync event of syncType {sync_type:?}; only CFN_STACK_SYNC is watched"
-        )));
-    }
     let candidates = event
         .detail
         .get("syncTarget")
@@ -146,10 +150,11 @@ fn stack_name(target: &str) -> &str {
     }
 }
 
-/// How long before the Lambda deadline the run stops starting new work: a fifth of the time
-/// it has, at most 5 s (so a 3-second function still gets 2.4 s of work).
+/// How long before the Lambda deadline the run stops starting new work: half the time it
+/// has, at most one webhook request's timeout plus 3 s (for its state write), so a stack
+/// claimed just before then still finishes in time (13 s of a 50 s function).
 pub fn deadline_margin(remaining: Duration) -> Duration {
-    (remaining / 5).min(Duration::from_secs(5))
+    (remaining / 2).min(crate::notify::HTTP_TIMEOUT + Duration::from_secs(3))
 }
 
 /// Handles one invocation: resolves the trigger, runs one tick, returns its summary.
@@ -162,6 +167,10 @@ pub async fn handle<S: StatusSource, T: StateStore>(
     let resources = match trigger {
         Trigger::Scheduled => None,
         Trigger::Check { resources } => Some(resources),
+        Trigger::Ignored { reason } => {
+            tracing::info!(%reason, "event ignored");
+            return Ok(Summary::default());
+        }
         Trigger::GitSync { resource } => match watch {
             Watch::Resources(watched) if !watched.contains(&resource) => {
                 tracing::info!(resource = %resource, "Git sync event for a stack that is not watched; ignored");
@@ -324,14 +333,14 @@ mod tests {
     }
 
     #[test]
-    fn the_deadline_margin_leaves_most_of_a_short_timeout_to_work() {
+    fn the_deadline_margin_outlasts_a_request_and_leaves_a_short_timeout_half() {
         assert_eq!(
             deadline_margin(Duration::from_secs(3)),
-            Duration::from_millis(600)
+            Duration::from_millis(1500)
         );
         assert_eq!(
             deadline_margin(Duration::from_secs(50)),
-            Duration::from_secs(5)
+            crate::notify::HTTP_TIMEOUT + Duration::from_secs(3)
         );
         assert_eq!(deadline_margin(Duration::ZERO), Duration::ZERO);
     }
@@ -354,13 +363,12 @@ mod tests {
             );
             assert_eq!(Diagnostic::from(error).error_type, "UnsupportedEvent");
         }
+        // Another sync type is well formed but not ours: ignored, not an error.
         let mut other_sync = sample("git-sync-status-change.json");
         other_sync["detail"]["syncType"] = "SERVICE_SYNC".into();
-        assert!(
-            parse_trigger(&other_sync)
-                .unwrap_err()
-                .to_string()
-                .contains("SERVICE_SYNC")
-        );
+        let Ok(Trigger::Ignored { reason }) = parse_trigger(&other_sync) else {
+            panic!("not ignored")
+        };
+        assert!(reason.contains("SERVICE_SYNC"), "{reason}");
     }
 }

@@ -14,6 +14,7 @@ pub mod loopback;
 pub mod notify;
 pub mod run;
 pub mod scenario;
+pub mod sdk_error;
 pub mod secret;
 pub mod source;
 pub mod store;

@@ -309,10 +309,9 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
                     ..Outcome::default()
                 };
                 match previous.as_ref() {
-                    Some(record)
-                        if error.kind != SourceErrorKind::NotFound
-                            && !record.pending.is_empty() =>
-                    {
+                    // Whatever the failure, even not found: what was decided before still
+                    // goes out (a vanished stack gets its expiry once nothing is pending).
+                    Some(record) if !record.pending.is_empty() => {
                         (record.state.clone(), Vec::new(), outcome)
                     }
                     _ => {
@@ -339,17 +338,30 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
                 notify,
             });
             if notify {
+                // The destinations it is for, so a process configured with fewer (a `check`
+                // on the function's table) never counts it delivered on their behalf.
+                let targets = self
+                    .destinations
+                    .iter()
+                    .filter(|destination| {
+                        destination.is_durable() && destination.accepts(&notification)
+                    })
+                    .map(|destination| destination.key().to_owned())
+                    .collect();
                 pending.push(PendingNotification {
                     notification,
                     done: Vec::new(),
+                    targets,
                 });
             }
         }
         let retention_ms = i64::try_from(self.settings.retention.as_millis()).unwrap_or(i64::MAX);
-        pending.retain(|item| {
-            let expired =
-                now.as_millis() - item.notification.detected_at.as_millis() > retention_ms;
-            if expired {
+        // Reported only once a write has dropped them (a run that loses the write drops nothing).
+        let (expired, mut pending): (Vec<_>, Vec<_>) = pending.into_iter().partition(|item| {
+            now.as_millis() - item.notification.detected_at.as_millis() > retention_ms
+        });
+        let report_expired = |outcome: &mut Outcome| {
+            for item in &expired {
                 tracing::error!(
                     resource = %name,
                     notification_id = %item.notification.id,
@@ -357,10 +369,9 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
                     delivered_to = ?item.done,
                     "dropping a notification undelivered for longer than the retention"
                 );
-                outcome.deliveries.expired += 1;
             }
-            !expired
-        });
+            outcome.deliveries.expired += expired.len();
+        };
         pending.retain(|item| !self.is_complete(item));
 
         let previous_expiry = previous.as_ref().and_then(|record| record.expires_at);
@@ -379,16 +390,21 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
             record.lease = None;
             if previous.as_ref() != Some(&record) {
                 match self.store.save(name, version, &record).await {
-                    Ok(_) => outcome.writes += 1,
+                    Ok(_) => {
+                        outcome.writes += 1;
+                        report_expired(&mut outcome);
+                    }
                     Err(error) => Self::lost_write(&mut outcome, error),
                 }
             }
             return outcome;
         }
 
-        // Claim: only the run whose conditional write succeeds delivers.
+        // Claim: only the run whose conditional write succeeds delivers. The lease counts
+        // from now, not from the start of the tick: stacks claimed late get all of it.
+        let claim_time = Timestamp::now();
         if let Some(lease) = &record.lease
-            && lease.until > now
+            && lease.until > claim_time
         {
             outcome.transitions.clear();
             outcome.deferred = Some(format!(
@@ -400,10 +416,13 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
         let lease_ms = i64::try_from(self.settings.lease.as_millis()).unwrap_or(i64::MAX);
         record.lease = Some(Lease {
             owner: owner.to_owned(),
-            until: now.plus_millis(lease_ms),
+            until: claim_time.plus_millis(lease_ms),
         });
         let claimed = match self.store.save(name, version, &record).await {
-            Ok(claimed) => claimed,
+            Ok(claimed) => {
+                report_expired(&mut outcome);
+                claimed
+            }
             Err(error) => {
                 outcome.transitions.clear();
                 Self::lost_write(&mut outcome, error);
@@ -504,11 +523,16 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
     }
 
     /// Done when every configured destination that wants it has it (or refused it for good).
+    /// ...and every destination it was decided for has it too, even one this process does
+    /// not have (a `check` without the function's secret leaves those to the function; a
+    /// destination removed for good lets it run out at the retention, with an error).
     fn is_complete(&self, item: &PendingNotification) -> bool {
+        let done = |key: &str| item.done.iter().any(|done| done == key);
         self.destinations
             .iter()
             .filter(|destination| destination.accepts(&item.notification))
-            .all(|destination| item.done.iter().any(|key| key == destination.key()))
+            .all(|destination| done(destination.key()))
+            && item.targets.iter().all(|key| done(key))
     }
 
     /// Sends pending notifications, oldest first. Each destination goes at its own pace;

@@ -8,8 +8,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     #[error(
@@ -32,14 +30,8 @@ pub async fn load(
         .secret_id(arn)
         .send()
         .await
-        .map_err(|error| {
-            SecretError::Unreadable(match &error {
-                SdkError::ServiceError(service) => {
-                    service.err().code().unwrap_or("service error").to_owned()
-                }
-                other => DisplayErrorContext(other).to_string(),
-            })
-        })?;
+        // The description never carries a response body: a failed answer could hold the secret.
+        .map_err(|error| SecretError::Unreadable(crate::sdk_error::describe(&error)))?;
     let text = output
         .secret_string()
         .ok_or_else(|| SecretError::Malformed("it holds binary data, not a string".into()))?;

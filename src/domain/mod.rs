@@ -231,7 +231,13 @@ impl Notification {
             return None;
         }
         let ended = self.attempt.ended_at()?;
-        Some((ended.as_millis() - self.attempt.started_at.as_millis()).max(0) / 1000)
+        Some(
+            ended
+                .as_millis()
+                .saturating_sub(self.attempt.started_at.as_millis())
+                .max(0)
+                / 1000,
+        )
     }
 }
 

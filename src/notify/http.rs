@@ -323,7 +323,11 @@ fn parse_http_date(value: &str) -> Option<i64> {
     .iter()
     .position(|name| name == month)? as i64
         + 1;
-    let year: i64 = year.parse().ok()?;
+    // Years outside 1970-9999 are not a Retry-After anyone means (and keep the arithmetic small).
+    let year: i64 = year
+        .parse()
+        .ok()
+        .filter(|year| (1970..=9999).contains(year))?;
     let clock: Vec<i64> = time
         .split(':')
         .map(|part| part.parse().ok())

@@ -97,6 +97,10 @@ pub enum Destination {
 }
 
 impl Destination {
+    /// False for the console: a local printer, not somewhere a notification is owed to.
+    pub fn is_durable(&self) -> bool {
+        !matches!(self, Destination::Console(_))
+    }
     /// The destination a [`DestinationSpec`] describes, posting through `client`.
     pub fn from_spec(
         spec: &DestinationSpec,

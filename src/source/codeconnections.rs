@@ -2,7 +2,7 @@
 //! `aws-sdk-codeconnections`, translated into domain types here and nowhere else.
 
 use aws_sdk_codeconnections::Client;
-use aws_sdk_codeconnections::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_codeconnections::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_codeconnections::types::{self as sdk, SyncConfigurationType};
 
 use super::{SourceError, SourceErrorKind, StatusSource};
@@ -86,14 +86,15 @@ impl StatusSource for CodeConnectionsSource {
                     .await
                     .map_err(classify)?;
                 for configuration in page.sync_configurations() {
-                    let name =
-                        ResourceName::parse(configuration.resource_name()).map_err(|error| {
-                            malformed(&format!(
-                                "ListSyncConfigurations returned a bad ResourceName: {error}"
-                            ))
-                        })?;
-                    if !names.contains(&name) {
-                        names.push(name);
+                    // One odd entry must not hide every other stack: skip it, say so.
+                    match ResourceName::parse(configuration.resource_name()) {
+                        Ok(name) if !names.contains(&name) => names.push(name),
+                        Ok(_) => {}
+                        Err(error) => tracing::warn!(
+                            repository_link = %link_id,
+                            %error,
+                            "ListSyncConfigurations returned a resource name that is not valid; skipped"
+                        ),
                     }
                 }
                 next_token = page.next_token().map(str::to_owned);
@@ -161,7 +162,11 @@ fn to_revision(revision: &sdk::Revision) -> Revision {
 }
 
 fn to_timestamp(time: &aws_sdk_codeconnections::primitives::DateTime) -> Timestamp {
-    Timestamp::from_millis(time.secs() * 1000 + i64::from(time.subsec_nanos() / 1_000_000))
+    Timestamp::from_millis(
+        time.secs()
+            .saturating_mul(1000)
+            .saturating_add(i64::from(time.subsec_nanos() / 1_000_000)),
+    )
 }
 
 /// Sorts an SDK failure into what the run and the summary need to know.
@@ -180,16 +185,8 @@ where
         SdkError::ResponseError(_) => SourceErrorKind::Malformed,
         _ => SourceErrorKind::Unavailable,
     };
-    let message = match &error {
-        SdkError::ServiceError(service) => {
-            let err = service.err();
-            format!(
-                "{}: {}",
-                err.code().unwrap_or("error"),
-                err.message().unwrap_or("no message")
-            )
-        }
-        other => DisplayErrorContext(other).to_string(),
-    };
-    SourceError { kind, message }
+    SourceError {
+        kind,
+        message: crate::sdk_error::describe(&error),
+    }
 }

@@ -48,7 +48,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
 use futures_util::StreamExt;
 
@@ -162,7 +162,7 @@ impl DynamoError {
             operation,
             table: table.to_owned(),
             code: error.code().map(str::to_owned),
-            message: DisplayErrorContext(error).to_string(),
+            message: crate::sdk_error::describe(error),
         }
     }
 }

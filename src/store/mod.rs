@@ -52,6 +52,10 @@ pub struct PendingNotification {
     /// Destination keys that received it (or refused it for good).
     #[serde(default)]
     pub done: Vec<String>,
+    /// Destination keys it was decided for (the console excluded): it is complete only
+    /// once all of these are done too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -151,14 +151,22 @@ async fn a_resource_vanishing_while_another_run_delivers_its_notifications_waits
     endpoint.set_tick(2);
     let vanished = run.tick(None, None).await.unwrap();
 
+    // Not found, and its pending notification belongs to the run delivering it: this run
+    // writes nothing (no expiry either) and leaves the stack to it until its lease ends.
     assert_eq!(vanished.state_writes, 0);
-    assert_eq!(vanished.vanished.len(), 1);
+    assert_eq!(vanished.failures.len(), 1);
     assert!(
-        vanished.vanished[0]
-            .reason
-            .contains("once the run delivering its notifications is done"),
+        vanished.failures[0].reason.starts_with("not found"),
         "{:?}",
-        vanished.vanished
+        vanished.failures
+    );
+    assert_eq!(vanished.deferred.len(), 1);
+    assert!(
+        vanished.deferred[0]
+            .reason
+            .contains("another run is delivering its notifications"),
+        "{:?}",
+        vanished.deferred
     );
     assert_eq!(
         server.raw_item(&table, "app-stack").await,

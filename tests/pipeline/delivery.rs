@@ -209,32 +209,121 @@ async fn overlapping_runs_over_one_store_deliver_each_notification_once() {
 #[tokio::test]
 async fn a_pending_notification_goes_out_even_while_the_stacks_checks_fail() {
     // Tick 2 tells a failure the webhook cannot take; in tick 3 the stack's check is
-    // throttled, and the notification is delivered all the same.
-    let mut story: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(scenario("rule-3-same-attempt-ends")).unwrap(),
-    )
-    .unwrap();
-    story["ticks"][2]["app-stack"] =
-        serde_json::json!({"__type": "ThrottlingException", "message": "Rate exceeded"});
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("throttled.json");
-    std::fs::write(&path, story.to_string()).unwrap();
+    // throttled, or the stack is not found any more, and the notification is delivered all
+    // the same.
+    for (case, tick_3) in [
+        (
+            "throttled",
+            Some(serde_json::json!({"__type": "ThrottlingException", "message": "Rate exceeded"})),
+        ),
+        ("not found", None),
+    ] {
+        let mut story: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(scenario("rule-3-same-attempt-ends")).unwrap(),
+        )
+        .unwrap();
+        match tick_3 {
+            Some(answer) => story["ticks"][2]["app-stack"] = answer,
+            None => story["ticks"][2] = serde_json::json!({}),
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("story.json");
+        std::fs::write(&path, story.to_string()).unwrap();
 
+        let receiver = Receiver::start().await.unwrap();
+        receiver.answer_with(&[503, 503, 503, 503]);
+        let config = config(&[("WEBHOOK_URL", &receiver.url()), ("WEBHOOK_SECRET", SECRET)]);
+        let (_, summaries) = replay_json(&path, &config).await;
+        assert_eq!(summaries[1].deliveries.retrying, 1, "{case}");
+        assert_eq!(
+            summaries[2].failures.len(),
+            1,
+            "{case}: the check failed: {:?}",
+            summaries[2]
+        );
+        assert_eq!(
+            summaries[2].deliveries.delivered, 1,
+            "{case}: and the pending notification went out"
+        );
+        assert_eq!(receiver.received().len(), 1, "{case}");
+        assert_eq!(
+            receiver.received()[0].json()["type"],
+            "sync.failed",
+            "{case}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_process_with_fewer_destinations_never_completes_a_notification_for_the_others() {
+    // The function's runner has a webhook that is down; a `check` on the same state has only
+    // the console. The check prints the notification but leaves it pending for the webhook,
+    // which gets it once it is back.
+    let scenario = Scenario::load(&scenario("rule-3-same-attempt-ends")).unwrap();
+    let names = scenario.resources();
+    let endpoint = LoopbackCodeConnections::start(scenario, LoopbackOptions::default())
+        .await
+        .unwrap();
     let receiver = Receiver::start().await.unwrap();
-    receiver.answer_with(&[503, 503, 503, 503]);
-    let config = config(&[("WEBHOOK_URL", &receiver.url()), ("WEBHOOK_SECRET", SECRET)]);
-    let (_, summaries) = replay_json(&path, &config).await;
-    assert_eq!(summaries[1].deliveries.retrying, 1);
-    assert_eq!(
-        summaries[2].failures.len(),
-        1,
-        "the check failed: {:?}",
-        summaries[2]
+    let store = Arc::new(LocalStore::in_memory());
+    let settings = RunSettings {
+        watch: Watch::Discover,
+        notify_on: KindSet::ALL,
+        fetch_concurrency: 4,
+        retention: Duration::from_secs(3600),
+        lease: Duration::from_secs(60),
+        vanished_ttl: sync_notifier::run::RunSettings::DEFAULT_VANISHED_TTL,
+    };
+    let function = Runner::new(
+        CodeConnectionsSource::new(loopback_client(endpoint.endpoint_url())),
+        store.clone(),
+        destinations_from(
+            &config(&[("WEBHOOK_URL", &receiver.url()), ("WEBHOOK_SECRET", SECRET)]),
+            &http_client(),
+        ),
+        settings.clone(),
     );
+    let printed = crate::support::Captured::default();
+    let console = sync_notifier::notify::ConsoleNotifier::new(
+        sync_notifier::notify::ConsoleFormat::Json,
+        Arc::new(std::sync::Mutex::new(printed.clone())),
+    );
+    let check = Runner::new(
+        CodeConnectionsSource::new(loopback_client(endpoint.endpoint_url())),
+        store.clone(),
+        vec![sync_notifier::notify::Destination::Console(console)],
+        settings,
+    );
+
+    function.tick(Some(names.clone()), None).await.unwrap();
+    endpoint.set_tick(1);
+    receiver.answer_with(&[503, 503, 503, 503]);
     assert_eq!(
-        summaries[2].deliveries.delivered, 1,
-        "and the pending notification went out"
+        function
+            .tick(Some(names.clone()), None)
+            .await
+            .unwrap()
+            .deliveries
+            .retrying,
+        1
+    );
+    let checked = check.tick(Some(names.clone()), None).await.unwrap();
+    assert_eq!(checked.deliveries.delivered, 1, "the console printed it");
+    assert_eq!(printed.text().lines().count(), 1);
+    let recovered = function.tick(Some(names.clone()), None).await.unwrap();
+    assert_eq!(
+        recovered.deliveries.delivered, 1,
+        "still pending for the webhook: {recovered:?}"
     );
     assert_eq!(receiver.received().len(), 1);
-    assert_eq!(receiver.received()[0].json()["type"], "sync.failed");
+    assert_eq!(
+        check
+            .tick(Some(names), None)
+            .await
+            .unwrap()
+            .deliveries
+            .delivered,
+        0,
+        "nothing twice"
+    );
 }
