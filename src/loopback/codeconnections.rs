@@ -280,7 +280,7 @@ fn page<T: Clone>(items: &[T], input: &Cbor, page_size: usize) -> (Vec<T>, Optio
     let start = text_member(input, "NextToken")
         .and_then(|token| token.parse().ok())
         .unwrap_or(0usize);
-    let end = (start + page_size.max(1)).min(items.len());
+    let end = start.saturating_add(page_size.max(1)).min(items.len());
     let next = (end < items.len()).then(|| end.to_string());
     (items.get(start..end).unwrap_or_default().to_vec(), next)
 }
