@@ -2,17 +2,15 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use sync_notifier::config::{KindSet, Watch};
 use sync_notifier::loopback::{
     LoopbackCodeConnections, LoopbackOptions, Receiver, loopback_client,
 };
 use sync_notifier::notify::{destinations_from, http_client};
-use sync_notifier::run::{RunSettings, Runner};
+use sync_notifier::run::Runner;
 use sync_notifier::scenario::Scenario;
 use sync_notifier::source::CodeConnectionsSource;
 use sync_notifier::store::LocalStore;
@@ -163,14 +161,7 @@ async fn overlapping_runs_over_one_store_deliver_each_notification_once() {
     let receiver = Receiver::start().await.unwrap();
     let store = Arc::new(LocalStore::in_memory());
     let client = http_client();
-    let settings = RunSettings {
-        watch: Watch::Discover,
-        notify_on: KindSet::ALL,
-        fetch_concurrency: 4,
-        retention: Duration::from_secs(3600),
-        lease: Duration::from_secs(60),
-        vanished_ttl: sync_notifier::run::RunSettings::DEFAULT_VANISHED_TTL,
-    };
+    let settings = crate::support::settings();
     let webhook_config = config(&[("WEBHOOK_URL", &receiver.url()), ("WEBHOOK_SECRET", SECRET)]);
     let runners: Vec<_> = (0..4)
         .map(|_| {
@@ -266,14 +257,7 @@ async fn a_process_with_fewer_destinations_never_completes_a_notification_for_th
         .unwrap();
     let receiver = Receiver::start().await.unwrap();
     let store = Arc::new(LocalStore::in_memory());
-    let settings = RunSettings {
-        watch: Watch::Discover,
-        notify_on: KindSet::ALL,
-        fetch_concurrency: 4,
-        retention: Duration::from_secs(3600),
-        lease: Duration::from_secs(60),
-        vanished_ttl: sync_notifier::run::RunSettings::DEFAULT_VANISHED_TTL,
-    };
+    let settings = crate::support::settings();
     let function = Runner::new(
         CodeConnectionsSource::new(loopback_client(endpoint.endpoint_url())),
         store.clone(),

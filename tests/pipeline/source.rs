@@ -179,12 +179,8 @@ async fn a_tick_fetches_with_bounded_concurrency() {
     )
     .await;
     let settings = sync_notifier::run::RunSettings {
-        watch: sync_notifier::config::Watch::Discover,
-        notify_on: sync_notifier::config::KindSet::ALL,
         fetch_concurrency: 8,
-        retention: Duration::from_secs(3600),
-        lease: Duration::from_secs(60),
-        vanished_ttl: sync_notifier::run::RunSettings::DEFAULT_VANISHED_TTL,
+        ..crate::support::settings()
     };
     let runner = sync_notifier::run::Runner::new(
         source,
@@ -214,14 +210,7 @@ async fn a_tick_fetches_with_bounded_concurrency() {
 #[tokio::test]
 async fn past_the_deadline_no_new_work_starts_and_nothing_is_written() {
     let (endpoint, source) = endpoint(ONE_STACK, LoopbackOptions::default()).await;
-    let settings = sync_notifier::run::RunSettings {
-        watch: sync_notifier::config::Watch::Discover,
-        notify_on: sync_notifier::config::KindSet::ALL,
-        fetch_concurrency: 4,
-        retention: Duration::from_secs(3600),
-        lease: Duration::from_secs(60),
-        vanished_ttl: sync_notifier::run::RunSettings::DEFAULT_VANISHED_TTL,
-    };
+    let settings = crate::support::settings();
     let runner = sync_notifier::run::Runner::new(
         source,
         sync_notifier::store::LocalStore::in_memory(),
@@ -280,14 +269,7 @@ async fn a_checked_stack_renews_its_idle_expiry_only_when_a_third_of_it_is_left(
     use sync_notifier::store::{Loaded, StateStore};
     let (_endpoint, source) = endpoint(ONE_STACK, LoopbackOptions::default()).await;
     let store = std::sync::Arc::new(sync_notifier::store::LocalStore::in_memory());
-    let settings = sync_notifier::run::RunSettings {
-        watch: sync_notifier::config::Watch::Discover,
-        notify_on: sync_notifier::config::KindSet::ALL,
-        fetch_concurrency: 4,
-        retention: Duration::from_secs(3600),
-        lease: Duration::from_secs(60),
-        vanished_ttl: sync_notifier::run::RunSettings::DEFAULT_VANISHED_TTL,
-    };
+    let settings = crate::support::settings();
     let runner = sync_notifier::run::Runner::new(source, store.clone(), Vec::new(), settings);
     let stack = name("payments-stack");
     let idle_ms = sync_notifier::run::RunSettings::IDLE_TTL.as_millis() as i64;

@@ -79,3 +79,16 @@ pub fn told(bodies: &[Value]) -> Vec<(String, String, String)> {
         })
         .collect()
 }
+
+/// Settings for runners built by hand: discover, every kind, 4 calls at once, an hour of
+/// retention, a one-minute lease.
+pub fn settings() -> sync_notifier::run::RunSettings {
+    sync_notifier::run::RunSettings {
+        watch: sync_notifier::config::Watch::Discover,
+        notify_on: sync_notifier::config::KindSet::ALL,
+        fetch_concurrency: 4,
+        retention: std::time::Duration::from_secs(3600),
+        lease: std::time::Duration::from_secs(60),
+        vanished_ttl: sync_notifier::run::RunSettings::DEFAULT_VANISHED_TTL,
+    }
+}
