@@ -155,10 +155,6 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
         &self.store
     }
 
-    pub fn source(&self) -> &S {
-        &self.source
-    }
-
     pub fn destination_count(&self) -> usize {
         self.destinations.len()
     }

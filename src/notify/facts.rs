@@ -65,6 +65,21 @@ impl Commit {
 }
 
 impl<'a> Facts<'a> {
+    /// `❌ Sync failed: orders-stack · c4f8a2e on acme/infra (main)`: the one line a phone
+    /// notification shows. `value(text, limit)` makes each Git value safe and short for the
+    /// destination's format (the stack name is already safe: it was validated).
+    pub fn one_line(&self, value: impl Fn(&str, usize) -> String) -> String {
+        format!(
+            "{} {}: {} · {} on {} ({})",
+            self.emoji,
+            self.headline,
+            self.resource,
+            value(&self.commit.short_sha, 40),
+            value(&self.repository, 80),
+            value(self.branch, 60),
+        )
+    }
+
     pub fn of(notification: &'a Notification, region: Option<&ConsoleRegion>) -> Facts<'a> {
         let revision = &notification.attempt.target_revision;
         let (emoji, headline, status) = match notification.kind {

@@ -122,15 +122,7 @@ fn event_line(event: &SyncEvent) -> String {
 /// The fallback people see in a phone notification: what, which stack, which commit,
 /// and for a failure the newest error.
 fn fallback(facts: &Facts) -> String {
-    let mut text = format!(
-        "{} {}: {} · {} on {} ({})",
-        facts.emoji,
-        facts.headline,
-        facts.resource,
-        value(&facts.commit.short_sha, 40),
-        value(&facts.repository, 80),
-        value(facts.branch, 60),
-    );
+    let mut text = facts.one_line(value);
     match facts.kind {
         NotificationKind::Failed => {
             let reason = facts

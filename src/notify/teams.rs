@@ -218,15 +218,7 @@ fn card(facts: &Facts, events_shown: usize) -> Value {
         actions.push(json!({"type": "Action.OpenUrl", "title": format!("View commit {}", facts.commit.short_sha), "url": url}));
     }
 
-    let summary = format!(
-        "{} {}: {} · {} on {} ({})",
-        facts.emoji,
-        facts.headline,
-        facts.resource,
-        value(&facts.commit.short_sha, 40),
-        value(&facts.repository, 80),
-        value(facts.branch, 60)
-    );
+    let summary = facts.one_line(value);
     json!({
         "type": "message",
         "summary": summary,
