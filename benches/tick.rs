@@ -236,7 +236,7 @@ async fn bench(stacks: usize, steady_ticks: usize, dynamodb: Option<&LocalDynamo
     .unwrap();
 
     let mut command = Command::new(env!("CARGO_BIN_EXE_sync-notifier"));
-    command.env_clear();
+    runtime.lambda_environment(&mut command);
     if let Some(dynamodb) = dynamodb {
         command
             .env("STATE_TABLE", dynamodb.table)
@@ -244,17 +244,6 @@ async fn bench(stacks: usize, steady_ticks: usize, dynamodb: Option<&LocalDynamo
     }
     let started = Instant::now();
     let mut child = command
-        .env("AWS_LAMBDA_RUNTIME_API", runtime.address())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "sync-notifier")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/sync-notifier")
-        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
-        .env("AWS_SECRET_ACCESS_KEY", "local")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env(
             "AWS_ENDPOINT_URL_CODECONNECTIONS",
             codeconnections.endpoint_url(),

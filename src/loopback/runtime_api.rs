@@ -75,6 +75,30 @@ impl LoopbackRuntimeApi {
         &self.address
     }
 
+    /// Prepares `command` to run the function as Lambda would start it against this API:
+    /// a clean environment with the runtime's variables, JSON logs, a fixed Region and
+    /// placeholder credentials (nothing here talks to AWS). Callers add the endpoints and
+    /// settings of their case.
+    pub fn lambda_environment<'c>(
+        &self,
+        command: &'c mut std::process::Command,
+    ) -> &'c mut std::process::Command {
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_RUNTIME_API", self.address())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "sync-notifier")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "loopback")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/sync-notifier")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
+            .env("AWS_SECRET_ACCESS_KEY", "local")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+    }
+
     /// When the function first polled for an invocation (its init was done), if it has.
     pub fn first_poll(&self) -> Option<std::time::Instant> {
         self.state.lock().ok().and_then(|state| state.first_poll)
