@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 
+use crate::domain::Region;
 use crate::domain::{NotificationKind, ResourceName};
-use crate::notify::facts::ConsoleRegion;
 
 mod destinations;
 
@@ -186,7 +186,7 @@ pub struct Config {
     /// `DESTINATIONS`: more destinations, each with its own filters.
     pub destinations: Vec<DestinationSpec>,
     /// `AWS_REGION`, for links to the CloudFormation console (none when unset).
-    pub console_region: Option<ConsoleRegion>,
+    pub console_region: Option<Region>,
     pub notify_on: KindSet,
     /// How many `GetResourceSyncStatus` calls run at once.
     pub fetch_concurrency: usize,
@@ -353,7 +353,7 @@ impl Config {
         let destinations = get("DESTINATIONS")
             .map(|value| destinations::parse(&value, &mut problems))
             .unwrap_or_default();
-        let console_region = get("AWS_REGION").and_then(|region| ConsoleRegion::parse(&region));
+        let console_region = get("AWS_REGION").and_then(|region| Region::parse(&region).ok());
 
         let config = Config {
             watch,

@@ -6,6 +6,7 @@
 //! ([`notify`]). [`run`] wires one tick through them; [`cli`] and [`lambda`] are the two
 //! ways in. [`loopback`] holds real local servers that stand in for AWS and webhooks.
 
+pub mod backoff;
 pub mod cli;
 pub mod config;
 pub mod domain;
@@ -18,3 +19,4 @@ pub mod sdk_error;
 pub mod secret;
 pub mod source;
 pub mod store;
+pub mod text;

@@ -4,7 +4,6 @@
 //! adapters it is built with differ.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -138,9 +137,7 @@ struct Outcome {
 
 impl<S: StatusSource, T: StateStore> Runner<S, T> {
     pub fn new(source: S, store: T, destinations: Vec<Destination>, settings: RunSettings) -> Self {
-        let process_tag = std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish();
+        let process_tag = fastrand::u64(..);
         Runner {
             source,
             store,

@@ -6,12 +6,14 @@
 
 mod decide;
 mod name;
+mod place;
 mod time;
 
 use serde::{Deserialize, Serialize};
 
 pub use decide::{Decision, decide};
 pub use name::{InvalidResourceName, ResourceName};
+pub use place::{AccountId, Region};
 pub use time::{Timestamp, human_duration};
 
 /// The status of one sync attempt, as CodeConnections reports it.

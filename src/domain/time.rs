@@ -1,9 +1,10 @@
 //! `Timestamp`: an instant in epoch milliseconds, printed as RFC 3339 UTC.
 //!
 //! AWS sends epoch seconds (with a fraction); keeping milliseconds makes attempt ids
-//! exact and comparisons cheap. Formatting is done here rather than with a date crate
-//! because UTC civil-date conversion is twenty lines and this is all we need of dates.
+//! exact and comparisons cheap. The calendar is chrono's (already linked for the Lambda
+//! event types); this module is the only place that converts to and from dates.
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -11,6 +12,11 @@ use serde::{Deserialize, Serialize};
 pub struct Timestamp(i64);
 
 impl Timestamp {
+    /// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z: the instants RFC 3339 can write.
+    /// Formatting clamps to them, so a text is always RFC 3339 whatever the number.
+    pub const EARLIEST: Timestamp = Timestamp(-62_135_596_800_000);
+    pub const LATEST: Timestamp = Timestamp(253_402_300_799_999);
+
     pub const fn from_millis(millis: i64) -> Self {
         Timestamp(millis)
     }
@@ -20,36 +26,54 @@ impl Timestamp {
     }
 
     pub fn now() -> Self {
-        let since_epoch = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        Timestamp(since_epoch.as_millis() as i64)
+        Timestamp(Utc::now().timestamp_millis())
+    }
+
+    /// Reads an RFC 3339 / ISO 8601 date-time with an offset
+    /// (`2026-11-26T10:01:00Z`, `2026-11-26T10:01:00.123+00:00`), as the AWS CLI prints
+    /// timestamps.
+    pub fn parse_rfc3339(text: &str) -> Option<Self> {
+        DateTime::parse_from_rfc3339(text.trim())
+            .ok()
+            .map(|at| Timestamp(at.timestamp_millis()))
     }
 
     pub const fn as_millis(self) -> i64 {
         self.0
     }
 
-    pub fn as_epoch_seconds(self) -> f64 {
-        self.0 as f64 / 1000.0
+    /// Whole seconds since the epoch (rounded down).
+    pub const fn as_epoch_seconds(self) -> i64 {
+        self.0.div_euclid(1000)
     }
 
     pub fn plus_millis(self, millis: i64) -> Self {
         Timestamp(self.0.saturating_add(millis))
     }
 
+    /// Whether this instant can be written as RFC 3339 (years 1 to 9999).
+    pub fn is_writable(self) -> bool {
+        (Self::EARLIEST..=Self::LATEST).contains(&self)
+    }
+
+    fn date_time(self) -> DateTime<Utc> {
+        let millis = self.0.clamp(Self::EARLIEST.0, Self::LATEST.0);
+        DateTime::from_timestamp_millis(millis).unwrap_or_default()
+    }
+
     /// `2026-11-26T10:15:00Z` (whole seconds, UTC).
     pub fn to_rfc3339(self) -> String {
-        let seconds = self.0.div_euclid(1000);
-        let days = seconds.div_euclid(86_400);
-        let second_of_day = seconds.rem_euclid(86_400);
-        let (year, month, day) = civil_from_days(days);
-        format!(
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-            second_of_day / 3600,
-            second_of_day % 3600 / 60,
-            second_of_day % 60
-        )
+        self.date_time().to_rfc3339_opts(SecondsFormat::Secs, true)
+    }
+
+    /// `2026-11-26 10:15:00 UTC`, for people.
+    pub fn to_readable(self) -> String {
+        self.date_time().format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    }
+
+    /// `10:03:47`, the UTC time of day.
+    pub fn time_of_day(self) -> String {
+        self.date_time().format("%H:%M:%S").to_string()
     }
 }
 
@@ -57,26 +81,6 @@ impl std::fmt::Display for Timestamp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.to_rfc3339())
     }
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
-/// (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// A duration in words a person reads at a glance: `45s`, `3m 18s`, `2h 5m`.
@@ -112,6 +116,46 @@ mod tests {
             Timestamp::from_epoch_seconds(-1.0).to_rfc3339(),
             "1969-12-31T23:59:59Z"
         );
+        assert_eq!(
+            Timestamp::from_epoch_seconds(1_795_688_100.0).to_readable(),
+            "2026-11-26 10:15:00 UTC"
+        );
+        assert_eq!(
+            Timestamp::from_epoch_seconds(1_795_687_427.0).time_of_day(),
+            "10:03:47"
+        );
+    }
+
+    #[test]
+    fn out_of_range_instants_still_format_as_rfc3339() {
+        let far = Timestamp::from_epoch_seconds(1e20);
+        assert!(!far.is_writable());
+        assert_eq!(far.to_rfc3339(), "9999-12-31T23:59:59Z");
+        assert_eq!(
+            Timestamp::from_millis(i64::MIN).to_rfc3339(),
+            "0001-01-01T00:00:00Z"
+        );
+        assert!(Timestamp::from_millis(0).is_writable());
+    }
+
+    #[test]
+    fn reads_what_the_aws_cli_prints() {
+        for (text, seconds) in [
+            ("2026-11-26T10:01:00+00:00", 1_795_687_260),
+            ("2026-11-26T10:01:00Z", 1_795_687_260),
+            ("2026-11-26T11:01:00+01:00", 1_795_687_260),
+        ] {
+            assert_eq!(
+                Timestamp::parse_rfc3339(text),
+                Some(Timestamp::from_millis(seconds * 1000)),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            Timestamp::parse_rfc3339("2026-11-26T10:01:00.250000+00:00"),
+            Some(Timestamp::from_millis(1_795_687_260_250))
+        );
+        assert_eq!(Timestamp::parse_rfc3339("yesterday"), None);
     }
 
     #[test]

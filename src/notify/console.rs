@@ -4,9 +4,10 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use super::facts::{ConsoleRegion, Facts};
+use super::facts::Facts;
 use super::{DeliveryError, Notifier, webhook_body};
 use crate::domain::Notification;
+use crate::domain::Region;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ConsoleFormat {
@@ -21,7 +22,7 @@ type Sink = Arc<Mutex<dyn Write + Send>>;
 pub struct ConsoleNotifier {
     format: ConsoleFormat,
     sink: Sink,
-    region: Option<ConsoleRegion>,
+    region: Option<Region>,
 }
 
 impl std::fmt::Debug for ConsoleNotifier {
@@ -42,7 +43,7 @@ impl ConsoleNotifier {
     }
 
     /// Console links (in `json`, exactly as the webhook body has them) for this Region.
-    pub fn with_region(mut self, region: Option<ConsoleRegion>) -> Self {
+    pub fn with_region(mut self, region: Option<Region>) -> Self {
         self.region = region;
         self
     }

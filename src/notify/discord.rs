@@ -8,10 +8,11 @@
 
 use serde_json::{Value, json};
 
-use super::facts::{Commit, ConsoleRegion, Facts};
-use super::text::{clip, fit_lines, single_line, units};
+use super::facts::{Commit, Facts};
 use super::{DeliveryError, Notifier, Target, http_notifier_basics};
+use crate::domain::Region;
 use crate::domain::{Notification, NotificationKind, SyncEvent, Timestamp};
+use crate::text::{clip, fit_lines, single_line, units};
 
 pub const TITLE_LIMIT: usize = 256;
 pub const DESCRIPTION_LIMIT: usize = 4096;
@@ -110,7 +111,7 @@ fn colour(kind: NotificationKind) -> u32 {
     }
 }
 
-pub fn discord_message(notification: &Notification, region: Option<&ConsoleRegion>) -> Value {
+pub fn discord_message(notification: &Notification, region: Option<&Region>) -> Value {
     let facts = Facts::of(notification, region);
 
     let mut status = format!("{} {}", facts.emoji, facts.status);

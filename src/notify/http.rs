@@ -231,16 +231,11 @@ impl Endpoint {
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
-        let exponent = attempt.saturating_sub(1).min(16);
-        let ceiling = self
-            .policy
-            .base_backoff
-            .saturating_mul(1 << exponent)
-            .min(self.policy.max_backoff);
-        // "Equal jitter": half fixed, half random, so retries spread out but never bunch
-        // at zero.
-        let half = ceiling / 2;
-        half + half.mul_f64(random_fraction())
+        crate::backoff::Backoff {
+            first: self.policy.base_backoff,
+            max: self.policy.max_backoff,
+        }
+        .delay(attempt)
     }
 
     fn can_wait(&self, wait: Duration) -> bool {
@@ -304,65 +299,9 @@ pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Dura
         return (seconds.is_finite() && seconds >= 0.0)
             .then(|| Duration::from_secs_f64(seconds.min(86_400.0)));
     }
-    let at = parse_http_date(value)?;
-    let now = now.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64;
-    Some(Duration::from_secs((at - now).clamp(0, 86_400) as u64))
-}
-
-/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) as epoch seconds.
-fn parse_http_date(value: &str) -> Option<i64> {
-    let rest = value.split_once(", ")?.1;
-    let parts: Vec<&str> = rest.split(' ').collect();
-    let [day, month, year, time, "GMT"] = parts.as_slice() else {
-        return None;
-    };
-    let day: i64 = day.parse().ok()?;
-    let month = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ]
-    .iter()
-    .position(|name| name == month)? as i64
-        + 1;
-    // Years outside 1970-9999 are not a Retry-After anyone means (and keep the arithmetic small).
-    let year: i64 = year
-        .parse()
-        .ok()
-        .filter(|year| (1970..=9999).contains(year))?;
-    let clock: Vec<i64> = time
-        .split(':')
-        .map(|part| part.parse().ok())
-        .collect::<Option<_>>()?;
-    let [hour, minute, second] = clock.as_slice() else {
-        return None;
-    };
-    if !(1..=31).contains(&day) || *hour > 23 || *minute > 59 || *second > 60 {
-        return None;
-    }
-    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_index = (month + 9) % 12;
-    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// A number in [0, 1) that differs between calls; jitter needs spread, not secrecy.
-fn random_fraction() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    );
-    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+    let at = httpdate::parse_http_date(value).ok()?;
+    let wait = at.duration_since(now).unwrap_or_default();
+    Some(wait.min(Duration::from_secs(86_400)))
 }
 
 #[cfg(test)]
@@ -430,13 +369,6 @@ mod tests {
         for junk in ["", "soon", "-1", "NaN", "Sun, 06 Nov 1994 25:00:00 GMT"] {
             assert_eq!(parse_retry_after(junk, now), None, "{junk:?}");
         }
-    }
-
-    #[test]
-    fn days_from_civil_agrees_with_known_dates() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2000, 2, 29), 11_016);
-        assert_eq!(days_from_civil(1969, 12, 31), -1);
     }
 
     #[test]

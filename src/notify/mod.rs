@@ -13,17 +13,15 @@ pub mod facts;
 pub mod http;
 mod slack;
 mod teams;
-pub mod text;
 mod webhook;
 
 use std::future::Future;
 
 use crate::config::{Config, DestinationKind, DestinationSpec, Filter};
-use crate::domain::Notification;
+use crate::domain::{Notification, Region};
 
 pub use console::{ConsoleFormat, ConsoleNotifier};
 pub use discord::{DiscordNotifier, discord_message};
-pub use facts::ConsoleRegion;
 pub use http::{DeliveryPolicy, Endpoint, HTTP_TIMEOUT, USER_AGENT, http_client};
 pub use slack::{SlackNotifier, slack_message};
 pub use teams::{TeamsNotifier, teams_message};
@@ -68,7 +66,7 @@ pub trait Notifier: Send + Sync {
 pub struct Target {
     pub endpoint: Endpoint,
     pub filter: Filter,
-    pub region: Option<ConsoleRegion>,
+    pub region: Option<Region>,
 }
 
 impl Target {
@@ -106,7 +104,7 @@ impl Destination {
         spec: &DestinationSpec,
         client: &reqwest::Client,
         policy: DeliveryPolicy,
-        region: Option<&ConsoleRegion>,
+        region: Option<&Region>,
     ) -> Destination {
         let target = Target {
             endpoint: Endpoint::new(spec.key(), spec.url.clone(), client.clone(), policy),

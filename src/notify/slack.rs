@@ -9,10 +9,11 @@
 
 use serde_json::{Value, json};
 
-use super::facts::{Commit, ConsoleRegion, Facts};
-use super::text::{clip, fit_lines, single_line, units};
+use super::facts::{Commit, Facts};
 use super::{DeliveryError, Notifier, Target, http_notifier_basics};
+use crate::domain::Region;
 use crate::domain::{Notification, NotificationKind, SyncEvent, Timestamp};
+use crate::text::{clip, fit_lines, single_line, units};
 
 /// Block Kit limits we stay inside, whatever the input.
 pub const HEADER_LIMIT: usize = 150;
@@ -145,7 +146,7 @@ fn fallback(facts: &Facts) -> String {
     cut(&text, FALLBACK_LIMIT)
 }
 
-pub fn slack_message(notification: &Notification, region: Option<&ConsoleRegion>) -> Value {
+pub fn slack_message(notification: &Notification, region: Option<&Region>) -> Value {
     let facts = Facts::of(notification, region);
 
     let mut status = format!("{} {}", facts.emoji, facts.status);

@@ -14,10 +14,11 @@
 
 use serde_json::{Value, json};
 
-use super::facts::{ConsoleRegion, Facts, time_of_day};
-use super::text::{clip, more, single_line};
+use super::facts::Facts;
 use super::{DeliveryError, Notifier, Target, http_notifier_basics};
+use crate::domain::Region;
 use crate::domain::{Notification, NotificationKind};
+use crate::text::{clip, more, single_line};
 
 /// Our ceiling for the whole JSON payload, in bytes: well under Teams' ~28 KB, since
 /// Teams adds its own envelope to what we send.
@@ -86,7 +87,7 @@ fn colours(kind: NotificationKind) -> (&'static str, &'static str) {
     }
 }
 
-pub fn teams_message(notification: &Notification, region: Option<&ConsoleRegion>) -> Value {
+pub fn teams_message(notification: &Notification, region: Option<&Region>) -> Value {
     let facts = Facts::of(notification, region);
     let shown = facts.events.len().min(EVENTS_SHOWN);
     let mut message = card(&facts, shown);
@@ -178,7 +179,7 @@ fn card(facts: &Facts, events_shown: usize) -> Value {
                 "type": "RichTextBlock",
                 "spacing": "Small",
                 "inlines": [
-                    {"type": "TextRun", "text": format!("{} ", time_of_day(event.time)), "isSubtle": true},
+                    {"type": "TextRun", "text": format!("{} ", event.time.time_of_day()), "isSubtle": true},
                     {"type": "TextRun", "text": format!("{} ", value(&event.event_type, 30)), "weight": "Bolder"},
                     run(value(&event.event, EVENT_LIMIT))
                 ]

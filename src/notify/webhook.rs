@@ -10,9 +10,10 @@ use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
-use super::facts::{ConsoleRegion, console_url};
+use super::facts::console_url;
 use super::{DeliveryError, Notifier, Target, http_notifier_basics};
 use crate::config::SigningSecret;
+use crate::domain::Region;
 use crate::domain::{Notification, Revision, Timestamp};
 
 #[derive(Debug)]
@@ -131,7 +132,7 @@ pub struct WebhookEvent<'a> {
 
 pub fn webhook_body<'a>(
     notification: &'a Notification,
-    region: Option<&ConsoleRegion>,
+    region: Option<&Region>,
 ) -> WebhookBody<'a> {
     let attempt = &notification.attempt;
     let revision = &attempt.target_revision;

@@ -44,7 +44,6 @@
 //! run reports it and never writes it.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
@@ -101,24 +100,12 @@ impl Default for UnprocessedRetry {
 }
 
 impl UnprocessedRetry {
-    /// The wait before call number `call` (2 for the first retry), before jitter.
-    pub fn delay_before(&self, call: u32) -> Duration {
-        let doublings = call.saturating_sub(2).min(20);
-        self.first_delay
-            .saturating_mul(1 << doublings)
-            .min(self.max_delay)
+    fn backoff(&self) -> crate::backoff::Backoff {
+        crate::backoff::Backoff {
+            first: self.first_delay,
+            max: self.max_delay,
+        }
     }
-}
-
-/// "Equal jitter": between half the delay and the whole of it, so two runs throttled
-/// together do not retry in step.
-fn jittered(delay: Duration) -> Duration {
-    let half = delay / 2;
-    let spread = u64::try_from((delay - half).as_micros()).unwrap_or(u64::MAX);
-    let random = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish();
-    half + Duration::from_micros(random % spread.max(1))
 }
 
 /// Why a DynamoDB call failed, with what was being done.
@@ -272,7 +259,8 @@ where
         }
         calls += 1;
         if calls > 1 {
-            let delay = jittered(retry.delay_before(calls));
+            // Call 2 is the first retry.
+            let delay = retry.backoff().delay(calls - 1);
             tracing::debug!(
                 %table,
                 unprocessed = asking.len(),
@@ -496,21 +484,12 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_up_to_its_cap() {
-        let retry = UnprocessedRetry::default();
-        let delays: Vec<u128> = (2..=8)
-            .map(|call| retry.delay_before(call).as_millis())
+    fn unprocessed_keys_back_off_from_50_ms_to_1_s() {
+        let backoff = UnprocessedRetry::default().backoff();
+        let ceilings: Vec<u128> = (1..=7)
+            .map(|retry| backoff.ceiling(retry).as_millis())
             .collect();
-        assert_eq!(delays, [50, 100, 200, 400, 800, 1000, 1000]);
-        assert_eq!(retry.delay_before(u32::MAX), retry.max_delay);
-        for _ in 0..100 {
-            let delay = jittered(Duration::from_millis(400));
-            assert!(
-                (Duration::from_millis(200)..=Duration::from_millis(400)).contains(&delay),
-                "{delay:?}"
-            );
-        }
-        assert_eq!(jittered(Duration::ZERO), Duration::ZERO);
+        assert_eq!(ceilings, [50, 100, 200, 400, 800, 1000, 1000]);
     }
 
     #[tokio::test]

@@ -9,13 +9,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sync_notifier::config::Config;
 use sync_notifier::domain::{
-    Notification, NotificationKind, ResourceName, Revision, SyncAttempt, SyncEvent, SyncStatus,
-    Timestamp, notification_id,
+    Notification, NotificationKind, Region, ResourceName, Revision, SyncAttempt, SyncEvent,
+    SyncStatus, Timestamp, notification_id,
 };
 use sync_notifier::loopback::{LoopbackCodeConnections, LoopbackOptions, loopback_client};
-use sync_notifier::notify::{
-    ConsoleRegion, DeliveryPolicy, Destination, destinations_with_policy, http_client,
-};
+use sync_notifier::notify::{DeliveryPolicy, Destination, destinations_with_policy, http_client};
 use sync_notifier::run::{RunSettings, Runner, Summary};
 use sync_notifier::scenario::Scenario;
 use sync_notifier::source::CodeConnectionsSource;
@@ -25,8 +23,8 @@ pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 // ---------------------------------------------------------------- sample notifications
 
-pub fn region() -> ConsoleRegion {
-    ConsoleRegion::parse("us-east-1").unwrap()
+pub fn region() -> Region {
+    Region::parse("us-east-1").unwrap()
 }
 
 pub fn revision(sha: &str) -> Revision {

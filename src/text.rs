@@ -1,4 +1,5 @@
-//! Measuring and cutting text to the limits chat services set.
+//! Measuring, cutting and cleaning text: to the limits chat services set, and for quoting
+//! a bad value back in an error without flooding it.
 //!
 //! Slack and Discord count "characters"; we count UTF-16 code units (an emoji is two),
 //! which is never less than the code points either service could mean, so a text that
@@ -63,6 +64,11 @@ pub fn fit_lines(heading: &str, lines: &[String], total: usize, limit: usize) ->
         text.push_str(&more(total - shown));
     }
     text
+}
+
+/// A value quoted back in an error: at most `limit` characters, on one line.
+pub fn preview(value: &str, limit: usize) -> String {
+    single_line(&clip(value, limit))
 }
 
 /// "…and 3 more".
