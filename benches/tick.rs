@@ -19,9 +19,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sync_notifier::loopback::{
-    Answer, LoopbackCodeConnections, LoopbackOptions, LoopbackRuntimeApi,
-};
+#[path = "../tests/support/mod.rs"]
+mod shared;
+
+use shared::{Answer, LoopbackRuntimeApi};
+use sync_notifier::loopback::{LoopbackCodeConnections, LoopbackOptions};
 use sync_notifier::scenario::Scenario;
 
 const LATENCY: Duration = Duration::from_millis(20);
@@ -68,60 +70,41 @@ impl LocalDynamo {
         ));
 
         // The counting proxy: forwards every request as is.
-        let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let endpoint = format!("http://{}", proxy.local_addr().unwrap());
         let calls = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
         let counted = calls.clone();
         let upstream = reqwest::Client::new();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = proxy.accept().await else {
-                    continue;
-                };
-                let (counted, upstream, server) =
-                    (counted.clone(), upstream.clone(), server.clone());
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(
-                        move |request: hyper::Request<hyper::body::Incoming>| {
-                            let (counted, upstream, server) =
-                                (counted.clone(), upstream.clone(), server.clone());
-                            async move {
-                                use http_body_util::BodyExt;
-                                let operation = request
-                                    .headers()
-                                    .get("x-amz-target")
-                                    .and_then(|value| value.to_str().ok())
-                                    .and_then(|target| target.rsplit('.').next())
-                                    .unwrap_or("?")
-                                    .to_owned();
-                                *counted.lock().unwrap().entry(operation).or_insert(0) += 1;
-                                let headers = request.headers().clone();
-                                let body = request.into_body().collect().await.unwrap().to_bytes();
-                                let answer = upstream
-                                    .post(&server)
-                                    .headers(headers)
-                                    .body(body)
-                                    .send()
-                                    .await
-                                    .unwrap();
-                                let mut response =
-                                    hyper::Response::builder().status(answer.status().as_u16());
-                                for (name, value) in answer.headers() {
-                                    response = response.header(name.as_str(), value.as_bytes());
-                                }
-                                let body = answer.bytes().await.unwrap();
-                                Ok::<_, std::convert::Infallible>(
-                                    response.body(http_body_util::Full::new(body)).unwrap(),
-                                )
-                            }
-                        },
-                    );
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
-                });
+        let (proxy, _task) = sync_notifier::loopback::serve(0, move |request| {
+            let (counted, upstream, server) = (counted.clone(), upstream.clone(), server.clone());
+            async move {
+                use http_body_util::BodyExt;
+                let operation = request
+                    .headers()
+                    .get("x-amz-target")
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|target| target.rsplit('.').next())
+                    .unwrap_or("?")
+                    .to_owned();
+                *counted.lock().unwrap().entry(operation).or_insert(0) += 1;
+                let headers = request.headers().clone();
+                let body = request.into_body().collect().await.unwrap().to_bytes();
+                let answer = upstream
+                    .post(&server)
+                    .headers(headers)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                let mut response = hyper::Response::builder().status(answer.status().as_u16());
+                for (name, value) in answer.headers() {
+                    response = response.header(name.as_str(), value.as_bytes());
+                }
+                let body = answer.bytes().await.unwrap();
+                response.body(http_body_util::Full::new(body)).unwrap()
             }
-        });
+        })
+        .await
+        .unwrap();
+        let endpoint = format!("http://{proxy}");
 
         let config = aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())

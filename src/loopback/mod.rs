@@ -1,17 +1,13 @@
-//! Loopback stand-ins for what the function talks to, on `127.0.0.1:0`:
-//! a CodeConnections endpoint speaking Smithy RPC v2 CBOR (for `replay`, tests and
-//! benchmarks), an HTTP receiver that records requests, and a Lambda Runtime API that
-//! drives the real binary in Lambda mode (for tests and benchmarks).
+//! The loopback CodeConnections endpoint that `replay` and `serve-scenario` run (and tests
+//! and the benchmark use): a real HTTP server on `127.0.0.1` speaking Smithy RPC v2 CBOR, so
+//! the real SDK client talks to it over TCP.
 //!
-//! These are real HTTP servers: the real SDK client and reqwest talk to them over TCP.
+//! [`serve`] is the one accept loop of every loopback server, this one and the test-only
+//! stand-ins (webhook receivers, the Lambda Runtime API) in `tests/support`.
 
 mod codeconnections;
-mod receiver;
-mod runtime_api;
 
 pub use codeconnections::{LoopbackCodeConnections, LoopbackOptions, loopback_client};
-pub use receiver::{Receiver, Recorded, Reply};
-pub use runtime_api::{Answer, LoopbackRuntimeApi};
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -25,7 +21,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 /// Serves `handle` on a loopback port (0: a fresh one) until the returned task is aborted.
-async fn serve<F, Fut>(port: u16, handle: F) -> std::io::Result<(SocketAddr, JoinHandle<()>)>
+pub async fn serve<F, Fut>(port: u16, handle: F) -> std::io::Result<(SocketAddr, JoinHandle<()>)>
 where
     F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,

@@ -14,5 +14,7 @@ mod cli;
 mod contract;
 mod delivery;
 mod lifecycle;
+#[path = "../support/mod.rs"]
+mod shared;
 mod support;
 mod template;

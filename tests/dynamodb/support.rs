@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::shared::Receiver;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::interceptors::{
     AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
@@ -28,9 +29,7 @@ use sync_notifier::config::{Config, KindSet, Watch};
 use sync_notifier::domain::{
     AttemptId, NotificationKind, ResourceName, Timestamp, notification_id,
 };
-use sync_notifier::loopback::{
-    LoopbackCodeConnections, LoopbackOptions, Receiver, loopback_client,
-};
+use sync_notifier::loopback::{LoopbackCodeConnections, LoopbackOptions, loopback_client};
 use sync_notifier::notify::{DeliveryPolicy, Destination, destinations_with_policy, http_client};
 use sync_notifier::run::{RunSettings, Runner};
 use sync_notifier::scenario::Scenario;

@@ -7,9 +7,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use sync_notifier::loopback::{
-    Answer, LoopbackCodeConnections, LoopbackOptions, LoopbackRuntimeApi, Receiver,
-};
+#[path = "../support/mod.rs"]
+mod shared;
+
+use shared::{Answer, LoopbackRuntimeApi, Receiver};
+use sync_notifier::loopback::{LoopbackCodeConnections, LoopbackOptions};
 use sync_notifier::scenario::Scenario;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
+use crate::shared::{Receiver, Reply};
 use futures_util::future::join_all;
 use serde_json::json;
-use sync_notifier::loopback::{Receiver, Reply};
 use sync_notifier::notify::USER_AGENT;
 
 use crate::support::*;

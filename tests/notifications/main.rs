@@ -6,5 +6,7 @@ mod delivery;
 mod limits;
 mod rendering;
 mod routing;
+#[path = "../support/mod.rs"]
+mod shared;
 mod signing;
 mod support;

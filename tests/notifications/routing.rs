@@ -1,8 +1,8 @@
 //! `DESTINATIONS` filters honoured by the run: who gets what, when a notification is
 //! complete, and the keys its delivery records use.
 
+use crate::shared::{Receiver, Reply};
 use serde_json::json;
-use sync_notifier::loopback::{Receiver, Reply};
 
 use crate::support::*;
 

@@ -6,9 +6,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use crate::shared::Receiver;
 use serde_json::json;
 use sync_notifier::config::SigningSecret;
-use sync_notifier::loopback::Receiver;
 use sync_notifier::notify::sign;
 
 use crate::support::*;

@@ -3,12 +3,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::shared::Receiver;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use sync_notifier::loopback::{
-    LoopbackCodeConnections, LoopbackOptions, Receiver, loopback_client,
-};
+use sync_notifier::loopback::{LoopbackCodeConnections, LoopbackOptions, loopback_client};
 use sync_notifier::notify::{destinations_from, http_client};
 use sync_notifier::run::Runner;
 use sync_notifier::scenario::Scenario;
@@ -20,7 +19,7 @@ use crate::support::{config, replay_json, scenario};
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// Verifies a Standard Webhooks signature independently of the code under test.
-fn verify(request: &sync_notifier::loopback::Recorded) {
+fn verify(request: &crate::shared::Recorded) {
     let key = base64::engine::general_purpose::STANDARD
         .decode(SECRET.trim_start_matches("whsec_"))
         .unwrap();

@@ -4,5 +4,7 @@
 mod cli;
 mod delivery;
 mod rules;
+#[path = "../support/mod.rs"]
+mod shared;
 mod source;
 mod support;

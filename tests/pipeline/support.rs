@@ -1,47 +1,20 @@
 //! Shared helpers: replay a scenario and read what it printed.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use sync_notifier::cli::replay;
 use sync_notifier::config::Config;
+
+pub use crate::shared::{Captured, config};
 use sync_notifier::notify::ConsoleFormat;
 use sync_notifier::run::Summary;
-
-/// A `Write` that tests can read back.
-#[derive(Clone, Default)]
-pub struct Captured(pub Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    pub fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
 
 pub fn scenario(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("events/scenarios")
         .join(format!("{name}.json"))
-}
-
-pub fn config(pairs: &[(&str, &str)]) -> Config {
-    let vars: std::collections::HashMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    Config::from_lookup(|name| vars.get(name).cloned()).unwrap()
 }
 
 /// Replays a scenario with `--format json` and returns the printed webhook bodies.

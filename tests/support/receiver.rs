@@ -103,7 +103,7 @@ impl Receiver {
     pub async fn start() -> std::io::Result<Receiver> {
         let script = Arc::new(Mutex::new(Script::default()));
         let state = script.clone();
-        let (address, task) = super::serve(0, move |request| {
+        let (address, task) = sync_notifier::loopback::serve(0, move |request| {
             let state = state.clone();
             async move {
                 let arrived = next_sequence();

@@ -3,7 +3,6 @@
 //! driven through the real `lambda_runtime` loop (tests, and the init-time benchmark).
 
 use std::collections::{HashMap, VecDeque};
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,7 +10,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response};
 use serde_json::Value;
-use tokio::net::TcpListener;
 
 #[derive(Debug, Clone)]
 pub enum Answer {
@@ -42,29 +40,13 @@ impl Drop for LoopbackRuntimeApi {
 
 impl LoopbackRuntimeApi {
     pub async fn start() -> std::io::Result<LoopbackRuntimeApi> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?.to_string();
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let state = shared.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |request| {
-                        let state = state.clone();
-                        async move { Ok::<_, Infallible>(handle(state, request).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let (address, task) =
+            sync_notifier::loopback::serve(0, move |request| handle(shared.clone(), request))
+                .await?;
         Ok(LoopbackRuntimeApi {
-            address,
+            address: address.to_string(),
             state,
             task,
         })

@@ -1,0 +1,49 @@
+//! What every test crate (and the benchmark) shares: loopback stand-ins for the services
+//! the function posts to, and small helpers. Included with
+//! `#[path = "../support/mod.rs"] mod shared;`, so none of it ships in the product.
+//!
+//! - [`Receiver`]: an HTTP receiver that records requests and answers from a script
+//!   (Slack, Teams, Discord, a webhook);
+//! - [`LoopbackRuntimeApi`]: the Lambda Runtime API, to drive the real binary in Lambda mode.
+
+// Each test crate uses its own part of this.
+#![allow(dead_code, unused_imports)]
+
+mod receiver;
+mod runtime_api;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+pub use receiver::{Receiver, Recorded, Reply};
+pub use runtime_api::{Answer, LoopbackRuntimeApi};
+
+/// A `Write` that tests can read back.
+#[derive(Clone, Default)]
+pub struct Captured(pub Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+/// The configuration that these variables (and nothing else) give.
+pub fn config(pairs: &[(&str, &str)]) -> sync_notifier::config::Config {
+    let vars: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    sync_notifier::config::Config::from_lookup(|name| vars.get(name).cloned())
+        .unwrap_or_else(|error| panic!("{error}"))
+}
