@@ -1,16 +1,20 @@
-//! The command line: `replay` a scenario through the real pipeline, or `check` for real.
+//! The command line: `replay` a scenario through the real pipeline, `check` for real,
+//! `send-test` to every destination, and `serve-scenario` for `cargo lambda watch`.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use clap::{Parser, Subcommand};
+use serde::Serialize;
 
 use crate::config::{Config, ConfigError, Watch};
-use crate::domain::ResourceName;
+use crate::domain::{
+    NotificationKind, ResourceName, Revision, StackRef, SyncAttempt, SyncStatus, Timestamp,
+};
 use crate::loopback::{LoopbackCodeConnections, LoopbackOptions, loopback_client};
-use crate::notify::{ConsoleFormat, ConsoleNotifier, Destination, destinations_from, http_client};
-use crate::run::{RunError, RunSettings, Runner, Summary};
+use crate::notify::{Clients, ConsoleFormat, DeliveryError, Destination, Gate, http_client};
+use crate::run::{RunError, RunSettings, Runner, Scope, Summary, Tick};
 use crate::scenario::{Scenario, ScenarioError};
 use crate::source::CodeConnectionsSource;
 use crate::store::{AnyStore, DynamoStore, LocalStore, StoreError};
@@ -21,12 +25,12 @@ use crate::store::{AnyStore, DynamoStore, LocalStore, StoreError};
     version,
     about = "Tells your team when a CloudFormation Git sync starts, fails or succeeds.",
     long_about = "Tells your team, in Slack or through any webhook, when an AWS CloudFormation Git sync \
-starts, fails or succeeds.\n\nIn AWS Lambda it runs on a schedule and on Git sync's own events. On your \
-machine, `replay` plays a scenario file through the real pipeline with no AWS account, and `check` runs one \
-real tick against your AWS account.\n\nDestinations and options come from the environment: \
+starts, fails, succeeds, is blocked or is stuck.\n\nIn AWS Lambda it runs on a schedule and on Git sync's own events. On your \
+machine, `replay` plays a scenario file through the real pipeline with no AWS account, `check` runs one \
+real tick against your AWS account, and `send-test` sends a test message to every destination.\n\nDestinations and options come from the environment: \
 SLACK_WEBHOOK_URL, WEBHOOK_URL + WEBHOOK_SECRET, TEAMS_WEBHOOK_URL, DISCORD_WEBHOOK_URL, DESTINATIONS, \
-NOTIFY_ON, WATCH_RESOURCES, STATE_TABLE, AWS_REGION (see the README).",
-    after_help = "Examples:\n  sync-notifier replay events/scenarios/demo.json\n  sync-notifier replay events/scenarios/demo.json --format json\n  AWS_REGION=eu-west-1 sync-notifier check --resources payments-stack"
+NOTIFY_ON, WATCH_RESOURCES, STATE_TABLE, STUCK_AFTER_MINUTES, AWS_REGION (see the README).",
+    after_help = "Examples:\n  sync-notifier replay events/scenarios/demo.json\n  sync-notifier replay events/scenarios/demo.json --format json\n  AWS_REGION=eu-west-1 sync-notifier check --resources payments-stack\n  SLACK_WEBHOOK_URL=https://hooks.slack.com/services/... sync-notifier send-test\n\nExit status: 0 done; 1 could not run; 2 bad configuration; 3 (check) some stacks could not be checked or some notifications not delivered; 4 (send-test) a destination did not accept the test message."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -58,7 +62,8 @@ pub enum Command {
     /// Uses your usual AWS credentials and region. State is kept in the DynamoDB table
     /// STATE_TABLE names (the deployed function's table, to share its memory), or else in a
     /// local file, so the first check records a baseline and later checks report what
-    /// changed since.
+    /// changed since. Exits 3 when a stack could not be checked or a notification could not
+    /// be delivered.
     Check {
         /// Comma-separated stack names (default: WATCH_RESOURCES, or discover them all).
         #[arg(long, value_delimiter = ',', value_name = "A,B")]
@@ -70,6 +75,9 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
     },
+    /// Send one sync.test message to every configured destination and say how each
+    /// answered. Exits 0 only when every destination accepted it.
+    SendTest,
     /// Serve a scenario as a local CodeConnections endpoint, for `cargo lambda watch`.
     ///
     /// Point the function at it with AWS_ENDPOINT_URL_CODECONNECTIONS=http://127.0.0.1:PORT.
@@ -98,6 +106,12 @@ pub enum CliError {
     Run(#[from] RunError),
     #[error("cannot start the loopback CodeConnections endpoint: {0}")]
     Loopback(std::io::Error),
+    #[error("{0}")]
+    Aws(String),
+    #[error(
+        "no destination is configured, so there is nothing to test; set SLACK_WEBHOOK_URL, WEBHOOK_URL and WEBHOOK_SECRET, TEAMS_WEBHOOK_URL, DISCORD_WEBHOOK_URL or DESTINATIONS"
+    )]
+    NoDestination,
 }
 
 /// Where the CLI writes: notifications and the story to `out`, nothing else.
@@ -107,6 +121,46 @@ fn say(out: &Output, text: &str) {
     if let Ok(mut out) = out.lock() {
         let _ = out.write_all(text.as_bytes());
         let _ = out.flush();
+    }
+}
+
+/// The CodeConnections client: the SDK configuration's endpoint and credentials, every
+/// call bounded in time and in the size of its answer.
+pub fn codeconnections_client(
+    sdk_config: &aws_config::SdkConfig,
+) -> aws_sdk_codeconnections::Client {
+    let config = aws_sdk_codeconnections::config::Builder::from(sdk_config)
+        .interceptor(crate::aws::AnswerLimit)
+        .build();
+    aws_sdk_codeconnections::Client::from_conf(config)
+}
+
+/// The destinations the configuration names, and the console.
+fn destinations(config: &Config, format: ConsoleFormat, out: &Output) -> Vec<Destination> {
+    let clients = Clients::new(http_client());
+    let mut destinations = crate::notify::destinations(
+        &config.destinations,
+        &clients,
+        config.console_region.as_ref(),
+    );
+    announce(&destinations);
+    destinations.push(Destination::console(
+        format,
+        out.clone(),
+        config.console_region.as_ref(),
+    ));
+    destinations
+}
+
+/// Says on stderr which destinations are active (by masked name), so a misspelt variable
+/// is not silent.
+fn announce(destinations: &[Destination]) {
+    if destinations.is_empty() {
+        eprintln!("destinations: none configured; notifications are printed here only");
+    } else {
+        for destination in destinations {
+            eprintln!("destination: {}", destination.label());
+        }
     }
 }
 
@@ -125,12 +179,11 @@ pub async fn replay(
         .map_err(CliError::Loopback)?;
     let source = CodeConnectionsSource::new(loopback_client(endpoint.endpoint_url()));
     let store = state_store(state, config, None, || Ok(LocalStore::in_memory())).await?;
-    let client = http_client();
-    let mut destinations = destinations_from(config, &client);
-    destinations.push(Destination::Console(
-        ConsoleNotifier::new(format, out.clone()).with_region(config.console_region.clone()),
-    ));
-    let runner = Runner::new(source, store, destinations, RunSettings::from(config));
+    let settings = RunSettings {
+        watch: Watch::Resources(names),
+        ..RunSettings::from(config)
+    };
+    let runner = Runner::new(source, store, destinations(config, format, &out), settings);
 
     let mut summaries = Vec::new();
     for tick in 0..endpoint.tick_count() {
@@ -141,7 +194,13 @@ pub async fn replay(
                 &format!("── tick {} of {} ──\n", tick + 1, endpoint.tick_count()),
             );
         }
-        let summary = runner.tick(Some(names.clone()), None).await?;
+        let summary = runner
+            .run(Tick {
+                scope: Scope::Watched,
+                deadline: None,
+                now: endpoint.now_of(tick),
+            })
+            .await?;
         if format == ConsoleFormat::Pretty {
             say(&out, &recap(&summary));
         }
@@ -184,6 +243,19 @@ pub async fn serve_scenario(
     Ok(())
 }
 
+/// The SDK configuration for a real call, or why there can be none (no Region, no
+/// credentials), said in those words.
+async fn aws_for_real() -> Result<aws_config::SdkConfig, CliError> {
+    let sdk_config = crate::aws::sdk_config().await;
+    if let Some(problem) = crate::aws::missing_region(&sdk_config) {
+        return Err(CliError::Aws(problem));
+    }
+    crate::aws::check_credentials(&sdk_config)
+        .await
+        .map_err(CliError::Aws)?;
+    Ok(sdk_config)
+}
+
 /// One real tick against AWS.
 pub async fn check(
     resources: Option<Vec<String>>,
@@ -203,27 +275,138 @@ pub async fn check(
                 .collect::<Result<Vec<_>, _>>()
         })
         .transpose()?;
-    let sdk_config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let source = CodeConnectionsSource::new(aws_sdk_codeconnections::Client::new(&sdk_config));
+    let sdk_config = aws_for_real().await?;
+    let source = CodeConnectionsSource::new(codeconnections_client(&sdk_config));
     let store = state_store(state, config, Some(&sdk_config), || {
         LocalStore::open(default_state_path())
     })
     .await?;
-    let client = http_client();
-    let mut destinations = destinations_from(config, &client);
-    destinations.push(Destination::Console(
-        ConsoleNotifier::new(format, out.clone()).with_region(config.console_region.clone()),
-    ));
-    let runner = Runner::new(source, store, destinations, RunSettings::from(config));
-    let resources = resources.or(match &config.watch {
-        Watch::Resources(names) => Some(names.clone()),
-        Watch::Discover => None,
-    });
-    let summary = runner.tick(resources, None).await?;
+    let runner = Runner::new(
+        source,
+        store,
+        destinations(config, format, &out),
+        RunSettings::from(config),
+    );
+    let scope = match resources {
+        Some(names) => Scope::Stacks(names.into_iter().map(StackRef::local).collect()),
+        None => Scope::Watched,
+    };
+    let summary = runner
+        .run(Tick {
+            scope,
+            deadline: None,
+            now: None,
+        })
+        .await?;
     if format == ConsoleFormat::Pretty {
         say(&out, &recap(&summary));
     }
     Ok(summary)
+}
+
+/// How one destination took the test message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TestResult {
+    /// The destination, by its masked name.
+    pub destination: String,
+    /// `delivered`, `refused` (it answered, and said no) or `unreachable`.
+    pub result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// A `sync.test` notification: clearly a test, about no real stack.
+pub fn test_notification(now: Timestamp) -> crate::domain::Notification {
+    let resource = ResourceName::test_stack();
+    let revision = Revision {
+        provider_type: "GitHub".into(),
+        owner_id: "sync-notifier".into(),
+        repository_name: "test".into(),
+        branch: "main".into(),
+        directory: "test.yaml".into(),
+        sha: "0000000000000000000000000000000000000000".into(),
+    };
+    crate::domain::Notification {
+        id: format!("msg_test_{:016x}", fastrand::u64(..)),
+        kind: NotificationKind::Test,
+        resource,
+        location: None,
+        account_name: None,
+        attempt: SyncAttempt {
+            started_at: now,
+            status: SyncStatus::Succeeded,
+            target: "sync-notifier-test".into(),
+            initial_revision: revision.clone(),
+            target_revision: revision,
+            events: Vec::new(),
+            events_omitted: 0,
+        },
+        previous_status: None,
+        desired_state: None,
+        occurred_at: now,
+        detected_at: now,
+        note: Some("This is a test message from sync-notifier: this destination is set up.".into()),
+        blocker: None,
+        replaced: None,
+        reported_stuck: false,
+    }
+}
+
+/// Sends one `sync.test` message to each durable destination (filters do not apply) and
+/// says how each answered.
+pub async fn send_test_to(
+    destinations: &[Destination],
+    deadline: Option<tokio::time::Instant>,
+) -> Vec<TestResult> {
+    let notification = test_notification(Timestamp::now());
+    let sends = destinations
+        .iter()
+        .filter(|destination| destination.is_durable())
+        .map(|destination| {
+            let notification = &notification;
+            async move {
+                let gate = Gate::new(destination.key(), destination.policy(), deadline, None);
+                let (result, detail) = match destination.send(notification, &gate, None).await {
+                    Ok(_) => ("delivered", None),
+                    Err(DeliveryError::Permanent(reason)) => ("refused", Some(reason)),
+                    Err(DeliveryError::Retry(reason)) => ("unreachable", Some(reason)),
+                };
+                TestResult {
+                    destination: destination.label().to_owned(),
+                    result,
+                    detail,
+                }
+            }
+        });
+    futures_util::future::join_all(sends).await
+}
+
+/// `send-test`: the results, one line each.
+pub async fn send_test(config: &Config, out: Output) -> Result<Vec<TestResult>, CliError> {
+    let clients = Clients::new(http_client());
+    let destinations = crate::notify::destinations(
+        &config.destinations,
+        &clients,
+        config.console_region.as_ref(),
+    );
+    if destinations.is_empty() {
+        return Err(CliError::NoDestination);
+    }
+    let results = send_test_to(&destinations, None).await;
+    for result in &results {
+        let mark = if result.result == "delivered" {
+            "✓"
+        } else {
+            "✗"
+        };
+        let mut line = format!("{mark} {}: {}", result.destination, result.result);
+        if let Some(detail) = &result.detail {
+            line.push_str(&format!(" ({})", crate::text::visible(detail)));
+        }
+        line.push('\n');
+        say(&out, &line);
+    }
+    Ok(results)
 }
 
 /// Where state lives: the file `--state` names (the local store); else the DynamoDB table
@@ -243,9 +426,7 @@ async fn state_store(
     };
     let client = match sdk_config {
         Some(sdk_config) => aws_sdk_dynamodb::Client::new(sdk_config),
-        None => aws_sdk_dynamodb::Client::new(
-            &aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
-        ),
+        None => aws_sdk_dynamodb::Client::new(&crate::aws::sdk_config().await),
     };
     Ok(AnyStore::Dynamo(DynamoStore::new(client, table.clone())))
 }
@@ -273,7 +454,7 @@ pub fn recap(summary: &Summary) -> String {
             summary.baselines
         ));
     }
-    if told == 0 && summary.baselines == 0 && summary.failures.is_empty() {
+    if told == 0 && summary.baselines == 0 && summary.failure_count == 0 {
         text.push_str(", nothing changed");
     } else if told > 0 {
         text.push_str(&format!(
@@ -282,22 +463,38 @@ pub fn recap(summary: &Summary) -> String {
         ));
     }
     text.push('\n');
+    let visible = |text: &str| crate::text::visible(&crate::text::preview(text, 300));
     for failure in &summary.failures {
         text.push_str(&format!(
             "   ⚠ {}: {} (state kept, retried next tick)\n",
-            failure.resource, failure.reason
+            failure.resource,
+            visible(&failure.reason)
+        ));
+    }
+    if summary.failure_count > summary.failures.len() {
+        text.push_str(&format!(
+            "   ⚠ …and {} more could not be checked\n",
+            summary.failure_count - summary.failures.len()
         ));
     }
     for deferred in &summary.deferred {
         text.push_str(&format!(
             "   ⏭ {}: {}\n",
-            deferred.resource, deferred.reason
+            deferred.resource,
+            visible(&deferred.reason)
         ));
     }
     if summary.deliveries.retrying > 0 {
         text.push_str(&format!(
             "   ↻ {} deliveries failed and will be retried\n",
             summary.deliveries.retrying
+        ));
+    }
+    for paused in &summary.paused {
+        text.push_str(&format!(
+            "   ⏸ {} paused for this tick: {}\n",
+            paused.resource,
+            visible(&paused.reason)
         ));
     }
     text

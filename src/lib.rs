@@ -6,6 +6,7 @@
 //! ([`notify`]). [`run`] wires one tick through them; [`cli`] and [`lambda`] are the two
 //! ways in. [`loopback`] holds real local servers that stand in for AWS and webhooks.
 
+pub mod aws;
 pub mod backoff;
 pub mod cli;
 pub mod config;
@@ -15,7 +16,6 @@ pub mod loopback;
 pub mod notify;
 pub mod run;
 pub mod scenario;
-pub mod sdk_error;
 pub mod secret;
 pub mod source;
 pub mod store;

@@ -1,12 +1,19 @@
-//! Wiring only: parse the command line, configure logging, run.
+//! Wiring only: parse the command line, configure logging, run, and say how it went in
+//! the exit status.
 
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use clap::Parser;
-use lambda_runtime::tracing::subscriber::filter::{EnvFilter, LevelFilter};
-use sync_notifier::cli::{Cli, Command, Output, check, replay, serve_scenario};
+use lambda_runtime::tracing::subscriber::filter::EnvFilter;
+use sync_notifier::cli::{Cli, Command, Output, check, replay, send_test, serve_scenario};
 use sync_notifier::config::Config;
+
+/// Exit statuses (the CLI's `--help` lists them).
+const COULD_NOT_RUN: u8 = 1;
+const BAD_CONFIGURATION: u8 = 2;
+const NOT_CLEAN: u8 = 3;
+const TEST_NOT_ACCEPTED: u8 = 4;
 
 // One thread: the work is waiting on the network, and a single-threaded runtime keeps the
 // CPU time and the memory (no per-thread allocator arenas) of a 128 MB function low.
@@ -23,21 +30,26 @@ async fn main() -> ExitCode {
         };
     }
     let cli = Cli::parse();
+    // Warnings, without the SDK's own chatter about where it looked for credentials
+    // (instance metadata…): a missing Region or credentials is said once, in words.
+    // RUST_LOG, when set, decides everything.
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.trim().is_empty() => EnvFilter::new(directives),
+        _ => EnvFilter::new(
+            "warn,aws_config=error,aws_smithy_runtime=error,aws_smithy_http_client=error",
+        ),
+    };
     lambda_runtime::tracing::subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_target(false)
-        .with_env_filter(
-            EnvFilter::builder()
-                .with_default_directive(LevelFilter::WARN.into())
-                .from_env_lossy(),
-        )
+        .with_env_filter(filter)
         .init();
 
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(error) => {
             eprintln!("error: {error}");
-            return ExitCode::from(2);
+            return ExitCode::from(BAD_CONFIGURATION);
         }
     };
     let out: Output = Arc::new(Mutex::new(std::io::stdout()));
@@ -48,21 +60,36 @@ async fn main() -> ExitCode {
             state,
         } => replay(&scenario, format, state, &config, out)
             .await
-            .map(|_| ()),
+            .map(|_| ExitCode::SUCCESS),
         Command::Check {
             resources,
             format,
             state,
         } => check(resources, format, state, &config, out)
             .await
-            .map(|_| ()),
-        Command::ServeScenario { scenario, port } => serve_scenario(&scenario, port, out).await,
+            .map(|summary| {
+                if summary.is_clean() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(NOT_CLEAN)
+                }
+            }),
+        Command::SendTest => send_test(&config, out).await.map(|results| {
+            if results.iter().all(|result| result.result == "delivered") {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(TEST_NOT_ACCEPTED)
+            }
+        }),
+        Command::ServeScenario { scenario, port } => serve_scenario(&scenario, port, out)
+            .await
+            .map(|()| ExitCode::SUCCESS),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error}");
-            ExitCode::FAILURE
+            ExitCode::from(COULD_NOT_RUN)
         }
     }
 }

@@ -1,23 +1,51 @@
 //! One tick: resolve → fetch → load → decide → deliver → save (ARCHITECTURE §2).
 //!
-//! The same [`Runner`] serves the Lambda handler, `check` and `replay`; only the
-//! adapters it is built with differ.
+//! The tick is a pipeline, so it runs at the speed of its slowest dependency rather than
+//! the sum of them: status calls start as soon as discovery's first page arrives; stacks
+//! are read from the store in batches of 100 (one `BatchGetItem` each), each batch's read
+//! running alongside its status calls; a stack is decided and delivered the moment both
+//! are in. At most `FETCH_CONCURRENCY` status calls are in flight, and at most
+//! [`BATCHES_IN_FLIGHT`] batches are held in memory, whatever the size of the fleet.
+//!
+//! What to do with each stack is decided by the pure core ([`decide`], then the
+//! [`ledger`]); this file only sequences the I/O: load, decide and plan, claim, send,
+//! settle each delivery as it succeeds, release. The same [`Runner`] serves the Lambda
+//! handler, `check` and `replay`; only the adapters it is built with differ.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use futures_util::future::join_all;
+use futures_util::stream::{BoxStream, FuturesUnordered};
+use futures_util::{FutureExt, StreamExt};
 use serde::Serialize;
+use tokio::sync::{OnceCell, Semaphore};
+use tokio::time::Instant;
 
-use crate::config::{Config, KindSet, Watch};
-use crate::domain::{Notification, ResourceName, ResourceStatus, Timestamp, decide};
-use crate::notify::{DeliveryError, Destination, Notifier};
-use crate::source::{SourceError, SourceErrorKind, StatusSource};
-use crate::store::{
-    Lease, Loaded, PendingNotification, ResourceRecord, SaveError, StateStore, StoreError,
+use crate::config::{Config, Watch};
+use crate::domain::ledger::{
+    self, Claim, Pending, Policy, Quiet, Recipient, ResourceRecord, Settled, Thread, Vanish,
 };
+use crate::domain::{
+    KindSet, NotificationKind, ResourceName, ResourceStatus, Rules, StackRef, SyncStatus,
+    Timestamp, decide,
+};
+use crate::notify::{DeliveryError, Destination, Gate};
+use crate::source::{Discovered, SourceError, SourceErrorKind, StatusSource};
+use crate::store::{DestinationState, Loaded, SaveError, StateStore, StoreError};
+
+/// Stacks per state read (DynamoDB's `BatchGetItem` limit).
+pub const BATCH: usize = 100;
+/// Batches a tick works on at once: enough to keep every status call slot busy while a
+/// batch's last stacks finish, few enough that memory stays flat as the fleet grows.
+pub const BATCHES_IN_FLIGHT: usize = 3;
+/// How long a process's first tick looks back for stacks due a blocker sweep.
+const FIRST_SWEEP_WINDOW: i64 = 5 * 60;
+/// Every stack's blockers are read at least this often (rule 9).
+const SWEEP_PERIOD: i64 = 3600;
+/// Problems listed in a summary per kind (the counts are always whole).
+const LISTED: usize = 100;
 
 /// The parts of the configuration a tick uses.
 #[derive(Debug, Clone)]
@@ -25,22 +53,8 @@ pub struct RunSettings {
     pub watch: Watch,
     pub notify_on: KindSet,
     pub fetch_concurrency: usize,
-    pub retention: Duration,
-    pub lease: Duration,
-    /// How long the record of a resource that is no longer found is kept (DynamoDB TTL).
-    pub vanished_ttl: Duration,
-}
-
-impl RunSettings {
-    /// Long enough to outlast a sync configuration deleted and re-created, short enough
-    /// that a stack deleted for good does not linger in the table.
-    pub const DEFAULT_VANISHED_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
-
-    /// How long the record of a stack that nobody checks any more is kept: a stack dropped
-    /// from `WATCH_RESOURCES` or from discovery is never read again, so its record simply
-    /// runs out (DynamoDB TTL). Checked stacks have theirs renewed when a third of it is
-    /// left: one write per stack every 60 days, never on a tick that renews nothing.
-    pub const IDLE_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
+    pub policy: Policy,
+    pub rules: Rules,
 }
 
 impl From<&Config> for RunSettings {
@@ -49,20 +63,55 @@ impl From<&Config> for RunSettings {
             watch: config.watch.clone(),
             notify_on: config.notify_on,
             fetch_concurrency: config.fetch_concurrency,
-            retention: config.retention,
-            lease: config.lease,
-            vanished_ttl: RunSettings::DEFAULT_VANISHED_TTL,
+            policy: Policy {
+                retention: config.retention,
+                lease: config.lease,
+                idle_ttl: Policy::DEFAULT_IDLE_TTL,
+                vanished_ttl: Policy::DEFAULT_VANISHED_TTL,
+            },
+            rules: config.rules(),
         }
     }
 }
 
-/// A failure of the whole tick (per-resource failures are in the [`Summary`] instead).
+/// A failure of the whole tick (per-stack failures are in the [`Summary`] instead).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("could not discover the watched resources: {0}")]
     Discovery(SourceError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What a tick is asked to check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every watched stack (the schedule): `WATCH_RESOURCES`, or discovery. Blockers are
+    /// swept on these ticks.
+    Watched,
+    /// These stacks (an event, a manual check).
+    Stacks(Vec<StackRef>),
+}
+
+/// One tick's request.
+#[derive(Debug, Clone)]
+pub struct Tick {
+    pub scope: Scope,
+    /// Abandon what is still in flight at this instant (its stacks keep their state).
+    pub deadline: Option<Instant>,
+    /// The tick's clock (stuck detection, retention, message times); the wall clock
+    /// when `None`.
+    pub now: Option<Timestamp>,
+}
+
+impl Tick {
+    pub fn watched() -> Tick {
+        Tick {
+            scope: Scope::Watched,
+            deadline: None,
+            now: None,
+        }
+    }
 }
 
 /// What a tick did, returned to the invoker and logged as one JSON line.
@@ -81,6 +130,22 @@ pub struct Summary {
     /// revived if they come back (they are also in `failures`).
     pub vanished: Vec<ResourceProblem>,
     pub state_writes: usize,
+    /// `GetSyncBlockerSummary` calls made.
+    pub blocker_checks: usize,
+    /// Destinations paused for the rest of the tick, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub paused: Vec<ResourceProblem>,
+    /// How many failures and deferred stacks there were in all (the lists stop at 100).
+    pub failure_count: usize,
+    pub deferred_count: usize,
+}
+
+impl Summary {
+    /// Whether every stack was checked and every notification delivered (or dropped for
+    /// good): what `check` exits 0 on.
+    pub fn is_clean(&self) -> bool {
+        self.failure_count == 0 && self.deliveries.retrying == 0 && self.deliveries.expired == 0
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -112,6 +177,20 @@ pub struct ResourceProblem {
     pub reason: String,
 }
 
+/// What happened to one stack in a tick.
+#[derive(Default)]
+struct Outcome {
+    checked: bool,
+    baseline: bool,
+    transitions: Vec<TransitionSummary>,
+    deliveries: DeliveryCounts,
+    failure: Option<String>,
+    deferred: Option<String>,
+    vanished: Option<String>,
+    writes: usize,
+    blocker_checks: usize,
+}
+
 pub struct Runner<S, T> {
     source: S,
     store: T,
@@ -121,30 +200,106 @@ pub struct Runner<S, T> {
     /// Lambda sandboxes often share a pid).
     process_tag: u64,
     ticks: AtomicU64,
+    /// Stacks the last tick left unfinished: the next one serves them first.
+    deferred: Mutex<Vec<StackRef>>,
+    /// When this process last swept blockers: the next sweep covers the time since.
+    last_sweep: Mutex<Option<Timestamp>>,
 }
 
-/// What happened to one resource in a tick.
-#[derive(Default)]
-struct Outcome {
-    baseline: bool,
-    transitions: Vec<TransitionSummary>,
-    deliveries: DeliveryCounts,
-    failure: Option<String>,
-    deferred: Option<String>,
-    vanished: Option<String>,
-    writes: usize,
+/// One tick's shared state.
+struct TickState<'t> {
+    now: Timestamp,
+    owner: String,
+    deadline: Option<Instant>,
+    sweep: Option<(i64, i64)>,
+    permits: Semaphore,
+    gates: OnceCell<HashMap<String, Gate>>,
+    summary: Mutex<Summary>,
+    /// Stacks being worked on, for the deadline to defer.
+    in_flight: Mutex<HashSet<StackRef>>,
+    store_error: Mutex<Option<StoreError>>,
+    discovery_error: Mutex<Option<SourceError>>,
+    recipients: &'t [Recipient<'t>],
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A poisoned lock only means a panic elsewhere: the data is still usable.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn push_listed(list: &mut Vec<ResourceProblem>, resource: String, reason: String) {
+    if list.len() < LISTED {
+        list.push(ResourceProblem { resource, reason });
+    }
+}
+
+impl TickState<'_> {
+    fn record(&self, stack: &StackRef, outcome: Outcome) {
+        lock(&self.in_flight).remove(stack);
+        let mut summary = lock(&self.summary);
+        let resource = stack.key();
+        summary.resources_checked += usize::from(outcome.checked);
+        summary.baselines += usize::from(outcome.baseline);
+        summary.transitions.extend(outcome.transitions);
+        summary.deliveries.delivered += outcome.deliveries.delivered;
+        summary.deliveries.retrying += outcome.deliveries.retrying;
+        summary.deliveries.refused += outcome.deliveries.refused;
+        summary.deliveries.expired += outcome.deliveries.expired;
+        summary.state_writes += outcome.writes;
+        summary.blocker_checks += outcome.blocker_checks;
+        if let Some(reason) = outcome.failure {
+            tracing::warn!(resource = %resource, %reason, "resource check failed; its recorded state is kept");
+            summary.failure_count += 1;
+            push_listed(&mut summary.failures, resource.clone(), reason);
+        }
+        if let Some(reason) = outcome.deferred {
+            summary.deferred_count += 1;
+            push_listed(&mut summary.deferred, resource.clone(), reason);
+        }
+        if let Some(reason) = outcome.vanished {
+            push_listed(&mut summary.vanished, resource, reason);
+        }
+    }
+
+    /// Whether a stack is due its hourly blocker read in this tick: each stack has its
+    /// own second of the hour (from its key), so the reads spread over the ticks.
+    fn sweep_due(&self, stack: &StackRef) -> bool {
+        let Some((from, to)) = self.sweep else {
+            return false;
+        };
+        if to - from >= SWEEP_PERIOD {
+            return true;
+        }
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(stack.key().as_bytes());
+        let slot = i64::from(u16::from_be_bytes([digest[0], digest[1]])) % SWEEP_PERIOD;
+        let (a, b) = (from.rem_euclid(SWEEP_PERIOD), to.rem_euclid(SWEEP_PERIOD));
+        if a <= b {
+            a < slot && slot <= b
+        } else {
+            slot > a || slot <= b
+        }
+    }
+
+    fn near_deadline(&self) -> bool {
+        self.deadline
+            .is_some_and(|deadline| Instant::now() + Duration::from_millis(500) >= deadline)
+    }
 }
 
 impl<S: StatusSource, T: StateStore> Runner<S, T> {
     pub fn new(source: S, store: T, destinations: Vec<Destination>, settings: RunSettings) -> Self {
-        let process_tag = fastrand::u64(..);
         Runner {
             source,
             store,
             destinations,
             settings,
-            process_tag,
+            process_tag: fastrand::u64(..),
             ticks: AtomicU64::new(0),
+            deferred: Mutex::new(Vec::new()),
+            last_sweep: Mutex::new(None),
         }
     }
 
@@ -152,124 +307,311 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
         &self.store
     }
 
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    pub fn destinations(&self) -> &[Destination] {
+        &self.destinations
+    }
+
     pub fn destination_count(&self) -> usize {
         self.destinations.len()
     }
 
-    /// Checks `resources` (or the configured ones) once. `deadline`: stop starting new
-    /// work after it; what is left waits for the next tick.
-    #[tracing::instrument(level = "info", skip_all)]
+    pub fn settings(&self) -> &RunSettings {
+        &self.settings
+    }
+
+    /// Checks `resources` (or every watched stack) of this account once, with the wall
+    /// clock. `deadline`: what is still in flight then is abandoned and left for the next
+    /// tick.
     pub async fn tick(
         &self,
         resources: Option<Vec<ResourceName>>,
-        deadline: Option<tokio::time::Instant>,
+        deadline: Option<Instant>,
     ) -> Result<Summary, RunError> {
-        let tick_number = self.ticks.fetch_add(1, Ordering::Relaxed);
-        let owner = format!("{:016x}-{tick_number}", self.process_tag);
-        for destination in &self.destinations {
-            destination.begin_run(deadline);
-        }
+        let scope = match resources {
+            Some(names) => Scope::Stacks(names.into_iter().map(StackRef::local).collect()),
+            None => Scope::Watched,
+        };
+        self.run(Tick {
+            scope,
+            deadline,
+            now: None,
+        })
+        .await
+    }
 
-        let mut names = match resources {
-            Some(names) => names,
-            None => match &self.settings.watch {
-                Watch::Resources(names) => names.clone(),
-                Watch::Discover => self.source.discover().await.map_err(RunError::Discovery)?,
+    /// Runs one tick.
+    #[tracing::instrument(level = "info", skip_all)]
+    pub async fn run(&self, tick: Tick) -> Result<Summary, RunError> {
+        let now = tick.now.unwrap_or_else(Timestamp::now);
+        let tick_number = self.ticks.fetch_add(1, Ordering::Relaxed);
+        let watched = tick.scope == Scope::Watched;
+        let sweep = watched.then(|| {
+            let to = now.as_epoch_seconds();
+            let from = lock(&self.last_sweep)
+                .map(Timestamp::as_epoch_seconds)
+                .unwrap_or(to - FIRST_SWEEP_WINDOW);
+            (from.max(to - SWEEP_PERIOD), to)
+        });
+        let recipients: Vec<Recipient> = self
+            .destinations
+            .iter()
+            .map(|destination| Recipient {
+                key: destination.key(),
+                filter: destination.filter(),
+                durable: destination.is_durable(),
+            })
+            .collect();
+        let state = TickState {
+            now,
+            owner: format!("{:016x}-{tick_number}", self.process_tag),
+            deadline: tick.deadline,
+            sweep,
+            permits: Semaphore::new(self.settings.fetch_concurrency.max(1)),
+            gates: OnceCell::new(),
+            summary: Mutex::new(Summary::default()),
+            in_flight: Mutex::new(HashSet::new()),
+            store_error: Mutex::new(None),
+            discovery_error: Mutex::new(None),
+            recipients: &recipients,
+        };
+
+        // Stacks the last tick left unfinished come first, so none starves.
+        let first: Vec<StackRef> = if watched {
+            std::mem::take(&mut *lock(&self.deferred))
+        } else {
+            Vec::new()
+        };
+        let stacks: BoxStream<'_, Discovered> = match tick.scope {
+            Scope::Stacks(stacks) => {
+                futures_util::stream::iter(stacks.into_iter().map(Discovered::Stack)).boxed()
+            }
+            Scope::Watched => match &self.settings.watch {
+                Watch::Resources(names) => futures_util::stream::iter(
+                    names
+                        .iter()
+                        .cloned()
+                        .map(|name| Discovered::Stack(StackRef::local(name))),
+                )
+                .boxed(),
+                Watch::Discover => self.source.discover(),
             },
         };
-        // A name asked for twice is checked once.
-        let mut seen = std::collections::HashSet::new();
-        names.retain(|name| seen.insert(name.clone()));
-
-        let concurrency = self.settings.fetch_concurrency.max(1);
-        let past_deadline =
-            || deadline.is_some_and(|deadline| tokio::time::Instant::now() >= deadline);
-        // A resource left out because time ran out has no entry: it is deferred below.
-        let mut statuses: HashMap<ResourceName, Result<ResourceStatus, SourceError>> =
-            futures_util::stream::iter(names.iter().cloned())
-                .filter(|_| std::future::ready(!past_deadline()))
-                .map(|name| async move {
-                    let status = self.source.fetch(&name).await;
-                    (name, status)
-                })
-                .buffer_unordered(concurrency)
-                .collect()
-                .await;
-
-        let mut loaded = self.store.load(&names).await?;
-        let now = Timestamp::now();
-
-        let outcomes: Vec<(ResourceName, Outcome)> =
-            futures_util::stream::iter(names.iter().cloned())
-                .map(|name| {
-                    let status = statuses.remove(&name);
-                    let record = loaded.remove(&name).unwrap_or(Loaded::Missing);
-                    let owner = owner.as_str();
-                    async move {
-                        let outcome = match status {
-                            Some(status) if !past_deadline() => {
-                                self.process(&name, status, record, now, owner).await
-                            }
-                            _ => Outcome {
-                                deferred: Some(
-                                    "the invocation is about to time out; left for the next tick"
-                                        .into(),
-                                ),
-                                ..Outcome::default()
-                            },
-                        };
-                        (name, outcome)
+        let mut seen = HashSet::new();
+        let stacks = futures_util::stream::iter(first.into_iter().map(Discovered::Stack))
+            .chain(stacks)
+            .filter_map(|found| {
+                let keep = match found {
+                    // A stack named twice in one tick is checked once.
+                    Discovered::Stack(stack) => seen.insert(stack.clone()).then_some(stack),
+                    Discovered::Failure { scope, error } => {
+                        self.discovery_failed(&state, scope, error);
+                        None
                     }
-                })
-                .buffered(concurrency)
-                .collect()
-                .await;
+                };
+                std::future::ready(keep)
+            });
+        let pipeline = stacks
+            .chunks(BATCH)
+            .map(|batch| self.batch(&state, batch))
+            .buffer_unordered(BATCHES_IN_FLIGHT)
+            .for_each(|()| std::future::ready(()));
 
-        let mut summary = Summary {
-            resources_checked: names.len(),
-            ..Summary::default()
+        let finished = match tick.deadline {
+            None => {
+                pipeline.await;
+                true
+            }
+            // The deadline first: a tick asked to run past it starts nothing.
+            Some(deadline) => tokio::select! {
+                biased;
+                () = tokio::time::sleep_until(deadline) => false,
+                () = pipeline => true,
+            },
         };
-        for (name, outcome) in outcomes {
-            summary.transitions.extend(outcome.transitions);
-            summary.deliveries.delivered += outcome.deliveries.delivered;
-            summary.deliveries.retrying += outcome.deliveries.retrying;
-            summary.deliveries.refused += outcome.deliveries.refused;
-            summary.deliveries.expired += outcome.deliveries.expired;
-            summary.state_writes += outcome.writes;
-            summary.baselines += usize::from(outcome.baseline);
-            if let Some(reason) = outcome.failure {
-                tracing::warn!(resource = %name, %reason, "resource check failed; its recorded state is kept");
-                summary.failures.push(ResourceProblem {
-                    resource: name.to_string(),
-                    reason,
-                });
+
+        let abandoned: Vec<StackRef> = lock(&state.in_flight).drain().collect();
+        {
+            let mut summary = lock(&state.summary);
+            for stack in &abandoned {
+                summary.deferred_count += 1;
+                push_listed(
+                    &mut summary.deferred,
+                    stack.key(),
+                    "the invocation was about to time out; left as it was for the next tick".into(),
+                );
             }
-            if let Some(reason) = outcome.deferred {
-                summary.deferred.push(ResourceProblem {
-                    resource: name.to_string(),
-                    reason,
-                });
-            }
-            if let Some(reason) = outcome.vanished {
-                summary.vanished.push(ResourceProblem {
-                    resource: name.to_string(),
-                    reason,
-                });
+            if !finished {
+                push_listed(
+                    &mut summary.deferred,
+                    "*".into(),
+                    "the invocation was about to time out before every stack was reached; the next tick starts with the stacks left unfinished".into(),
+                );
             }
         }
+        *lock(&self.deferred) = abandoned;
+        if finished && let Some((_, to)) = sweep {
+            *lock(&self.last_sweep) = Some(Timestamp::from_millis(to * 1000));
+        }
+
+        self.keep_quiet_periods(&state).await;
+        let mut summary = std::mem::take(&mut *lock(&state.summary));
+        // Stacks finish in any order; the summary lists them by name (a stable sort keeps
+        // each stack's notifications in their order).
+        summary
+            .transitions
+            .sort_by(|a, b| a.resource.cmp(&b.resource));
+        for list in [
+            &mut summary.failures,
+            &mut summary.deferred,
+            &mut summary.vanished,
+        ] {
+            list.sort_by(|a, b| a.resource.cmp(&b.resource));
+        }
+        if let Some(gates) = state.gates.get() {
+            for gate in gates.values() {
+                if let Some(reason) = gate.paused() {
+                    summary.paused.push(ResourceProblem {
+                        resource: gate.key().to_owned(),
+                        reason,
+                    });
+                }
+            }
+            summary.paused.sort_by(|a, b| a.resource.cmp(&b.resource));
+        }
+        let finish = self.store.finish().await;
+        if let Some(error) = lock(&state.discovery_error).take() {
+            return Err(RunError::Discovery(error));
+        }
+        if let Some(error) = lock(&state.store_error).take() {
+            return Err(RunError::Store(error));
+        }
+        finish?;
         Ok(summary)
+    }
+
+    /// A scope discovery could not list. In a single account that is the whole run's
+    /// failure (reported once the stacks already found are done); in hub mode, one entry.
+    fn discovery_failed(&self, state: &TickState, scope: String, error: SourceError) {
+        tracing::error!(%scope, %error, "discovery failed");
+        if scope == "this account" {
+            lock(&state.discovery_error).get_or_insert(error);
+        } else {
+            let mut summary = lock(&state.summary);
+            summary.failure_count += 1;
+            push_listed(
+                &mut summary.failures,
+                scope,
+                format!("discovery failed: {error}"),
+            );
+        }
+    }
+
+    /// One batch: its state read alongside its status calls, then each stack decided
+    /// and delivered as soon as both are in.
+    async fn batch(&self, state: &TickState<'_>, stacks: Vec<StackRef>) {
+        let keys: Vec<String> = stacks.iter().map(StackRef::key).collect();
+        lock(&state.in_flight).extend(stacks.iter().cloned());
+        let mut fetches: FuturesUnordered<_> = stacks
+            .into_iter()
+            .map(|stack| async move {
+                let status = match state.permits.acquire().await {
+                    Ok(_permit) if !state.near_deadline() => Some(self.source.fetch(&stack).await),
+                    _ => None,
+                };
+                (stack, status)
+            })
+            .collect();
+
+        let load = self.store.load(&keys).fuse();
+        futures_util::pin_mut!(load);
+        let mut early = Vec::new();
+        let loaded = loop {
+            tokio::select! {
+                loaded = &mut load => break loaded,
+                Some(done) = fetches.next() => early.push(done),
+            }
+        };
+        let mut loaded = match loaded {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                tracing::error!(%error, "could not read the state of a batch of stacks");
+                let reason = error.to_string();
+                lock(&state.store_error).get_or_insert(error);
+                let mut rest: Vec<StackRef> = early.into_iter().map(|(stack, _)| stack).collect();
+                while let Some((stack, _)) = fetches.next().await {
+                    rest.push(stack);
+                }
+                for stack in rest {
+                    state.record(
+                        &stack,
+                        Outcome {
+                            failure: Some(reason.clone()),
+                            ..Outcome::default()
+                        },
+                    );
+                }
+                return;
+            }
+        };
+
+        let mut processing = FuturesUnordered::new();
+        let mut start = |stack: StackRef, status: Option<Result<ResourceStatus, SourceError>>| {
+            let record = loaded.remove(&stack.key()).unwrap_or(Loaded::Missing);
+            async move {
+                let outcome = match status {
+                    Some(status) if !state.near_deadline() => {
+                        self.process(state, &stack, status, record).await
+                    }
+                    _ => Outcome {
+                        deferred: Some(
+                            "the invocation is about to time out; left for the next tick".into(),
+                        ),
+                        ..Outcome::default()
+                    },
+                };
+                state.record(&stack, outcome);
+            }
+        };
+        for (stack, status) in early {
+            processing.push(start(stack, status));
+        }
+        loop {
+            tokio::select! {
+                Some((stack, status)) = fetches.next() => processing.push(start(stack, status)),
+                Some(()) = processing.next() => {}
+                else => break,
+            }
+        }
+    }
+
+    /// Whether to read a stack's blockers this tick (rule 9): its latest attempt failed,
+    /// a blocker was told active, it is seen for the first time, or its hourly sweep is
+    /// due.
+    fn needs_blockers(
+        &self,
+        state: &TickState,
+        stack: &StackRef,
+        current: &ResourceStatus,
+        previous: Option<&ResourceRecord>,
+    ) -> bool {
+        current.latest_sync.status == SyncStatus::Failed
+            || previous.is_none_or(|record| record.state.has_active_blocker())
+            || state.sweep_due(stack)
     }
 
     async fn process(
         &self,
-        name: &ResourceName,
+        state: &TickState<'_>,
+        stack: &StackRef,
         status: Result<ResourceStatus, SourceError>,
         loaded: Loaded,
-        now: Timestamp,
-        owner: &str,
     ) -> Outcome {
         let (version, previous) = match loaded {
-            // Rule 8 and foreign data: report, keep what is recorded, write nothing.
+            // Foreign data: report, keep what is recorded, write nothing.
             Loaded::Unreadable { reason } => {
                 return Outcome {
                     failure: Some(format!("{reason}; the stored item is left untouched")),
@@ -279,309 +621,433 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
             Loaded::Missing => (None, None),
             Loaded::Found { version, record } => (Some(version), Some(record)),
         };
-        // The state to record and what is new to tell. A failed check (rule 8) keeps the
-        // recorded state, but notifications already decided still go out: a destination
-        // that was down must not wait for the stack's checks to work again.
-        let (state, notifications, mut outcome) = match status {
-            Ok(current) => {
-                let decision = decide(
-                    name,
+        let mut outcome = Outcome {
+            checked: true,
+            ..Outcome::default()
+        };
+
+        // A failed blocker read fails the check like a failed status call (rule 8).
+        let status = match status {
+            Ok(current) if self.needs_blockers(state, stack, &current, previous.as_ref()) => {
+                outcome.blocker_checks += 1;
+                let blockers = match state.permits.acquire().await {
+                    Ok(_permit) => self.source.blockers(stack).await,
+                    Err(_) => Err(SourceError::new(
+                        SourceErrorKind::Unavailable,
+                        "the run is ending",
+                    )),
+                };
+                blockers.map(|blockers| (current, Some(blockers)))
+            }
+            Ok(current) => Ok((current, None)),
+            Err(error) => Err(error),
+        };
+
+        let decision = match status {
+            Ok((current, blockers)) => {
+                outcome.baseline = previous.is_none();
+                let mut decision = decide(
+                    stack,
                     previous.as_ref().map(|record| &record.state),
                     &current,
-                    now,
+                    blockers.as_deref(),
+                    state.now,
+                    &self.settings.rules,
                 );
-                let outcome = Outcome {
-                    baseline: previous.is_none(),
-                    ..Outcome::default()
-                };
-                (decision.state, decision.notifications, outcome)
+                let account_name = self.source.account_name(stack);
+                for notification in &mut decision.notifications {
+                    notification.account_name.clone_from(&account_name);
+                }
+                Some(decision)
             }
             Err(error) => {
-                let mut outcome = Outcome {
-                    failure: Some(error.to_string()),
-                    ..Outcome::default()
-                };
-                match previous.as_ref() {
-                    // Whatever the failure, even not found: what was decided before still
-                    // goes out (a vanished stack gets its expiry once nothing is pending).
-                    Some(record) if !record.pending.is_empty() => {
-                        (record.state.clone(), Vec::new(), outcome)
+                outcome.failure = Some(error.to_string());
+                let nothing_pending = previous
+                    .as_ref()
+                    .is_none_or(|record| record.pending.is_empty());
+                // Whatever the failure, even not found: what was decided before still goes
+                // out; a vanished stack gets its expiry once nothing is pending.
+                if nothing_pending {
+                    if let (SourceErrorKind::NotFound, Some(record)) = (error.kind, &previous) {
+                        self.vanish(stack, version, record, state.now, &mut outcome)
+                            .await;
                     }
-                    _ => {
-                        if let (SourceErrorKind::NotFound, Some(record)) = (error.kind, previous) {
-                            self.expire(name, version, record, now, &mut outcome).await;
-                        }
-                        return outcome;
-                    }
+                    return outcome;
                 }
+                None
             }
         };
-        let checked = outcome.failure.is_none();
 
-        let mut pending = previous
-            .as_ref()
-            .map(|record| record.pending.clone())
-            .unwrap_or_default();
-        for notification in notifications {
-            let notify = self.settings.notify_on.contains(notification.kind);
-            outcome.transitions.push(TransitionSummary {
-                resource: name.to_string(),
-                event_type: notification.kind.event_type(),
-                id: notification.id.clone(),
-                notify,
-            });
-            if notify {
-                // The destinations it is for, so a process configured with fewer (a `check`
-                // on the function's table) never counts it delivered on their behalf.
-                let targets = self
-                    .destinations
-                    .iter()
-                    .filter(|destination| {
-                        destination.is_durable() && destination.accepts(&notification)
-                    })
-                    .map(|destination| destination.key().to_owned())
-                    .collect();
-                pending.push(PendingNotification {
-                    notification,
-                    done: Vec::new(),
-                    targets,
-                });
-            }
+        let Some(absorbed) = ledger::absorb(
+            previous.as_ref(),
+            decision,
+            state.recipients,
+            self.settings.notify_on,
+            state.now,
+            &self.settings.policy,
+        ) else {
+            return outcome;
+        };
+        outcome.transitions = absorbed
+            .transitions
+            .iter()
+            .map(|transition| TransitionSummary {
+                resource: stack.key(),
+                event_type: transition.kind.event_type(),
+                id: transition.id.clone(),
+                notify: transition.notify,
+            })
+            .collect();
+        let expired = absorbed.expired;
+        let mut record = absorbed.record;
+        // Rather than lose what does not fit the store: deliver it now, keep less.
+        let overflow = ledger::fit(&mut record, |record| self.store.fits(record));
+        for item in &overflow {
+            tracing::error!(resource = %stack, notification_id = %item.notification.id, "the stack's record is over the store's size limit: this notification is delivered in this run only, never retried");
         }
-        let retention_ms = i64::try_from(self.settings.retention.as_millis()).unwrap_or(i64::MAX);
-        // Reported only once a write has dropped them (a run that loses the write drops nothing).
-        let (expired, mut pending): (Vec<_>, Vec<_>) = pending.into_iter().partition(|item| {
-            now.as_millis() - item.notification.detected_at.as_millis() > retention_ms
-        });
-        let report_expired = |outcome: &mut Outcome| {
-            for item in &expired {
-                tracing::error!(
-                    resource = %name,
-                    notification_id = %item.notification.id,
-                    event_type = item.notification.kind.event_type(),
-                    delivered_to = ?item.done,
-                    "dropping a notification undelivered for longer than the retention"
-                );
-            }
-            outcome.deliveries.expired += expired.len();
-        };
-        pending.retain(|item| !self.is_complete(item));
 
-        let previous_expiry = previous.as_ref().and_then(|record| record.expires_at);
-        let mut record = ResourceRecord {
-            state,
-            pending,
-            lease: previous.as_ref().and_then(|record| record.lease.clone()),
-            expires_at: if checked {
-                Some(self.renewed_expiry(previous_expiry, now))
-            } else {
-                previous_expiry
-            },
-        };
-
-        if record.pending.is_empty() {
+        if record.pending.is_empty() && overflow.is_empty() {
             record.lease = None;
             if previous.as_ref() != Some(&record) {
-                match self.store.save(name, version, &record).await {
+                match self.store.save(&stack.key(), version, &record).await {
                     Ok(_) => {
                         outcome.writes += 1;
-                        report_expired(&mut outcome);
+                        report_expired(stack, &expired, &mut outcome);
                     }
-                    Err(error) => Self::lost_write(&mut outcome, error),
+                    Err(error) => lost_write(&mut outcome, error),
                 }
             }
             return outcome;
         }
 
-        // Claim: only the run whose conditional write succeeds delivers. The lease counts
-        // from now, not from the start of the tick: stacks claimed late get all of it.
-        let claim_time = Timestamp::now();
-        if let Some(lease) = &record.lease
-            && lease.until > claim_time
-        {
-            outcome.transitions.clear();
-            outcome.deferred = Some(format!(
-                "another run is delivering its notifications until {}",
-                lease.until
-            ));
-            return outcome;
-        }
-        let lease_ms = i64::try_from(self.settings.lease.as_millis()).unwrap_or(i64::MAX);
-        record.lease = Some(Lease {
-            owner: owner.to_owned(),
-            until: claim_time.plus_millis(lease_ms),
-        });
-        let claimed = match self.store.save(name, version, &record).await {
-            Ok(claimed) => {
-                report_expired(&mut outcome);
-                claimed
+        // Claim: only the run whose conditional write succeeds delivers.
+        let claimed = match ledger::claim(
+            &record,
+            &state.owner,
+            Timestamp::now(),
+            self.settings.policy.lease,
+        ) {
+            Claim::Claimed(claimed) => claimed,
+            Claim::Held { until } => {
+                outcome.transitions.clear();
+                outcome.deferred = Some(format!(
+                    "another run is delivering its notifications until {until}"
+                ));
+                return outcome;
+            }
+            // Only overflow to send: nothing to hold in the store.
+            Claim::Nothing => record,
+        };
+        let version = match self.store.save(&stack.key(), version, &claimed).await {
+            Ok(version) => {
+                outcome.writes += 1;
+                report_expired(stack, &expired, &mut outcome);
+                version
             }
             Err(error) => {
                 outcome.transitions.clear();
-                Self::lost_write(&mut outcome, error);
+                lost_write(&mut outcome, error);
                 return outcome;
             }
         };
-        outcome.writes += 1;
-
-        self.deliver(name, &mut record.pending, &mut outcome.deliveries)
+        self.deliver(state, stack, claimed, overflow, version, &mut outcome)
             .await;
-        record.pending.retain(|item| !self.is_complete(item));
-        record.lease = None;
-        match self.store.save(name, Some(claimed), &record).await {
-            Ok(_) => outcome.writes += 1,
-            Err(error) => {
-                // Our lease outlived itself and another run took over; it will redo
-                // what we could not record (a receiver may see one repeat, same id).
-                tracing::warn!(resource = %name, %error, "could not record deliveries");
-                outcome.failure = Some(format!("could not record deliveries: {error}"));
-            }
-        }
         outcome
     }
 
-    /// A resource that is no longer found keeps its record (rule 8) with a TTL, written
-    /// once: later ticks that still do not find it write nothing.
-    async fn expire(
+    /// Sends what each destination is owed, oldest first, every destination at its own
+    /// pace; each delivery is written to the record as soon as it is done, so a crash
+    /// repeats only what was in flight. A destination that fails stops there for this
+    /// stack, so it never receives notifications out of order.
+    async fn deliver(
         &self,
-        name: &ResourceName,
-        version: Option<u64>,
+        state: &TickState<'_>,
+        stack: &StackRef,
         mut record: ResourceRecord,
+        overflow: Vec<Pending>,
+        mut version: u64,
+        outcome: &mut Outcome,
+    ) {
+        let gates = self.gates(state).await;
+        let mut working = record.clone();
+        working.pending.extend(overflow);
+        let queues = ledger::queues(&working, state.recipients);
+        if queues.is_empty() {
+            // Owed only to destinations this process does not have: nothing to hold.
+            ledger::release(&mut record, state.recipients);
+            match self.store.save(&stack.key(), Some(version), &record).await {
+                Ok(_) => outcome.writes += 1,
+                Err(error) => lost_write(outcome, error),
+            }
+            return;
+        }
+
+        /// What a destination's sender tells the recorder.
+        enum Report {
+            /// One delivery's result (the thread it posted, if any).
+            Sent(usize, usize, Result<Option<Thread>, DeliveryError>),
+            /// This destination has nothing more to send this run.
+            Done,
+        }
+        let (sent, mut reports) = tokio::sync::mpsc::unbounded_channel();
+        let mut senders_left = queues.len();
+        let senders: Vec<_> = queues
+            .into_iter()
+            .map(|(index, items)| {
+                let sent = sent.clone();
+                let working = &working;
+                async move {
+                    let destination = &self.destinations[index];
+                    if let Some(gate) = gates.get(destination.key()) {
+                        // Threads posted earlier in this run, for later messages of an attempt.
+                        let mut posted: Vec<Thread> = Vec::new();
+                        for item in items {
+                            let notification = &working.pending[item].notification;
+                            let attempt = notification.attempt.id();
+                            let thread = posted
+                                .iter()
+                                .rev()
+                                .find(|thread| thread.attempt == attempt)
+                                .or_else(|| working.thread(destination.key(), &attempt))
+                                .cloned();
+                            let result =
+                                destination.send(notification, gate, thread.as_ref()).await;
+                            let thread = match &result {
+                                Ok(delivered) => {
+                                    delivered.thread.clone().map(|(channel, ts)| Thread {
+                                        destination: destination.key().to_owned(),
+                                        attempt,
+                                        channel,
+                                        ts,
+                                    })
+                                }
+                                Err(_) => None,
+                            };
+                            posted.extend(thread.clone());
+                            let stop = matches!(result, Err(DeliveryError::Retry(_)));
+                            let _ = sent.send(Report::Sent(index, item, result.map(|_| thread)));
+                            if stop {
+                                break;
+                            }
+                        }
+                    }
+                    let _ = sent.send(Report::Done);
+                }
+            })
+            .collect();
+        drop(sent);
+        let sending = futures_util::future::join_all(senders);
+
+        // Each delivery is written as soon as it is done (those that finish together share a
+        // write); the write after the last one also releases the stack.
+        let recording = async {
+            let mut recording = true;
+            while let Some(first) = reports.recv().await {
+                let mut changed = false;
+                let mut batch = vec![first];
+                while let Ok(more) = reports.try_recv() {
+                    batch.push(more);
+                }
+                for report in batch {
+                    let Report::Sent(index, item, result) = report else {
+                        senders_left -= 1;
+                        continue;
+                    };
+                    let destination = &self.destinations[index];
+                    let notification = &working.pending[item].notification;
+                    let key = destination.key();
+                    let id = &notification.id;
+                    let event_type = notification.kind.event_type();
+                    match result {
+                        Ok(thread) => {
+                            outcome.deliveries.delivered += 1;
+                            tracing::info!(resource = %stack, destination = key, notification_id = %id, event_type, "delivered");
+                            ledger::settle(&mut record, key, id, Settled::Delivered { thread });
+                            changed = true;
+                        }
+                        Err(DeliveryError::Permanent(reason)) => {
+                            outcome.deliveries.refused += 1;
+                            tracing::error!(resource = %stack, destination = key, notification_id = %id, %reason, "destination refused the notification for good");
+                            ledger::settle(&mut record, key, id, Settled::Refused);
+                            changed = true;
+                        }
+                        Err(DeliveryError::Retry(reason)) => {
+                            outcome.deliveries.retrying += 1;
+                            tracing::warn!(resource = %stack, destination = key, notification_id = %id, %reason, "delivery failed; will retry next tick");
+                        }
+                    }
+                }
+                let last = senders_left == 0;
+                if last {
+                    ledger::release(&mut record, state.recipients);
+                }
+                if !recording || !(changed || last) {
+                    continue;
+                }
+                match self.store.save(&stack.key(), Some(version), &record).await {
+                    Ok(saved) => {
+                        version = saved;
+                        outcome.writes += 1;
+                    }
+                    Err(error) => {
+                        // Our lease outlived itself and another run took over; it will redo
+                        // what we could not record (a receiver may see one repeat, same id).
+                        tracing::warn!(resource = %stack, %error, "could not record deliveries");
+                        outcome.failure = Some(format!("could not record deliveries: {error}"));
+                        recording = false;
+                    }
+                }
+            }
+        };
+        futures_util::future::join(sending, recording).await;
+    }
+
+    /// The destinations' gates for this tick, made at its first delivery with the quiet
+    /// periods kept in state.
+    async fn gates<'s>(&self, state: &'s TickState<'_>) -> &'s HashMap<String, Gate> {
+        state
+            .gates
+            .get_or_init(|| async {
+                let quiet = match self.store.load_destinations().await {
+                    Ok(kept) => kept.quiet,
+                    Err(error) => {
+                        tracing::warn!(%error, "could not read the destinations' quiet periods; every destination is tried");
+                        Vec::new()
+                    }
+                };
+                self.destinations
+                    .iter()
+                    .map(|destination| {
+                        let until = quiet
+                            .iter()
+                            .filter(|quiet| quiet.destination == destination.key())
+                            .map(|quiet| quiet.until)
+                            .max();
+                        (
+                            destination.key().to_owned(),
+                            Gate::new(destination.key(), destination.policy(), state.deadline, until),
+                        )
+                    })
+                    .collect()
+            })
+            .await
+    }
+
+    /// Keeps the quiet periods destinations asked for in this tick, for every later run.
+    async fn keep_quiet_periods(&self, state: &TickState<'_>) {
+        let Some(gates) = state.gates.get() else {
+            return;
+        };
+        let asked: Vec<Quiet> = gates
+            .values()
+            .filter_map(|gate| {
+                gate.asked_quiet().map(|until| Quiet {
+                    destination: gate.key().to_owned(),
+                    until,
+                })
+            })
+            .collect();
+        if asked.is_empty() {
+            return;
+        }
+        for _ in 0..3 {
+            let mut kept = match self.store.load_destinations().await {
+                Ok(kept) => kept,
+                Err(error) => {
+                    tracing::warn!(%error, "could not keep the quiet periods destinations asked for");
+                    return;
+                }
+            };
+            let now = Timestamp::now();
+            kept.quiet.retain(|quiet| {
+                quiet.until > now && !asked.iter().any(|new| new.destination == quiet.destination)
+            });
+            kept.quiet.extend(asked.iter().cloned());
+            match self
+                .store
+                .save_destinations(&DestinationState { ..kept })
+                .await
+            {
+                Ok(_) => return,
+                Err(SaveError::Conflict) => continue,
+                Err(SaveError::Store(error)) => {
+                    tracing::warn!(%error, "could not keep the quiet periods destinations asked for");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// A stack that is no longer found keeps its record with an expiry, written once.
+    async fn vanish(
+        &self,
+        stack: &StackRef,
+        version: Option<u64>,
+        record: &ResourceRecord,
         now: Timestamp,
         outcome: &mut Outcome,
     ) {
-        let ttl_ms = i64::try_from(self.settings.vanished_ttl.as_millis()).unwrap_or(i64::MAX);
-        // Already counting down (the long idle expiry of a checked stack does not count).
-        let counting_down = record
-            .expires_at
-            .filter(|expires_at| *expires_at <= now.plus_millis(ttl_ms));
-        let expires_at = match counting_down {
-            Some(expires_at) => expires_at,
-            // Writing now would take the record from under the run delivering its
-            // notifications (its final write would then fail, and they would go out again).
-            None if record.lease.as_ref().is_some_and(|lease| lease.until > now) => {
+        match ledger::vanish(record, now, &self.settings.policy) {
+            Vanish::AfterDelivery => {
                 outcome.vanished = Some(
                     "not found; its expiry is recorded once the run delivering its notifications is done"
                         .into(),
                 );
-                return;
             }
-            None => {
-                let expires_at = now.plus_millis(ttl_ms);
-                record.expires_at = Some(expires_at);
-                match self.store.save(name, version, &record).await {
-                    Ok(_) => {
-                        outcome.writes += 1;
-                        tracing::info!(resource = %name, %expires_at, "resource not found; its record expires unless it comes back");
-                    }
-                    // Another run got there first; the next tick sees what it wrote.
-                    Err(SaveError::Conflict) => {}
-                    Err(SaveError::Store(error)) => {
-                        outcome.failure = outcome.failure.take().map(|failure| {
-                            format!("{failure}; and its expiry could not be recorded: {error}")
-                        });
-                        return;
+            Vanish::Expiring { until, write } => {
+                if let Some(expiring) = write {
+                    match self.store.save(&stack.key(), version, &expiring).await {
+                        Ok(_) => {
+                            outcome.writes += 1;
+                            tracing::info!(resource = %stack, expires_at = %until, "resource not found; its record expires unless it comes back");
+                        }
+                        // Another run got there first; the next tick sees what it wrote.
+                        Err(SaveError::Conflict) => {}
+                        Err(SaveError::Store(error)) => {
+                            outcome.failure = outcome.failure.take().map(|failure| {
+                                format!("{failure}; and its expiry could not be recorded: {error}")
+                            });
+                            return;
+                        }
                     }
                 }
-                expires_at
-            }
-        };
-        outcome.vanished = Some(format!(
-            "not found; its record is kept until {expires_at} and revived if it comes back"
-        ));
-    }
-
-    /// The expiry of a checked stack's record: kept while more than a third of
-    /// [`RunSettings::IDLE_TTL`] is left (so a quiet tick writes nothing), renewed to the
-    /// whole of it otherwise. A vanished stack's shorter expiry is always renewed once it
-    /// is found again.
-    fn renewed_expiry(&self, previous: Option<Timestamp>, now: Timestamp) -> Timestamp {
-        let millis = |duration: Duration| i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
-        let renew_below = now
-            .plus_millis(millis(RunSettings::IDLE_TTL / 3).max(millis(self.settings.vanished_ttl)));
-        match previous {
-            Some(expiry) if expiry > renew_below => expiry,
-            _ => now.plus_millis(millis(RunSettings::IDLE_TTL)),
-        }
-    }
-
-    fn lost_write(outcome: &mut Outcome, error: SaveError) {
-        match error {
-            SaveError::Conflict => {
-                outcome.deferred =
-                    Some("another run changed this resource first; it handles the change".into());
-            }
-            SaveError::Store(error) => outcome.failure = Some(error.to_string()),
-        }
-    }
-
-    /// Done when every configured destination that wants it has it (or refused it for good).
-    /// ...and every destination it was decided for has it too, even one this process does
-    /// not have (a `check` without the function's secret leaves those to the function; a
-    /// destination removed for good lets it run out at the retention, with an error).
-    fn is_complete(&self, item: &PendingNotification) -> bool {
-        let done = |key: &str| item.done.iter().any(|done| done == key);
-        self.destinations
-            .iter()
-            .filter(|destination| destination.accepts(&item.notification))
-            .all(|destination| done(destination.key()))
-            && item.targets.iter().all(|key| done(key))
-    }
-
-    /// Sends pending notifications, oldest first. Each destination goes at its own pace;
-    /// a destination that fails stops there, so it never receives them out of order.
-    async fn deliver(
-        &self,
-        name: &ResourceName,
-        pending: &mut [PendingNotification],
-        counts: &mut DeliveryCounts,
-    ) {
-        let snapshot: Vec<(Notification, Vec<String>)> = pending
-            .iter()
-            .map(|item| (item.notification.clone(), item.done.clone()))
-            .collect();
-        let per_destination = join_all(self.destinations.iter().map(|destination| {
-            let snapshot = &snapshot;
-            async move {
-                let mut results = Vec::new();
-                for (index, (notification, done)) in snapshot.iter().enumerate() {
-                    if !destination.accepts(notification)
-                        || done.iter().any(|key| key == destination.key())
-                    {
-                        continue;
-                    }
-                    let result = destination.send(notification).await;
-                    let stop = matches!(result, Err(DeliveryError::Retry(_)));
-                    results.push((index, result));
-                    if stop {
-                        break;
-                    }
-                }
-                (destination.key(), results)
-            }
-        }))
-        .await;
-
-        for (key, results) in per_destination {
-            for (index, result) in results {
-                let notification = &pending[index].notification;
-                match result {
-                    Ok(()) => {
-                        counts.delivered += 1;
-                        tracing::info!(resource = %name, destination = key, notification_id = %notification.id, event_type = notification.kind.event_type(), "delivered");
-                        pending[index].done.push(key.to_owned());
-                    }
-                    Err(DeliveryError::Permanent(reason)) => {
-                        counts.refused += 1;
-                        tracing::error!(resource = %name, destination = key, notification_id = %notification.id, %reason, "destination refused the notification for good");
-                        pending[index].done.push(key.to_owned());
-                    }
-                    Err(DeliveryError::Retry(reason)) => {
-                        counts.retrying += 1;
-                        tracing::warn!(resource = %name, destination = key, notification_id = %notification.id, %reason, "delivery failed; will retry next tick");
-                    }
-                }
+                outcome.vanished = Some(format!(
+                    "not found; its record is kept until {until} and revived if it comes back"
+                ));
             }
         }
     }
+}
+
+/// Notifications dropped at the retention, reported once the write that drops them
+/// succeeded (a run that loses the write drops nothing).
+fn report_expired(stack: &StackRef, expired: &[Pending], outcome: &mut Outcome) {
+    for item in expired {
+        tracing::error!(
+            resource = %stack,
+            notification_id = %item.notification.id,
+            event_type = item.notification.kind.event_type(),
+            delivered_to = ?item.done,
+            "dropping a notification undelivered for longer than the retention"
+        );
+    }
+    outcome.deliveries.expired += expired.len();
+}
+
+fn lost_write(outcome: &mut Outcome, error: SaveError) {
+    match error {
+        SaveError::Conflict => {
+            outcome.deferred =
+                Some("another run changed this resource first; it handles the change".into());
+        }
+        SaveError::Store(error) => outcome.failure = Some(error.to_string()),
+    }
+}
+
+/// The kinds a tick may tell (for the start-up log).
+pub fn told_kinds(settings: &RunSettings) -> Vec<NotificationKind> {
+    NotificationKind::CHOOSABLE
+        .into_iter()
+        .filter(|kind| settings.notify_on.contains(*kind))
+        .collect()
 }

@@ -1,28 +1,51 @@
 //! Scenario files (ARCHITECTURE §9): what a loopback CodeConnections serves, tick by tick.
 //!
 //! ```json
-//! { "ticks": [ { "stack-a": { ...GetResourceSyncStatus response as the AWS JSON API returns it... },
+//! { "ticks": [ { "@now": 1795687200,
+//!                "stack-a": { ...GetResourceSyncStatus response as the AWS JSON API returns it...,
+//!                             "SyncBlockerSummary": { ...what GetSyncBlockerSummary answers... } },
 //!                "stack-b": { "__type": "ThrottlingException", "message": "Rate exceeded" } } ] }
 //! ```
-//! A user can paste `aws codeconnections get-resource-sync-status` output straight in.
+//!
+//! A user can paste `aws codeconnections get-resource-sync-status` output straight in:
+//! timestamps may be epoch seconds (the AWS JSON API) or ISO 8601 (what AWS CLI v2 prints),
+//! and every member of a known shape is checked for its type, so a mistake is refused here
+//! with its place (`ticks[1].payments-stack.LatestSync.StartedAt: …`) instead of failing
+//! every check of every tick. Members the model does not know are passed on as they are.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use crate::domain::ResourceName;
+use crate::domain::{ResourceName, Timestamp};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
-    pub ticks: Vec<BTreeMap<ResourceName, Response>>,
+    pub ticks: Vec<ScenarioTick>,
 }
 
-/// What the endpoint answers for one resource in one tick.
+/// One tick: when it runs, and what each stack's calls answer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ScenarioTick {
+    /// `@now`: the tick's clock; the wall clock when absent.
+    pub now: Option<Timestamp>,
+    pub stacks: BTreeMap<ResourceName, Stack>,
+}
+
+/// What the endpoint answers for one stack in one tick.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stack {
+    pub status: Response,
+    /// `GetSyncBlockerSummary`'s answer; none: no blockers.
+    pub blockers: Option<Response>,
+}
+
+/// One answer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Response {
-    /// A `GetResourceSyncStatus` output, in the AWS JSON shape.
-    Status(serde_json::Map<String, Value>),
+    /// An output in the AWS JSON shape, timestamps as epoch seconds.
+    Output(Map<String, Value>),
     /// An error, by its short name (`ThrottlingException`) and message.
     Error { type_name: String, message: String },
 }
@@ -32,6 +55,174 @@ pub enum Response {
 pub struct ScenarioError {
     pub file: String,
     pub message: String,
+}
+
+/// The members of the model's shapes, and their types.
+enum Shape {
+    Text,
+    Time,
+    Object(&'static [(&'static str, Shape)]),
+    List(&'static Shape),
+}
+
+const REVISION: Shape = Shape::Object(&[
+    ("Branch", Shape::Text),
+    ("Directory", Shape::Text),
+    ("OwnerId", Shape::Text),
+    ("ProviderType", Shape::Text),
+    ("RepositoryName", Shape::Text),
+    ("Sha", Shape::Text),
+]);
+
+const EVENT: Shape = Shape::Object(&[
+    ("Event", Shape::Text),
+    ("ExternalId", Shape::Text),
+    ("Time", Shape::Time),
+    ("Type", Shape::Text),
+]);
+
+const ATTEMPT: Shape = Shape::Object(&[
+    ("Events", Shape::List(&EVENT)),
+    ("InitialRevision", REVISION),
+    ("StartedAt", Shape::Time),
+    ("Status", Shape::Text),
+    ("Target", Shape::Text),
+    ("TargetRevision", REVISION),
+]);
+
+const STATUS_OUTPUT: Shape = Shape::Object(&[
+    ("DesiredState", REVISION),
+    ("LatestSuccessfulSync", ATTEMPT),
+    ("LatestSync", ATTEMPT),
+]);
+
+const CONTEXT: Shape = Shape::Object(&[("Key", Shape::Text), ("Value", Shape::Text)]);
+
+const BLOCKER: Shape = Shape::Object(&[
+    ("Contexts", Shape::List(&CONTEXT)),
+    ("CreatedAt", Shape::Time),
+    ("CreatedReason", Shape::Text),
+    ("Id", Shape::Text),
+    ("ResolvedAt", Shape::Time),
+    ("ResolvedReason", Shape::Text),
+    ("Status", Shape::Text),
+    ("Type", Shape::Text),
+]);
+
+const BLOCKER_SUMMARY: Shape = Shape::Object(&[
+    ("LatestBlockers", Shape::List(&BLOCKER)),
+    ("ParentResourceName", Shape::Text),
+    ("ResourceName", Shape::Text),
+]);
+
+fn kind_of(value: &Value) -> &'static str {
+    crate::notify::spec::kind_of(value)
+}
+
+/// Checks `value` against `shape` (members it does not know are kept as they are) and
+/// writes every timestamp as epoch seconds.
+fn check(value: &mut Value, shape: &Shape, place: &str) -> Result<(), String> {
+    match shape {
+        Shape::Text => match value {
+            Value::String(_) => Ok(()),
+            other => Err(format!(
+                "{place}: expected a string; found {}",
+                kind_of(other)
+            )),
+        },
+        Shape::Time => {
+            let seconds = match value {
+                Value::Number(number) => number.as_f64(),
+                Value::String(text) => Timestamp::parse_rfc3339(text)
+                    .map(|at| at.as_millis() as f64 / 1000.0)
+                    .or_else(|| text.trim().parse::<f64>().ok()),
+                _ => None,
+            };
+            match seconds {
+                Some(seconds) if seconds.is_finite() => {
+                    *value = serde_json::Number::from_f64(seconds)
+                        .map(|number| match number.as_f64() {
+                            Some(whole) if whole.fract() == 0.0 && whole.abs() < 9e15 => {
+                                Value::from(whole as i64)
+                            }
+                            _ => Value::Number(number),
+                        })
+                        .unwrap_or(Value::Null);
+                    Ok(())
+                }
+                _ => Err(format!(
+                    "{place}: expected a time, as epoch seconds (1795687260) or ISO 8601 (\"2026-11-26T10:01:00+00:00\"); found {}",
+                    describe(value)
+                )),
+            }
+        }
+        Shape::Object(members) => {
+            let Value::Object(object) = value else {
+                return Err(format!(
+                    "{place}: expected an object; found {}",
+                    kind_of(value)
+                ));
+            };
+            for (name, member) in members.iter() {
+                if let Some(inner) = object.get_mut(*name)
+                    && !inner.is_null()
+                {
+                    check(inner, member, &format!("{place}.{name}"))?;
+                }
+            }
+            Ok(())
+        }
+        Shape::List(item) => {
+            let Value::Array(items) = value else {
+                return Err(format!(
+                    "{place}: expected an array; found {}",
+                    kind_of(value)
+                ));
+            };
+            for (index, inner) in items.iter_mut().enumerate() {
+                check(inner, item, &format!("{place}[{index}]"))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A value quoted in a message: short, on one line.
+fn describe(value: &Value) -> String {
+    match value {
+        Value::String(text) => format!("{:?}", crate::text::preview(text, 40)),
+        other => kind_of(other).to_owned(),
+    }
+}
+
+/// An answer: an error (`__type`) or an output checked against `shape`.
+fn response(value: &Value, shape: &Shape, place: &str) -> Result<Response, String> {
+    let object = value.as_object().ok_or_else(|| {
+        format!(
+            "{place}: expected an answer object, or an error {{\"__type\": ..., \"message\": ...}}; found {}",
+            kind_of(value)
+        )
+    })?;
+    if let Some(type_name) = object.get("__type") {
+        let type_name = type_name.as_str().ok_or_else(|| {
+            format!("{place}.__type: expected a string such as \"ThrottlingException\"")
+        })?;
+        return Ok(Response::Error {
+            type_name: type_name.rsplit('#').next().unwrap_or_default().to_owned(),
+            message: object
+                .get("message")
+                .or_else(|| object.get("Message"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+        });
+    }
+    let mut checked = value.clone();
+    check(&mut checked, shape, place)?;
+    match checked {
+        Value::Object(object) => Ok(Response::Output(object)),
+        _ => Err(format!("{place}: expected an object")),
+    }
 }
 
 impl Scenario {
@@ -61,37 +252,38 @@ impl Scenario {
         let mut parsed = Vec::with_capacity(ticks.len());
         for (index, tick) in ticks.iter().enumerate() {
             let tick = tick.as_object().ok_or_else(|| {
-                format!("ticks[{index}]: expected an object of resource name → response")
+                format!("ticks[{index}]: expected an object of stack name → answer")
             })?;
-            let mut responses = BTreeMap::new();
-            for (name, response) in tick {
+            let mut stacks = BTreeMap::new();
+            let mut now = None;
+            for (name, entry) in tick {
                 let place = format!("ticks[{index}].{name}");
+                if name == "@now" {
+                    let mut value = entry.clone();
+                    check(&mut value, &Shape::Time, &place)?;
+                    now = value.as_f64().map(Timestamp::from_epoch_seconds);
+                    continue;
+                }
                 let resource =
                     ResourceName::parse(name).map_err(|error| format!("{place}: {error}"))?;
-                let response = response
-                    .as_object()
-                    .ok_or_else(|| format!("{place}: expected a GetResourceSyncStatus response object or an error {{\"__type\": ..., \"message\": ...}}"))?;
-                let response = match response.get("__type") {
-                    Some(type_name) => Response::Error {
-                        type_name: type_name
-                            .as_str()
-                            .ok_or_else(|| format!("{place}.__type: expected a string such as \"ThrottlingException\""))?
-                            .rsplit('#')
-                            .next()
-                            .unwrap_or_default()
-                            .to_owned(),
-                        message: response
-                            .get("message")
-                            .or_else(|| response.get("Message"))
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_owned(),
-                    },
-                    None => Response::Status(response.clone()),
+                let mut entry = entry.clone();
+                let blockers = match entry.as_object_mut() {
+                    Some(object) if !object.contains_key("__type") => object
+                        .remove("SyncBlockerSummary")
+                        .map(|summary| {
+                            response(
+                                &summary,
+                                &BLOCKER_SUMMARY,
+                                &format!("{place}.SyncBlockerSummary"),
+                            )
+                        })
+                        .transpose()?,
+                    _ => None,
                 };
-                responses.insert(resource, response);
+                let status = response(&entry, &STATUS_OUTPUT, &place)?;
+                stacks.insert(resource, Stack { status, blockers });
             }
-            parsed.push(responses);
+            parsed.push(ScenarioTick { now, stacks });
         }
         if parsed.is_empty() {
             return Err("\"ticks\" is empty: give at least one tick".into());
@@ -99,12 +291,12 @@ impl Scenario {
         Ok(Scenario { ticks: parsed })
     }
 
-    /// Every resource named anywhere in the scenario, sorted.
+    /// Every stack named anywhere in the scenario, sorted.
     pub fn resources(&self) -> Vec<ResourceName> {
         let mut names: Vec<ResourceName> = self
             .ticks
             .iter()
-            .flat_map(|tick| tick.keys().cloned())
+            .flat_map(|tick| tick.stacks.keys().cloned())
             .collect();
         names.sort();
         names.dedup();
@@ -150,11 +342,80 @@ mod tests {
         .unwrap();
         let name = ResourceName::parse("a").unwrap();
         assert_eq!(
-            scenario.ticks[0][&name],
+            scenario.ticks[0].stacks[&name].status,
             Response::Error {
                 type_name: "ThrottlingException".into(),
                 message: "slow down".into()
             }
         );
+    }
+
+    #[test]
+    fn iso_8601_times_as_the_aws_cli_prints_them_read_as_epoch_seconds() {
+        let scenario = Scenario::parse(
+            r#"{"ticks": [{"@now": "2026-11-26T10:05:00Z", "a": {"LatestSync": {"StartedAt": "2026-11-26T10:01:00+00:00", "Status": "IN_PROGRESS",
+                "Events": [{"Event": "x", "Type": "INFO", "Time": "2026-11-26T10:01:00.500000+00:00"}]}}}]}"#,
+        )
+        .unwrap();
+        let tick = &scenario.ticks[0];
+        assert_eq!(tick.now, Some(Timestamp::from_millis(1_795_687_500_000)));
+        let Response::Output(output) = &tick.stacks[&ResourceName::parse("a").unwrap()].status
+        else {
+            panic!()
+        };
+        assert_eq!(output["LatestSync"]["StartedAt"], 1_795_687_260);
+        assert_eq!(output["LatestSync"]["Events"][0]["Time"], 1_795_687_260.5);
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_refused_with_its_place() {
+        for (entry, place) in [
+            (
+                r#"{"LatestSync": {"Status": 42}}"#,
+                "ticks[0].payments-stack.LatestSync.Status: expected a string; found a number",
+            ),
+            (
+                r#"{"LatestSync": {"Events": "none"}}"#,
+                "ticks[0].payments-stack.LatestSync.Events: expected an array; found a string",
+            ),
+            (
+                r#"{"LatestSync": {"StartedAt": "yesterday"}}"#,
+                "ticks[0].payments-stack.LatestSync.StartedAt: expected a time",
+            ),
+            (
+                r#"{"LatestSync": {"TargetRevision": {"Sha": 7}}}"#,
+                "ticks[0].payments-stack.LatestSync.TargetRevision.Sha: expected a string",
+            ),
+            (
+                r#"{"SyncBlockerSummary": {"LatestBlockers": [{"CreatedAt": true}]}}"#,
+                "ticks[0].payments-stack.SyncBlockerSummary.LatestBlockers[0].CreatedAt: expected a time",
+            ),
+        ] {
+            let text = format!(r#"{{"ticks": [{{"payments-stack": {entry}}}]}}"#);
+            let error = Scenario::parse(&text).unwrap_err();
+            assert!(error.starts_with(place), "{error}");
+        }
+        let error = Scenario::parse(r#"{"ticks": [{"@now": "soon"}]}"#).unwrap_err();
+        assert!(
+            error.starts_with("ticks[0].@now: expected a time"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_blocker_summary_is_served_beside_the_status() {
+        let scenario = Scenario::parse(
+            r#"{"ticks": [{"a": {"LatestSync": {}, "SyncBlockerSummary": {"ResourceName": "a", "LatestBlockers": [{"Id": "b1", "CreatedAt": "2026-11-26T10:00:00Z"}]}}}]}"#,
+        )
+        .unwrap();
+        let stack = &scenario.ticks[0].stacks[&ResourceName::parse("a").unwrap()];
+        let Some(Response::Output(summary)) = &stack.blockers else {
+            panic!("{stack:?}")
+        };
+        assert_eq!(summary["LatestBlockers"][0]["CreatedAt"], 1_795_687_200);
+        let Response::Output(status) = &stack.status else {
+            panic!()
+        };
+        assert!(!status.contains_key("SyncBlockerSummary"));
     }
 }

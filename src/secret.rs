@@ -31,7 +31,7 @@ pub async fn load(
         .send()
         .await
         // The description never carries a response body: a failed answer could hold the secret.
-        .map_err(|error| SecretError::Unreadable(crate::sdk_error::describe(&error)))?;
+        .map_err(|error| SecretError::Unreadable(crate::aws::describe(&error)))?;
     let text = output
         .secret_string()
         .ok_or_else(|| SecretError::Malformed("it holds binary data, not a string".into()))?;

@@ -10,12 +10,42 @@ pub fn units(text: &str) -> usize {
     text.encode_utf16().count()
 }
 
-/// One line: line breaks and other control characters become spaces, so a value can
-/// never break the layout it is put in (a bullet list, a table cell).
+/// Bidirectional overrides and isolates, and zero-width characters: invisible, yet they
+/// can reorder or hide what a reader sees (a "Trojan Source" line).
+pub fn is_deceptive(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
+}
+
+/// One line: line breaks and other control characters (C0, DEL, C1) become spaces, and
+/// invisible reordering or zero-width characters are dropped, so a value can never break
+/// or disguise the layout it is put in (a bullet list, a table cell).
 pub fn single_line(text: &str) -> String {
     text.chars()
+        .filter(|c| !is_deceptive(*c))
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
+}
+
+/// Text safe to print on a terminal: control characters (but tab), DEL, C1 and the
+/// invisible reordering and zero-width characters are shown as `\u{1b}` escapes, so
+/// nothing from AWS or Git can move the cursor, retitle the window or forge a line.
+pub fn visible(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for c in text.chars() {
+        if (c.is_control() && c != '\t') || is_deceptive(c) {
+            shown.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
 }
 
 /// `text` cut to at most `limit` units, ending with "…" when anything was cut.
@@ -96,8 +126,19 @@ mod tests {
     }
 
     #[test]
-    fn single_line_removes_line_breaks() {
+    fn single_line_removes_line_breaks_and_invisible_reordering() {
         assert_eq!(single_line("a\nb\r\tc"), "a b  c");
+        assert_eq!(single_line("a\u{202E}b\u{200B}c\u{85}d"), "abc d");
+    }
+
+    #[test]
+    fn visible_shows_what_a_terminal_would_obey() {
+        assert_eq!(visible("a\u{1b}]0;pwned\u{7}b"), "a\\u{1b}]0;pwned\\u{7}b");
+        assert_eq!(
+            visible("x\ty\u{7f}\u{9b}\u{202e}"),
+            "x\ty\\u{7f}\\u{9b}\\u{202e}"
+        );
+        assert_eq!(visible("plain ❌ text"), "plain ❌ text");
     }
 
     #[test]

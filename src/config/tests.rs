@@ -1,4 +1,7 @@
 use super::*;
+use crate::domain::StackRef;
+use crate::notify::Settings;
+use base64::Engine as _;
 use std::collections::HashMap;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -24,7 +27,8 @@ fn defaults_discover_everything_with_the_local_store_and_all_kinds() {
     assert_eq!(config.notify_on, KindSet::ALL);
     assert_eq!(config.fetch_concurrency, 16);
     assert_eq!(config.retention, Duration::from_secs(24 * 3600));
-    assert!(config.slack.is_none() && config.webhook.is_none());
+    assert!(config.destinations.is_empty());
+    assert_eq!(config.stuck_after, Some(Duration::from_secs(3600)));
 }
 
 #[test]
@@ -129,7 +133,10 @@ fn the_webhook_url_and_its_secret_come_together() {
         ("WEBHOOK_SECRET", SECRET),
     ])
     .unwrap();
-    assert_eq!(config.webhook.unwrap().secret.key().len(), 24);
+    let Settings::Webhook(webhook) = &config.destinations[0].settings else {
+        panic!("{:?}", config.destinations)
+    };
+    assert_eq!(webhook.secret.key().len(), 24);
 }
 
 #[test]
@@ -143,7 +150,10 @@ fn notify_on_accepts_words_and_event_types_and_refuses_the_rest() {
         message.contains("NOTIFY_ON: unknown word \"finished\""),
         "{message}"
     );
-    assert!(message.contains("started,succeeded,failed"), "{message}");
+    assert!(
+        message.contains("started,succeeded,failed,blocked,unblocked,stuck"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -194,6 +204,51 @@ fn debug_output_never_shows_secrets() {
     );
 }
 
+#[test]
+fn stuck_after_minutes_is_a_number_and_zero_turns_it_off() {
+    assert_eq!(
+        parse(&[("STUCK_AFTER_MINUTES", "90")]).unwrap().stuck_after,
+        Some(Duration::from_secs(90 * 60))
+    );
+    assert_eq!(
+        parse(&[("STUCK_AFTER_MINUTES", "0")]).unwrap().stuck_after,
+        None
+    );
+    assert!(
+        problem(&[("STUCK_AFTER_MINUTES", "soon")])
+            .contains("STUCK_AFTER_MINUTES: \"soon\" is not a whole number of minutes")
+    );
+}
+
+#[test]
+fn notify_on_takes_the_new_kinds() {
+    let config = parse(&[("NOTIFY_ON", "blocked,sync.unblocked,stuck")]).unwrap();
+    for kind in [
+        NotificationKind::Blocked,
+        NotificationKind::Unblocked,
+        NotificationKind::Stuck,
+    ] {
+        assert!(config.notify_on.contains(kind), "{kind}");
+    }
+    assert!(!config.notify_on.contains(NotificationKind::Failed));
+    assert!(problem(&[("NOTIFY_ON", "test")]).contains("unknown word \"test\""));
+}
+
+#[test]
+fn a_long_list_of_bad_stack_names_is_summarised() {
+    let names: Vec<String> = (0..9000).map(|index| format!("bad name {index}")).collect();
+    let message = problem(&[("WATCH_RESOURCES", &names.join(","))]);
+    assert!(message.len() < 1000, "{} bytes", message.len());
+    assert!(
+        message.contains("9000 items are not stack names; the first three: item 1"),
+        "{message}"
+    );
+}
+
+fn stack(name: &str) -> StackRef {
+    StackRef::local(ResourceName::parse(name).unwrap())
+}
+
 mod destinations {
     use super::*;
 
@@ -231,33 +286,38 @@ mod destinations {
         assert!(
             specs[0]
                 .filter
-                .accepts(NotificationKind::Failed, "prod-api")
+                .matches(NotificationKind::Failed, &stack("prod-api"))
         );
         assert!(
             specs[0]
                 .filter
-                .accepts(NotificationKind::Failed, "payments-stack")
+                .matches(NotificationKind::Failed, &stack("payments-stack"))
         );
-        assert!(!specs[0].filter.accepts(NotificationKind::Failed, "dev-api"));
         assert!(
             !specs[0]
                 .filter
-                .accepts(NotificationKind::Succeeded, "prod-api")
+                .matches(NotificationKind::Failed, &stack("dev-api"))
         );
-        assert_eq!(specs[1].kind, DestinationKind::Webhook);
-        assert!(specs[1].secret.is_some());
+        assert!(
+            !specs[0]
+                .filter
+                .matches(NotificationKind::Succeeded, &stack("prod-api"))
+        );
+        assert!(
+            matches!(&specs[1].settings, Settings::Webhook(webhook) if webhook.secret.key().len() == 24)
+        );
         assert!(specs[1].key().starts_with("webhook#"));
         assert!(!specs[1].key().contains("TOKENPART"));
-        assert_eq!(specs[2].kind, DestinationKind::Teams);
+        assert!(matches!(specs[2].settings, Settings::Teams(_)));
         assert!(
             specs[3]
                 .filter
-                .accepts(NotificationKind::Started, "anything")
+                .matches(NotificationKind::Started, &stack("anything"))
         );
         assert!(
             !specs[3]
                 .filter
-                .accepts(NotificationKind::Failed, "anything")
+                .matches(NotificationKind::Failed, &stack("anything"))
         );
         assert_eq!(specs[3].origin, "DESTINATIONS[3]");
     }
@@ -298,8 +358,8 @@ mod destinations {
             found,
             [
                 "DESTINATIONS[1].type: unknown type \"slak\"; expected slack, webhook, teams or discord",
-                "DESTINATIONS[2].chanel: unknown field; expected type, url, secret, events, resources or name",
-                "DESTINATIONS[2].events[0]: unknown event \"sync.fail\"; expected sync.started, sync.succeeded or sync.failed",
+                "DESTINATIONS[2].chanel: unknown field for a discord destination; expected type, name, events, resources, accounts, regions, url",
+                "DESTINATIONS[2].events[0]: unknown event \"sync.fail\"; expected sync.started, sync.succeeded, sync.failed, sync.blocked, sync.unblocked or sync.stuck",
                 "DESTINATIONS[2].resources[0]: \"prod.*\" contains '.', which no stack name has; use letters, digits, '-' and '_' as in stack names, with * for any run of characters and ? for one",
             ]
         );
@@ -313,7 +373,7 @@ mod destinations {
         );
         let message = parse(&[("DESTINATIONS", &value)]).unwrap_err().to_string();
         assert!(
-            message.contains("\n  DESTINATIONS[2].events[0]: unknown event \"sync.fail\"; expected sync.started, sync.succeeded or sync.failed"),
+            message.contains("\n  DESTINATIONS[2].events[0]: unknown event \"sync.fail\"; expected sync.started, sync.succeeded, sync.failed, sync.blocked, sync.unblocked or sync.stuck"),
             "{message}"
         );
     }
@@ -324,7 +384,7 @@ mod destinations {
         assert!(one_problem("[").starts_with("DESTINATIONS: is not valid JSON: EOF while parsing"));
         assert_eq!(
             one_problem("[3]"),
-            "DESTINATIONS[0]: expected an object with type, url, secret, events, resources or name; found a number"
+            "DESTINATIONS[0]: expected an object with type, name, events, resources and the fields of its type; found a number"
         );
         assert_eq!(
             one_problem(r#"[{"url": "https://example.com/x"}]"#),

@@ -1,137 +1,394 @@
 //! [`decide`]: ARCHITECTURE §6 as one pure function.
 //!
-//! Given what we recorded about a resource and what AWS reports now, it returns the
-//! state to record and the notifications to send, in the order the attempts happened.
-//! Rule 8 (a failed check keeps the recorded state) lives in the run: a failed check
-//! never reaches this function.
+//! Given what we recorded about a stack and what AWS reports now, it returns the state to
+//! record and the notifications to send: first about attempts, in the order they happened
+//! (rules 1–7 and 10), then about blockers (rule 9). Rule 8 (a failed check keeps the
+//! recorded state) lives in the run: a failed check never reaches this function.
+//!
+//! What makes "at most once" hold whatever the order of AWS's answers is [`Told`]: the
+//! record remembers, for its recent attempts, every kind already told (or deliberately
+//! left untold, as a baseline is). A read of an attempt that has an entry there but is not
+//! the recorded one can only be stale, and changes nothing.
+
+use std::time::Duration;
 
 use super::{
-    Notification, NotificationKind, ResourceName, ResourceState, ResourceStatus, SyncAttempt,
-    SyncStatus, Timestamp, notification_id,
+    AttemptId, Blocker, BlockerStatus, Notification, NotificationKind, Replaced, ResourceStatus,
+    StackRef, SyncAttempt, SyncStatus, Timestamp, blocker_notification_id, notification_id,
 };
 
-/// What [`decide`] concluded for one resource.
+/// How many attempts the record remembers what it told about (the latest one included).
+/// Reads would have to alternate between more attempts than this to tell one twice.
+pub const TOLD_KEPT: usize = 16;
+/// How many resolved blockers the record remembers (active ones are always kept).
+pub const RESOLVED_BLOCKERS_KEPT: usize = 10;
+
+/// Shown when rule 6 infers a failure: AWS only keeps the latest attempt's events.
+pub const REPLACED_ATTEMPT_NOTE: &str = "A newer sync started before this one was seen ending, and it is not the latest successful sync, so it is reported as failed. AWS no longer reports its events; see the stack's events in the CloudFormation console.";
+
+/// The settings the rules depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    /// Rule 10: an attempt still running this long after its start is told stuck, once.
+    /// `None` never tells it (`STUCK_AFTER_MINUTES=0`).
+    pub stuck_after: Option<Duration>,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            stuck_after: Some(Duration::from_secs(60 * 60)),
+        }
+    }
+}
+
+/// What we remember about a stack between checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceState {
+    /// The latest attempt as last seen, without its events (rule 6 needs the rest).
+    pub attempt: SyncAttempt,
+    /// Recent attempts, oldest first, each with what was told about it; the recorded
+    /// attempt always has an entry.
+    pub told: Vec<Told>,
+    /// Blockers told as blocked, and whether they were since told unblocked.
+    pub blockers: Vec<KnownBlocker>,
+}
+
+/// An attempt, and the kinds told about it (or recorded as known without telling, like a
+/// baseline's ending).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Told {
+    pub attempt: AttemptId,
+    pub kinds: Vec<NotificationKind>,
+}
+
+impl Told {
+    fn ended(&self) -> bool {
+        self.kinds.iter().any(|kind| kind.is_ending())
+    }
+}
+
+/// A blocker told as blocked (with what it said then, for the unblocked message if it
+/// disappears), and whether it was told unblocked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownBlocker {
+    pub blocker: Blocker,
+    pub unblocked: bool,
+}
+
+impl ResourceState {
+    /// A first sighting (rule 1): the attempt as it is, its ending (if any) counted as
+    /// known, so it is never announced later.
+    pub fn baseline(attempt: &SyncAttempt) -> ResourceState {
+        ResourceState {
+            attempt: attempt.without_events(),
+            told: vec![Told {
+                attempt: attempt.id(),
+                kinds: attempt.status.terminal_kind().into_iter().collect(),
+            }],
+            blockers: Vec::new(),
+        }
+    }
+
+    fn entry(&self, id: &AttemptId) -> Option<&Told> {
+        self.told.iter().find(|told| told.attempt == *id)
+    }
+
+    /// The entry of `id`, made if missing.
+    fn entry_mut(&mut self, id: &AttemptId) -> &mut Told {
+        let index = match self.told.iter().position(|told| told.attempt == *id) {
+            Some(index) => index,
+            None => {
+                self.told.push(Told {
+                    attempt: id.clone(),
+                    kinds: Vec::new(),
+                });
+                self.told.len() - 1
+            }
+        };
+        &mut self.told[index]
+    }
+
+    /// Whether a blocker was told active and not yet told unblocked (rule 9 reads blockers
+    /// every tick then).
+    pub fn has_active_blocker(&self) -> bool {
+        self.blockers.iter().any(|known| !known.unblocked)
+    }
+
+    fn trim(&mut self) {
+        let excess = self.told.len().saturating_sub(TOLD_KEPT);
+        self.told.drain(..excess);
+        let resolved = self.blockers.iter().filter(|known| known.unblocked).count();
+        let mut drop = resolved.saturating_sub(RESOLVED_BLOCKERS_KEPT);
+        self.blockers.retain(|known| {
+            let gone = known.unblocked && drop > 0;
+            drop -= usize::from(gone);
+            !gone
+        });
+    }
+}
+
+/// What [`decide`] concluded for one stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     /// The state to record (equal to the previous one when nothing changed).
     pub state: ResourceState,
-    /// Notifications, oldest attempt first.
+    /// Notifications: attempts oldest first, then blockers.
     pub notifications: Vec<Notification>,
 }
 
-/// Shown when rule 6 has to infer a failure: AWS only keeps the latest attempt's events.
-pub const REPLACED_ATTEMPT_NOTE: &str = "A newer sync started before this one was seen ending, and it is not the latest successful sync, so it is reported as failed. AWS no longer reports its events; see the stack's events in the CloudFormation console.";
-
-pub fn decide(
-    resource: &ResourceName,
-    previous: Option<&ResourceState>,
-    current: &ResourceStatus,
+/// Builds the notifications of one decision.
+struct Teller<'a> {
+    stack: &'a StackRef,
+    current: &'a ResourceStatus,
     now: Timestamp,
-) -> Decision {
-    let latest = &current.latest_sync;
-    let notify =
-        |kind: NotificationKind, attempt: &SyncAttempt, previous_status: Option<SyncStatus>| {
-            Notification {
-                id: notification_id(resource, &attempt.id(), kind),
-                kind,
-                resource: resource.clone(),
-                occurred_at: match kind {
-                    NotificationKind::Started => attempt.started_at,
-                    _ => attempt.ended_at().unwrap_or(now),
-                },
-                attempt: attempt.clone(),
-                previous_status,
-                desired_state: current.desired_state.clone(),
-                detected_at: now,
-                note: None,
-            }
+    notifications: Vec<Notification>,
+}
+
+impl Teller<'_> {
+    fn tell(
+        &mut self,
+        kind: NotificationKind,
+        attempt: &SyncAttempt,
+        previous_status: Option<SyncStatus>,
+    ) -> &mut Notification {
+        let occurred_at = match kind {
+            NotificationKind::Started => attempt.started_at,
+            NotificationKind::Stuck => self.now,
+            _ => attempt.ended_at().unwrap_or(self.now),
         };
-
-    // Rule 1: the first sighting is a baseline. A finished attempt counts as already told,
-    // so it is never announced later.
-    let Some(previous) = previous else {
-        return Decision {
-            state: record(latest, latest.status.terminal_kind().into_iter().collect()),
-            notifications: Vec::new(),
-        };
-    };
-
-    let previous_id = previous.attempt.id();
-    let latest_id = latest.id();
-
-    if latest_id == previous_id {
-        // Rules 2 and 3: the same attempt; only an ending not yet told is news.
-        let mut notified = previous.notified.clone();
-        let mut notifications = Vec::new();
-        if let Some(kind) = latest.status.terminal_kind()
-            && !notified.contains(&kind)
-        {
-            notifications.push(notify(kind, latest, Some(previous.attempt.status.clone())));
-            notified.push(kind);
-        }
-        return Decision {
-            state: record(latest, notified),
-            notifications,
-        };
-    }
-
-    if latest_id.started_at < previous_id.started_at {
-        // An older attempt than the one we recorded (a stale read): never go backwards.
-        return Decision {
-            state: previous.clone(),
-            notifications: Vec::new(),
-        };
-    }
-
-    let mut notifications = Vec::new();
-
-    // Rule 6: the recorded attempt was never seen ending; say how it ended first.
-    let previous_ending_told = previous
-        .notified
-        .iter()
-        .any(|kind| *kind != NotificationKind::Started);
-    if !previous_ending_told {
-        let succeeded = current
-            .latest_successful_sync
-            .as_ref()
-            .filter(|success| success.id() == previous_id);
-        let previous_status = Some(previous.attempt.status.clone());
-        notifications.push(match succeeded {
-            Some(success) => notify(NotificationKind::Succeeded, success, previous_status),
-            None => {
-                let mut failed = previous.attempt.clone();
-                failed.status = SyncStatus::Failed;
-                failed.events.clear();
-                let mut notification = notify(NotificationKind::Failed, &failed, previous_status);
-                notification.occurred_at = now;
-                notification.note = Some(REPLACED_ATTEMPT_NOTE.to_owned());
-                notification
-            }
+        self.notifications.push(Notification {
+            id: notification_id(self.stack, &attempt.id(), kind),
+            kind,
+            resource: self.stack.name.clone(),
+            location: self.stack.location.clone(),
+            account_name: None,
+            attempt: attempt.clone(),
+            previous_status,
+            desired_state: self.current.desired_state.clone(),
+            occurred_at,
+            detected_at: self.now,
+            note: None,
+            blocker: None,
+            replaced: None,
+            reported_stuck: false,
         });
+        let last = self.notifications.len() - 1;
+        &mut self.notifications[last]
     }
 
-    // Rules 4 and 5: the new attempt is announced as started if it is still running,
-    // or only by its ending if it already ended. An unknown status is recorded, not told.
-    let kind = if latest.status.is_running() {
-        Some(NotificationKind::Started)
-    } else {
-        latest.status.terminal_kind()
-    };
-    let notified: Vec<NotificationKind> = kind.into_iter().collect();
-    notifications.extend(kind.map(|kind| notify(kind, latest, None)));
-
-    Decision {
-        state: record(latest, notified),
-        notifications,
+    fn tell_blocker(&mut self, kind: NotificationKind, blocker: &Blocker) {
+        let latest = &self.current.latest_sync;
+        let occurred_at = match kind {
+            NotificationKind::Blocked => blocker.created_at,
+            _ => blocker.resolved_at.unwrap_or(self.now),
+        };
+        self.notifications.push(Notification {
+            id: blocker_notification_id(self.stack, &blocker.id, kind),
+            kind,
+            resource: self.stack.name.clone(),
+            location: self.stack.location.clone(),
+            account_name: None,
+            attempt: latest.clone(),
+            previous_status: None,
+            desired_state: self.current.desired_state.clone(),
+            occurred_at,
+            detected_at: self.now,
+            note: None,
+            blocker: Some(blocker.clone()),
+            replaced: None,
+            reported_stuck: false,
+        });
     }
 }
 
-/// The state kept for an attempt: everything but its events, which can be long and
-/// are fetched again whenever they are needed.
-fn record(attempt: &SyncAttempt, notified: Vec<NotificationKind>) -> ResourceState {
-    let mut attempt = attempt.clone();
-    attempt.events.clear();
-    ResourceState { attempt, notified }
+pub fn decide(
+    stack: &StackRef,
+    previous: Option<&ResourceState>,
+    current: &ResourceStatus,
+    blockers: Option<&[Blocker]>,
+    now: Timestamp,
+    rules: &Rules,
+) -> Decision {
+    let mut teller = Teller {
+        stack,
+        current,
+        now,
+        notifications: Vec::new(),
+    };
+    let mut state = match previous {
+        // Rule 1: the first sighting is a baseline.
+        None => ResourceState::baseline(&current.latest_sync),
+        Some(previous) => attempts(previous, current, now, rules, &mut teller),
+    };
+    if let Some(seen) = blockers {
+        tell_blockers(&mut state, seen, &mut teller);
+    }
+    state.trim();
+    Decision {
+        state,
+        notifications: teller.notifications,
+    }
+}
+
+/// Rules 2–7 and 10, for a stack we had recorded.
+fn attempts(
+    previous: &ResourceState,
+    current: &ResourceStatus,
+    now: Timestamp,
+    rules: &Rules,
+    teller: &mut Teller,
+) -> ResourceState {
+    let latest = &current.latest_sync;
+    let previous_id = previous.attempt.id();
+    let latest_id = latest.id();
+    let stuck = |attempt: &SyncAttempt| {
+        attempt.status.is_running()
+            && rules.stuck_after.is_some_and(|after| {
+                let after = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
+                now.as_millis()
+                    .saturating_sub(attempt.started_at.as_millis())
+                    >= after
+            })
+    };
+    let mut state = previous.clone();
+
+    if latest_id == previous_id {
+        // Rules 2, 3 and 10: the same attempt; only an ending not yet told is news, or
+        // that it has now run too long.
+        let previous_status = previous.attempt.status.clone();
+        state.attempt = latest.without_events();
+        let entry = state.entry_mut(&latest_id);
+        if entry.ended() {
+            return state;
+        }
+        if let Some(kind) = latest.status.terminal_kind() {
+            let reported_stuck = entry.kinds.contains(&NotificationKind::Stuck);
+            entry.kinds.push(kind);
+            teller
+                .tell(kind, latest, Some(previous_status))
+                .reported_stuck = reported_stuck;
+        } else if stuck(latest) && !entry.kinds.contains(&NotificationKind::Stuck) {
+            entry.kinds.push(NotificationKind::Stuck);
+            teller.tell(NotificationKind::Stuck, latest, Some(previous_status));
+        }
+        return state;
+    }
+
+    // An older attempt than the recorded one, or one we already know that is no longer
+    // the latest: a stale read (rule 7). Never go backwards, never tell twice.
+    if latest.started_at < previous.attempt.started_at || previous.entry(&latest_id).is_some() {
+        return state;
+    }
+
+    // Rule 6: the recorded attempt was never seen ending; say how it ended first, if known.
+    // An attempt last seen in a status we do not know counts as running here.
+    let mut replaced = None;
+    let previous_entry = state.entry_mut(&previous_id);
+    if !previous_entry.ended() {
+        let reported_stuck = previous_entry.kinds.contains(&NotificationKind::Stuck);
+        let previous_status = Some(previous.attempt.status.clone());
+        let success = current.latest_successful_sync.as_ref();
+        match success {
+            Some(success) if success.id() == previous_id => {
+                previous_entry.kinds.push(NotificationKind::Succeeded);
+                teller
+                    .tell(NotificationKind::Succeeded, success, previous_status)
+                    .reported_stuck = reported_stuck;
+            }
+            // No success since before it started: it did not succeed.
+            Some(success) if success.started_at < previous.attempt.started_at => {
+                previous_entry.kinds.push(NotificationKind::Failed);
+                infer_failure(previous, previous_status, reported_stuck, teller);
+            }
+            None => {
+                previous_entry.kinds.push(NotificationKind::Failed);
+                infer_failure(previous, previous_status, reported_stuck, teller);
+            }
+            // A newer attempt succeeded since: whether this one did is no longer known.
+            Some(_) => {
+                replaced = Some(Replaced {
+                    started_at: previous.attempt.started_at,
+                    sha: previous_id.sha.clone(),
+                });
+            }
+        }
+    }
+
+    // Rules 4 and 5 (and 10): the new attempt is announced as started if it is still
+    // running, or only by its ending if it already ended. An unknown status is recorded,
+    // not told.
+    let mut kinds = Vec::new();
+    if latest.status.is_running() {
+        kinds.push(NotificationKind::Started);
+        if stuck(latest) {
+            kinds.push(NotificationKind::Stuck);
+        }
+    } else if let Some(kind) = latest.status.terminal_kind() {
+        kinds.push(kind);
+    }
+    for (index, kind) in kinds.iter().enumerate() {
+        let notification = teller.tell(*kind, latest, None);
+        if index == 0 {
+            notification.replaced = replaced.take();
+        }
+    }
+    state.told.push(Told {
+        attempt: latest_id,
+        kinds,
+    });
+    state.attempt = latest.without_events();
+    state
+}
+
+/// Rule 6 when the replaced attempt did not succeed: a failure, without its events (AWS
+/// only keeps the latest attempt's).
+fn infer_failure(
+    previous: &ResourceState,
+    previous_status: Option<SyncStatus>,
+    reported_stuck: bool,
+    teller: &mut Teller,
+) {
+    let mut failed = previous.attempt.without_events();
+    failed.status = SyncStatus::Failed;
+    let now = teller.now;
+    let notification = teller.tell(NotificationKind::Failed, &failed, previous_status);
+    notification.occurred_at = now;
+    notification.note = Some(REPLACED_ATTEMPT_NOTE.to_owned());
+    notification.reported_stuck = reported_stuck;
+}
+
+/// Rule 9: a blocker seen active for the first time is told blocked (even at a stack's
+/// first sighting: it needs action); one told blocked and now resolved, or gone, is told
+/// unblocked. Each at most once per blocker id.
+fn tell_blockers(state: &mut ResourceState, seen: &[Blocker], teller: &mut Teller) {
+    for blocker in seen {
+        let known = state
+            .blockers
+            .iter()
+            .any(|known| known.blocker.id == blocker.id);
+        if blocker.status == BlockerStatus::Active && !known {
+            teller.tell_blocker(NotificationKind::Blocked, blocker);
+            state.blockers.push(KnownBlocker {
+                blocker: blocker.clone(),
+                unblocked: false,
+            });
+        }
+    }
+    for known in state.blockers.iter_mut().filter(|known| !known.unblocked) {
+        let now_seen = seen.iter().find(|blocker| blocker.id == known.blocker.id);
+        let ended = match now_seen {
+            Some(blocker) if blocker.status == BlockerStatus::Resolved => blocker.clone(),
+            Some(_) => continue,
+            // No longer listed: resolved, though AWS does not say how.
+            None => Blocker {
+                status: BlockerStatus::Resolved,
+                ..known.blocker.clone()
+            },
+        };
+        teller.tell_blocker(NotificationKind::Unblocked, &ended);
+        known.unblocked = true;
+    }
 }
 
 #[cfg(test)]

@@ -1,17 +1,26 @@
-//! The pure core: what a Git sync attempt is, what we remember about a resource, and
-//! [`decide`], which turns "what we recorded" × "what AWS says now" into notifications.
+//! The pure core: what a Git sync attempt is, what we remember about a stack, and the
+//! decisions made from them.
 //!
-//! Nothing in here performs I/O or knows about SDK types; adapters in `source`, `store`
-//! and `notify` translate to and from these types at the edge.
+//! - [`decide`] turns "what we recorded" × "what AWS says now" into notifications
+//!   (ARCHITECTURE §6, rules 1–7, 9 and 10);
+//! - [`ledger`] keeps the promises of §7 about those notifications: claims, which
+//!   destination still needs what, retention, expiry;
+//! - [`filter`] says which notifications a destination wants.
+//!
+//! Nothing in here performs I/O, knows an SDK type, or has a serialized shape: adapters in
+//! `source`, `store` and `notify` translate to and from these types at the edge.
 
 mod decide;
+pub mod filter;
+pub mod ledger;
 mod name;
 mod place;
 mod time;
 
-use serde::{Deserialize, Serialize};
-
-pub use decide::{Decision, decide};
+pub use decide::{
+    Decision, KnownBlocker, REPLACED_ATTEMPT_NOTE, ResourceState, Rules, TOLD_KEPT, Told, decide,
+};
+pub use filter::{Filter, Glob, KindSet};
 pub use name::{InvalidResourceName, ResourceName};
 pub use place::{AccountId, Region};
 pub use time::{Timestamp, human_duration};
@@ -20,8 +29,7 @@ pub use time::{Timestamp, human_duration};
 ///
 /// `Unknown` keeps whatever new value AWS may add, so it can be recorded and logged
 /// without ever being notified or crashing the run (ARCHITECTURE §6).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(into = "String", from = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum SyncStatus {
     Initiated,
     InProgress,
@@ -31,6 +39,16 @@ pub enum SyncStatus {
 }
 
 impl SyncStatus {
+    pub fn parse(value: &str) -> SyncStatus {
+        match value {
+            "INITIATED" => SyncStatus::Initiated,
+            "IN_PROGRESS" => SyncStatus::InProgress,
+            "SUCCEEDED" => SyncStatus::Succeeded,
+            "FAILED" => SyncStatus::Failed,
+            other => SyncStatus::Unknown(other.to_owned()),
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         match self {
             SyncStatus::Initiated => "INITIATED",
@@ -56,24 +74,6 @@ impl SyncStatus {
     }
 }
 
-impl From<String> for SyncStatus {
-    fn from(value: String) -> Self {
-        match value.as_str() {
-            "INITIATED" => SyncStatus::Initiated,
-            "IN_PROGRESS" => SyncStatus::InProgress,
-            "SUCCEEDED" => SyncStatus::Succeeded,
-            "FAILED" => SyncStatus::Failed,
-            _ => SyncStatus::Unknown(value),
-        }
-    }
-}
-
-impl From<SyncStatus> for String {
-    fn from(value: SyncStatus) -> Self {
-        value.as_str().to_owned()
-    }
-}
-
 impl std::fmt::Display for SyncStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -81,8 +81,7 @@ impl std::fmt::Display for SyncStatus {
 }
 
 /// A Git revision: where a stack's template comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Revision {
     pub provider_type: String,
     pub owner_id: String,
@@ -93,28 +92,26 @@ pub struct Revision {
 }
 
 /// One line of an attempt's event log (for a failure, CloudFormation's reasons).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncEvent {
     pub event: String,
-    #[serde(rename = "type")]
     pub event_type: String,
     pub time: Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
 }
 
 /// One sync attempt: `LatestSync` or `LatestSuccessfulSync` of `GetResourceSyncStatus`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncAttempt {
     pub started_at: Timestamp,
     pub status: SyncStatus,
     pub target: String,
     pub initial_revision: Revision,
     pub target_revision: Revision,
-    #[serde(default)]
+    /// The events as far as they are kept: a stored notification keeps the newest ones
+    /// (see [`ledger::EVENTS_KEPT`]), and says how many it left out in `events_omitted`.
     pub events: Vec<SyncEvent>,
+    pub events_omitted: usize,
 }
 
 impl SyncAttempt {
@@ -132,11 +129,19 @@ impl SyncAttempt {
         }
         self.events.iter().map(|event| event.time).max()
     }
+
+    /// The same attempt without its events (what a record keeps of the latest attempt).
+    pub fn without_events(&self) -> SyncAttempt {
+        SyncAttempt {
+            events: Vec::new(),
+            events_omitted: 0,
+            ..self.clone()
+        }
+    }
 }
 
 /// What identifies an attempt across checks: its start time and the commit it deploys.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AttemptId {
     pub started_at: Timestamp,
     pub sha: String,
@@ -150,51 +155,132 @@ pub struct ResourceStatus {
     pub latest_successful_sync: Option<SyncAttempt>,
 }
 
-/// What we remember about a resource between checks (ARCHITECTURE §6 needs no more).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ResourceState {
-    /// The latest attempt as last seen, without its events (rule 6 needs the rest).
-    pub attempt: SyncAttempt,
-    /// Which notifications this attempt has already produced, so none is produced twice.
-    #[serde(default)]
-    pub notified: Vec<NotificationKind>,
+/// Whether a sync blocker still stops Git sync from deploying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockerStatus {
+    Active,
+    Resolved,
 }
 
-/// The three things a team is told about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+impl BlockerStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlockerStatus::Active => "ACTIVE",
+            BlockerStatus::Resolved => "RESOLVED",
+        }
+    }
+}
+
+/// A sync blocker (`GetSyncBlockerSummary`): while one is active, Git sync deploys nothing
+/// to the stack until someone resolves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocker {
+    pub id: String,
+    /// `AUTOMATED` (the only type there is today).
+    pub blocker_type: String,
+    pub status: BlockerStatus,
+    pub created_reason: String,
+    pub created_at: Timestamp,
+    /// The blocker's Key/Value pairs, in AWS's order.
+    pub contexts: Vec<(String, String)>,
+    pub resolved_reason: Option<String>,
+    pub resolved_at: Option<Timestamp>,
+}
+
+/// Where a stack lives, in the org-wide (hub) mode; `None` in a single account.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Location {
+    pub account: AccountId,
+    pub region: Region,
+}
+
+/// One watched stack: its name, and in hub mode its account and Region.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StackRef {
+    pub location: Option<Location>,
+    pub name: ResourceName,
+}
+
+impl StackRef {
+    /// A stack of this account and Region (single-account mode).
+    pub fn local(name: ResourceName) -> StackRef {
+        StackRef {
+            location: None,
+            name,
+        }
+    }
+
+    /// Its key in the state store: the name, or `ACCOUNT/REGION/NAME` in hub mode (so the
+    /// keys of a single-account table never change).
+    pub fn key(&self) -> String {
+        match &self.location {
+            None => self.name.as_str().to_owned(),
+            Some(location) => format!("{}/{}/{}", location.account, location.region, self.name),
+        }
+    }
+}
+
+impl std::fmt::Display for StackRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.key())
+    }
+}
+
+/// What a team is told about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum NotificationKind {
-    #[serde(rename = "sync.started")]
     Started,
-    #[serde(rename = "sync.succeeded")]
     Succeeded,
-    #[serde(rename = "sync.failed")]
     Failed,
+    Blocked,
+    Unblocked,
+    Stuck,
+    /// Sent on request only (`send-test`), never decided.
+    Test,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 3] = [
+    /// Every kind `NOTIFY_ON` and `DESTINATIONS[].events` can choose.
+    pub const CHOOSABLE: [NotificationKind; 6] = [
         NotificationKind::Started,
         NotificationKind::Succeeded,
         NotificationKind::Failed,
+        NotificationKind::Blocked,
+        NotificationKind::Unblocked,
+        NotificationKind::Stuck,
     ];
 
-    /// The event type on the wire: `sync.started`, `sync.succeeded`, `sync.failed`.
+    /// The event type on the wire: `sync.started`, `sync.failed`, `sync.blocked`…
     pub fn event_type(self) -> &'static str {
         match self {
             NotificationKind::Started => "sync.started",
             NotificationKind::Succeeded => "sync.succeeded",
             NotificationKind::Failed => "sync.failed",
+            NotificationKind::Blocked => "sync.blocked",
+            NotificationKind::Unblocked => "sync.unblocked",
+            NotificationKind::Stuck => "sync.stuck",
+            NotificationKind::Test => "sync.test",
         }
     }
 
     /// The short word used in `NOTIFY_ON`.
     pub fn word(self) -> &'static str {
-        match self {
-            NotificationKind::Started => "started",
-            NotificationKind::Succeeded => "succeeded",
-            NotificationKind::Failed => "failed",
-        }
+        self.event_type().trim_start_matches("sync.")
+    }
+
+    /// Reads `started` or `sync.started` (and so on).
+    pub fn from_word(word: &str) -> Option<NotificationKind> {
+        let word = word.trim();
+        let word = word.strip_prefix("sync.").unwrap_or(word);
+        Self::CHOOSABLE
+            .into_iter()
+            .chain([NotificationKind::Test])
+            .find(|kind| kind.word() == word)
+    }
+
+    /// Whether this kind ends an attempt.
+    pub fn is_ending(self) -> bool {
+        matches!(self, NotificationKind::Succeeded | NotificationKind::Failed)
     }
 }
 
@@ -204,14 +290,26 @@ impl std::fmt::Display for NotificationKind {
     }
 }
 
-/// A notification decided by [`decide`]: everything any destination needs to render it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// The attempt a new one replaced while we still saw it running, whose outcome AWS no
+/// longer reports (rule 6, when `LatestSuccessfulSync` is newer than it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replaced {
+    pub started_at: Timestamp,
+    pub sha: String,
+}
+
+/// A notification: everything any destination needs to render it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
-    /// Stable per (resource, attempt, kind): the Standard Webhooks `webhook-id`.
+    /// Stable per (stack, attempt or blocker, kind): the Standard Webhooks `webhook-id`.
     pub id: String,
     pub kind: NotificationKind,
     pub resource: ResourceName,
+    /// The account and Region of the stack, in hub mode.
+    pub location: Option<Location>,
+    /// The account's name, when Organizations told us.
+    pub account_name: Option<String>,
+    /// The attempt it is about (for a blocker: the latest attempt when it was seen).
     pub attempt: SyncAttempt,
     /// The status we had recorded for this attempt before, if we had seen it.
     pub previous_status: Option<SyncStatus>,
@@ -222,14 +320,27 @@ pub struct Notification {
     /// When this run decided it; retention is counted from here.
     pub detected_at: Timestamp,
     /// Something the reader should know that the data cannot say by itself.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The blocker, for `sync.blocked` and `sync.unblocked`.
+    pub blocker: Option<Blocker>,
+    /// The attempt this one replaced, when how that one ended is unknown (rule 6).
+    pub replaced: Option<Replaced>,
+    /// The attempt had been told stuck before this ending.
+    pub reported_stuck: bool,
 }
 
 impl Notification {
+    /// The stack this is about.
+    pub fn stack(&self) -> StackRef {
+        StackRef {
+            location: self.location.clone(),
+            name: self.resource.clone(),
+        }
+    }
+
     /// How long the attempt took, for an ending with a known end.
     pub fn duration_seconds(&self) -> Option<i64> {
-        if self.kind == NotificationKind::Started {
+        if !self.kind.is_ending() {
             return None;
         }
         let ended = self.attempt.ended_at()?;
@@ -241,24 +352,49 @@ impl Notification {
                 / 1000,
         )
     }
+
+    /// How long the attempt had been running, for `sync.stuck`.
+    pub fn running_seconds(&self) -> Option<i64> {
+        (self.kind == NotificationKind::Stuck).then(|| {
+            self.occurred_at
+                .as_millis()
+                .saturating_sub(self.attempt.started_at.as_millis())
+                .max(0)
+                / 1000
+        })
+    }
 }
 
-/// The stable id of a notification: the same resource, attempt and kind always give the
-/// same id, so receivers can drop a repeat (ARCHITECTURE §7).
-pub fn notification_id(
-    resource: &ResourceName,
-    attempt: &AttemptId,
-    kind: NotificationKind,
-) -> String {
+/// The stable id of a notification about an attempt: the same stack, attempt and kind
+/// always give the same id, so receivers can drop a repeat (ARCHITECTURE §7). A stack of
+/// this account hashes its bare name, as the first release did.
+pub fn notification_id(stack: &StackRef, attempt: &AttemptId, kind: NotificationKind) -> String {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
-    hasher.update(resource.as_str().as_bytes());
+    hasher.update(stack.key().as_bytes());
     hasher.update([0]);
     hasher.update(attempt.started_at.as_millis().to_be_bytes());
     hasher.update(attempt.sha.as_bytes());
     hasher.update([0]);
     hasher.update(kind.event_type().as_bytes());
-    let digest = hasher.finalize();
+    id_of(hasher.finalize().as_slice())
+}
+
+/// The stable id of a notification about a blocker: per stack, blocker and kind.
+pub fn blocker_notification_id(stack: &StackRef, blocker: &str, kind: NotificationKind) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(stack.key().as_bytes());
+    hasher.update([0]);
+    hasher.update(b"blocker");
+    hasher.update([0]);
+    hasher.update(blocker.as_bytes());
+    hasher.update([0]);
+    hasher.update(kind.event_type().as_bytes());
+    id_of(hasher.finalize().as_slice())
+}
+
+fn id_of(digest: &[u8]) -> String {
     let hex: String = digest[..16]
         .iter()
         .map(|byte| format!("{byte:02x}"))

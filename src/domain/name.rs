@@ -1,11 +1,8 @@
 //! `ResourceName`: a stack name that CodeConnections accepts, and nothing else.
 
-use serde::{Deserialize, Serialize};
-
 /// A resource (stack) name valid for `GetResourceSyncStatus`: 1–100 characters,
 /// `^[0-9A-Za-z]+[0-9A-Za-z_\-]*$`. Holding one means it was checked.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ResourceName(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,6 +38,11 @@ impl ResourceName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// `sync-notifier-test`: the stack a `sync.test` message is about (no real stack).
+    pub fn test_stack() -> ResourceName {
+        ResourceName("sync-notifier-test".to_owned())
+    }
 }
 
 impl TryFrom<String> for ResourceName {
@@ -71,6 +73,14 @@ mod tests {
         for name in ["a", "payments-stack", "Stack_1", "9lives", &"x".repeat(100)] {
             assert_eq!(ResourceName::parse(name).unwrap().as_str(), name);
         }
+    }
+
+    #[test]
+    fn the_test_stack_is_a_valid_name() {
+        assert_eq!(
+            ResourceName::parse("sync-notifier-test").unwrap(),
+            ResourceName::test_stack()
+        );
     }
 
     #[test]

@@ -1,11 +1,8 @@
 //! Where a stack lives: an AWS account and Region. Plain, validated values; the console
 //! links and the org-wide (hub) mode are built from them.
 
-use serde::{Deserialize, Serialize};
-
 /// An AWS Region code (`us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Region(String);
 
 /// The Regions that exist as of this release, for telling a typo from a Region.
@@ -136,8 +133,7 @@ impl std::fmt::Display for Region {
 }
 
 /// A 12-digit AWS account id.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AccountId(String);
 
 impl AccountId {

@@ -19,12 +19,12 @@ use hyper::{Request, Response, StatusCode};
 use serde_json::Value as Json;
 use tokio::task::JoinHandle;
 
-use crate::domain::ResourceName;
+use crate::domain::{ResourceName, Timestamp};
 use crate::scenario::{Response as Answer, Scenario};
 
 const NAMESPACE: &str = "com.amazonaws.codeconnections";
 /// Members of the API whose values are timestamps (tag 1 on the wire).
-const TIMESTAMP_MEMBERS: [&str; 2] = ["StartedAt", "Time"];
+const TIMESTAMP_MEMBERS: [&str; 4] = ["StartedAt", "Time", "CreatedAt", "ResolvedAt"];
 
 #[derive(Debug, Clone, Copy)]
 pub struct LoopbackOptions {
@@ -35,6 +35,8 @@ pub struct LoopbackOptions {
     /// Move to the next tick by itself when a request comes after this long without any:
     /// each burst of calls (one Lambda invoke, one `check`) then sees the next tick.
     pub advance_after_idle: Option<Duration>,
+    /// Stacks per repository link, so discovery walks several links and pages.
+    pub stacks_per_link: usize,
 }
 
 impl Default for LoopbackOptions {
@@ -43,6 +45,7 @@ impl Default for LoopbackOptions {
             latency: Duration::ZERO,
             page_size: 2,
             advance_after_idle: None,
+            stacks_per_link: 3,
         }
     }
 }
@@ -117,6 +120,24 @@ impl LoopbackCodeConnections {
 
     pub fn tick_count(&self) -> usize {
         self.shared.scenario.ticks.len()
+    }
+
+    /// The `@now` of tick `index`, if the scenario gives one.
+    pub fn now_of(&self, index: usize) -> Option<Timestamp> {
+        self.shared
+            .scenario
+            .ticks
+            .get(index)
+            .and_then(|tick| tick.now)
+    }
+
+    /// The id of the repository link that syncs `name` (what a repository-level Git sync
+    /// event names).
+    pub fn link_of(&self, name: &ResourceName) -> Option<String> {
+        links(&self.shared)
+            .into_iter()
+            .find(|(_, names)| names.contains(name))
+            .map(|(id, _)| id)
     }
 
     /// The most requests that were being answered at the same moment.
@@ -210,6 +231,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Ful
         .min(shared.scenario.ticks.len().saturating_sub(1));
     match operation.as_str() {
         "GetResourceSyncStatus" => get_resource_sync_status(&shared.scenario, tick, &input),
+        "GetSyncBlockerSummary" => get_sync_blocker_summary(&shared.scenario, tick, &input),
         "ListRepositoryLinks" => list_repository_links(&shared, &input),
         "ListSyncConfigurations" => list_sync_configurations(&shared, &input),
         other => error(
@@ -238,34 +260,72 @@ fn advance_after_idle(shared: &Shared, idle: Duration) {
     *last = Some(now);
 }
 
+fn answer(answer: &Answer, wrap: Option<&str>) -> Response<Full<Bytes>> {
+    match answer {
+        Answer::Output(output) => {
+            let output = Json::Object(output.clone());
+            let body = match wrap {
+                Some(member) => serde_json::json!({ member: output }),
+                None => output,
+            };
+            ok(json_to_cbor(&body, None))
+        }
+        Answer::Error { type_name, message } => error(status_of(type_name), type_name, message),
+    }
+}
+
+fn not_found(name: &str) -> Response<Full<Bytes>> {
+    error(
+        404,
+        "ResourceNotFoundException",
+        &format!("No sync configuration found for resource {name}"),
+    )
+}
+
 fn get_resource_sync_status(
     scenario: &Scenario,
     tick: usize,
     input: &Cbor,
 ) -> Response<Full<Bytes>> {
     let name = text_member(input, "ResourceName").unwrap_or_default();
-    let answer = ResourceName::parse(&name)
+    let stack = ResourceName::parse(&name)
         .ok()
-        .and_then(|name| scenario.ticks[tick].get(&name).cloned());
-    match answer {
-        Some(Answer::Status(output)) => ok(json_to_cbor(&Json::Object(output), None)),
-        Some(Answer::Error { type_name, message }) => {
-            error(status_of(&type_name), &type_name, &message)
-        }
-        None => error(
-            404,
-            "ResourceNotFoundException",
-            &format!("No sync configuration found for resource {name}"),
-        ),
+        .and_then(|name| scenario.ticks[tick].stacks.get(&name));
+    match stack {
+        Some(stack) => answer(&stack.status, None),
+        None => not_found(&name),
     }
 }
 
-/// One repository link per three resources, so discovery walks several links and pages.
+/// A stack's blockers: what the scenario gives in its `SyncBlockerSummary`, else none.
+fn get_sync_blocker_summary(
+    scenario: &Scenario,
+    tick: usize,
+    input: &Cbor,
+) -> Response<Full<Bytes>> {
+    let name = text_member(input, "ResourceName").unwrap_or_default();
+    let stack = ResourceName::parse(&name)
+        .ok()
+        .and_then(|name| scenario.ticks[tick].stacks.get(&name));
+    match stack {
+        Some(stack) => match &stack.blockers {
+            Some(blockers) => answer(blockers, Some("SyncBlockerSummary")),
+            None => ok(json_to_cbor(
+                &serde_json::json!({"SyncBlockerSummary": {"ResourceName": name, "LatestBlockers": []}}),
+                None,
+            )),
+        },
+        None => not_found(&name),
+    }
+}
+
+/// One repository link per `stacks_per_link` stacks, so discovery walks several links and
+/// pages.
 fn links(shared: &Shared) -> Vec<(String, Vec<ResourceName>)> {
     shared
         .scenario
         .resources()
-        .chunks(3)
+        .chunks(shared.options.stacks_per_link.max(1))
         .enumerate()
         .map(|(index, names)| {
             (

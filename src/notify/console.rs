@@ -1,13 +1,18 @@
 //! The CLI's destination: notifications printed for people (`pretty`) or as exactly the
 //! webhook body, one JSON object per line (`json`).
+//!
+//! Pretty output goes to a terminal, so every value from AWS or Git is made
+//! [`visible`](crate::text::visible) (no escape sequence, bell or bidirectional override
+//! reaches it), each event is cut to one line, and at most [`EVENTS_SHOWN`] events are
+//! listed.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use super::facts::Facts;
-use super::{DeliveryError, Notifier, webhook_body};
-use crate::domain::Notification;
-use crate::domain::Region;
+use super::layout::{EVENTS_SHOWN, Message};
+use super::{Context, Delivered, DeliveryError, webhook_body};
+use crate::domain::{Notification, NotificationKind};
+use crate::text::{clip, more, single_line, visible};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ConsoleFormat {
@@ -17,52 +22,30 @@ pub enum ConsoleFormat {
     Json,
 }
 
-type Sink = Arc<Mutex<dyn Write + Send>>;
+pub type Sink = Arc<Mutex<dyn Write + Send>>;
 
-pub struct ConsoleNotifier {
+/// Longest event line printed.
+const EVENT_LIMIT: usize = 200;
+
+pub struct Console {
     format: ConsoleFormat,
     sink: Sink,
-    region: Option<Region>,
 }
 
-impl std::fmt::Debug for ConsoleNotifier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConsoleNotifier")
-            .field("format", &self.format)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ConsoleNotifier {
+impl Console {
     pub fn new(format: ConsoleFormat, sink: Sink) -> Self {
-        ConsoleNotifier {
-            format,
-            sink,
-            region: None,
-        }
+        Console { format, sink }
     }
 
-    /// Console links (in `json`, exactly as the webhook body has them) for this Region.
-    pub fn with_region(mut self, region: Option<Region>) -> Self {
-        self.region = region;
-        self
-    }
-
-    pub fn stdout(format: ConsoleFormat) -> Self {
-        ConsoleNotifier::new(format, Arc::new(Mutex::new(std::io::stdout())))
-    }
-}
-
-impl Notifier for ConsoleNotifier {
-    fn key(&self) -> &str {
-        "console"
-    }
-
-    async fn send(&self, notification: &Notification) -> Result<(), DeliveryError> {
+    pub async fn send(
+        &self,
+        notification: &Notification,
+        context: &Context<'_>,
+    ) -> Result<Delivered, DeliveryError> {
         let text = match self.format {
             ConsoleFormat::Json => {
                 let mut line =
-                    serde_json::to_string(&webhook_body(notification, self.region.as_ref()))
+                    serde_json::to_string(&webhook_body(notification, context.region))
                         .map_err(|error| DeliveryError::Permanent(format!("console: {error}")))?;
                 line.push('\n');
                 line
@@ -75,38 +58,86 @@ impl Notifier for ConsoleNotifier {
             .map_err(|_| DeliveryError::Permanent("console: output lock poisoned".into()))?;
         sink.write_all(text.as_bytes())
             .and_then(|()| sink.flush())
-            .map_err(|error| DeliveryError::Retry(format!("console: {error}")))
+            .map_err(|error| DeliveryError::Retry(format!("console: {error}")))?;
+        Ok(Delivered::default())
     }
+}
+
+/// A value from AWS or Git, safe for a terminal and on one line.
+fn safe(raw: &str, limit: usize) -> String {
+    visible(&single_line(&clip(raw, limit)))
 }
 
 /// A short block a person reads in a terminal.
 pub fn pretty(notification: &Notification) -> String {
-    let facts = Facts::of(notification, None);
+    let message = Message::of(notification, None);
+    let facts = &message.facts;
+    if message.kind == NotificationKind::Test {
+        return format!(
+            "{} {:<14} a test message\n",
+            facts.emoji,
+            message.kind.event_type()
+        );
+    }
     let mut text = format!(
         "{} {:<14} {}  {}@{} {}\n",
         facts.emoji,
-        notification.kind.event_type(),
+        message.kind.event_type(),
         facts.resource,
-        facts.repository,
-        facts.branch,
-        facts.commit.short_sha
+        safe(&facts.repository, 200),
+        safe(facts.branch, 200),
+        safe(&facts.commit.short_sha, 40)
     );
+    if let Some(account) = &facts.account {
+        text.push_str(&format!(
+            "   account {}, region {}\n",
+            safe(account, 120),
+            facts.region.unwrap_or_default()
+        ));
+    }
     let mut detail = format!("   started {}", notification.attempt.started_at);
     if let Some(duration) = &facts.duration {
         detail.push_str(&format!(", took {duration}"));
     }
+    if let Some(running) = &facts.running {
+        detail.push_str(&format!(", running for {running}"));
+    }
     if let Some(previous) = &notification.previous_status {
-        detail.push_str(&format!(", was {previous}"));
+        detail.push_str(&format!(", was {}", safe(previous.as_str(), 40)));
     }
     text.push_str(&detail);
     text.push('\n');
-    if notification.kind == crate::domain::NotificationKind::Failed {
-        for event in &facts.events {
-            text.push_str(&format!("   {} {}\n", event.event_type, event.event));
+    if let Some(blocker) = &notification.blocker {
+        text.push_str(&format!(
+            "   blocker {} since {}: {}\n",
+            safe(&blocker.id, 50),
+            blocker.created_at,
+            safe(&blocker.created_reason, EVENT_LIMIT)
+        ));
+        if let Some(reason) = &blocker.resolved_reason {
+            text.push_str(&format!("   resolved: {}\n", safe(reason, EVENT_LIMIT)));
         }
     }
-    if let Some(note) = &notification.note {
-        text.push_str(&format!("   note: {note}\n"));
+    let (shown, left) = message.shown_events();
+    for event in shown.iter().take(EVENTS_SHOWN) {
+        text.push_str(&format!(
+            "   {} {}\n",
+            safe(&event.event_type, 30),
+            safe(&event.event, EVENT_LIMIT)
+        ));
+    }
+    if left > 0 {
+        text.push_str(&format!("   {}\n", more(left)));
+    }
+    for note in &message.notes {
+        text.push_str(&format!("   note: {}\n", safe(note, 1000)));
+    }
+    if let Some((purpose, command)) = &message.command {
+        text.push_str(&format!(
+            "   {}: {}\n",
+            purpose.to_lowercase(),
+            safe(command, 1000)
+        ));
     }
     text
 }

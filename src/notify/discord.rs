@@ -8,10 +8,11 @@
 
 use serde_json::{Value, json};
 
-use super::facts::{Commit, Facts};
-use super::{DeliveryError, Notifier, Target, http_notifier_basics};
-use crate::domain::Region;
-use crate::domain::{Notification, NotificationKind, SyncEvent, Timestamp};
+use super::facts::Commit;
+use super::layout::{Message, Part};
+use super::secret::SecretUrl;
+use super::{Clients, Context, Delivered, DeliveryError, Entry, Kind, Variables, http};
+use crate::domain::{Notification, NotificationKind, Region, SyncEvent, Timestamp};
 use crate::text::{clip, fit_lines, single_line, units};
 
 pub const TITLE_LIMIT: usize = 256;
@@ -22,27 +23,52 @@ pub const FIELD_VALUE_LIMIT: usize = 1024;
 pub const FOOTER_LIMIT: usize = 2048;
 pub const EMBED_TOTAL_LIMIT: usize = 6000;
 pub const CONTENT_LIMIT: usize = 2000;
-const EVENTS_SHOWN: usize = 10;
-const VALUE_LIMIT: usize = 200;
 const EVENT_LIMIT: usize = 400;
 
+/// A Discord webhook.
 #[derive(Debug)]
-pub struct DiscordNotifier {
-    target: Target,
+pub struct Discord {
+    url: SecretUrl,
+    http: reqwest::Client,
 }
 
-impl DiscordNotifier {
-    pub fn new(target: Target) -> Self {
-        DiscordNotifier { target }
+impl Kind for Discord {
+    const TYPE: &'static str = "discord";
+    const VARIABLES: &'static [&'static str] = &["DISCORD_WEBHOOK_URL"];
+    const FIELDS: &'static [&'static str] = &["url"];
+    type Settings = SecretUrl;
+
+    fn from_entry(entry: &mut Entry) -> Option<SecretUrl> {
+        entry.url("url")
     }
-}
 
-impl Notifier for DiscordNotifier {
-    http_notifier_basics!();
+    fn from_variables(variables: &mut Variables) -> Option<SecretUrl> {
+        variables.url("DISCORD_WEBHOOK_URL")
+    }
 
-    async fn send(&self, notification: &Notification) -> Result<(), DeliveryError> {
-        let message = discord_message(notification, self.target.region.as_ref());
-        self.target.post_message(&message).await
+    fn identity(url: &SecretUrl) -> String {
+        url.expose().as_str().to_owned()
+    }
+
+    fn describe(url: &SecretUrl) -> String {
+        url.to_string()
+    }
+
+    fn build(url: &SecretUrl, clients: &Clients) -> Discord {
+        Discord {
+            url: url.clone(),
+            http: clients.http.clone(),
+        }
+    }
+
+    async fn send(
+        &self,
+        notification: &Notification,
+        context: &Context<'_>,
+    ) -> Result<Delivered, DeliveryError> {
+        let body = super::encode(context.gate, &discord_message(notification, context.region))?;
+        http::post_webhook(&self.http, context.gate, &self.url, &body, Vec::new).await?;
+        Ok(Delivered::default())
     }
 }
 
@@ -93,6 +119,19 @@ fn commit_link(commit: &Commit) -> String {
     }
 }
 
+/// A field's value in Discord markdown.
+fn render(parts: &[Part]) -> String {
+    parts
+        .iter()
+        .map(|part| match part {
+            Part::Raw(raw, limit) => value(raw, *limit),
+            Part::Fixed(text) => text.clone(),
+            Part::Commit(commit) => commit_link(commit),
+            Part::Date(at) => date(*at, 'f'),
+        })
+        .collect()
+}
+
 fn event_line(event: &SyncEvent) -> String {
     format!(
         "• {} **{}** {}",
@@ -105,63 +144,26 @@ fn event_line(event: &SyncEvent) -> String {
 /// Red, green, blue (Discord's palette): always beside the status in words.
 fn colour(kind: NotificationKind) -> u32 {
     match kind {
-        NotificationKind::Started => 0x5865F2,
-        NotificationKind::Succeeded => 0x57F287,
-        NotificationKind::Failed => 0xED4245,
+        NotificationKind::Started | NotificationKind::Test => 0x5865F2,
+        NotificationKind::Succeeded | NotificationKind::Unblocked => 0x57F287,
+        NotificationKind::Failed | NotificationKind::Blocked => 0xED4245,
+        NotificationKind::Stuck => 0xFEE75C,
     }
 }
 
 pub fn discord_message(notification: &Notification, region: Option<&Region>) -> Value {
-    let facts = Facts::of(notification, region);
+    let message = Message::of(notification, region);
+    let facts = &message.facts;
 
-    let mut status = format!("{} {}", facts.emoji, facts.status);
-    if let Some(previous) = &facts.previous_status {
-        status.push_str(&format!(" (was {})", value(previous, 40)));
-    }
-    let mut fields: Vec<(&str, String, bool)> = vec![
-        ("Status", status, true),
-        ("Stack", value(facts.resource, 100), true),
-        (
-            "Repository",
-            format!(
-                "{} ({})",
-                value(&facts.repository, VALUE_LIMIT),
-                value(facts.provider, 40)
-            ),
-            true,
-        ),
-        ("Branch", value(facts.branch, VALUE_LIMIT), true),
-        ("Commit", commit_link(&facts.commit), true),
-        ("Started", date(facts.started_at, 'f'), true),
-    ];
-    if let Some(duration) = &facts.duration {
-        fields.push(("Duration", duration.clone(), true));
-    }
-    if let Some(desired) = &facts.desired {
-        fields.push((
-            "Desired commit",
-            format!(
-                "{} (newer, not deployed by this sync)",
-                commit_link(desired)
-            ),
-            true,
-        ));
-    }
-    if !facts.directory.is_empty() {
-        fields.push((
-            "Deployment file",
-            value(facts.directory, VALUE_LIMIT),
-            false,
-        ));
-    }
-    fields.truncate(FIELDS_LIMIT);
-    let fields: Vec<(String, String, bool)> = fields
-        .into_iter()
-        .map(|(name, text, inline)| {
+    let fields: Vec<(String, String, bool)> = message
+        .fields
+        .iter()
+        .take(FIELDS_LIMIT)
+        .map(|field| {
             (
-                clip(name, FIELD_NAME_LIMIT),
-                cut(&text, FIELD_VALUE_LIMIT),
-                inline,
+                clip(field.label, FIELD_NAME_LIMIT),
+                cut(&render(&field.parts), FIELD_VALUE_LIMIT),
+                !field.wide,
             )
         })
         .collect();
@@ -175,7 +177,7 @@ pub fn discord_message(notification: &Notification, region: Option<&Region>) -> 
         ),
         TITLE_LIMIT,
     );
-    let mut footer = notification.kind.event_type().to_owned();
+    let mut footer = message.kind.event_type().to_owned();
     if facts.console_url.is_some() {
         footer.push_str(
             " · every sync of this stack is on its Git sync tab in the CloudFormation console",
@@ -192,29 +194,35 @@ pub fn discord_message(notification: &Notification, region: Option<&Region>) -> 
             .sum::<usize>();
     let room = DESCRIPTION_LIMIT.min(EMBED_TOTAL_LIMIT.saturating_sub(used));
 
-    let mut description = String::new();
-    if let Some(note) = facts.note {
-        description.push_str(&format!("*{}*", value(note, 1000)));
+    let mut description = message
+        .notes
+        .iter()
+        .map(|note| format!("*{}*", value(note, 1000)))
+        .collect::<Vec<_>>()
+        .join("\n");
+    if let Some((purpose, command)) = &message.command {
+        if !description.is_empty() {
+            description.push_str("\n\n");
+        }
+        // In a code block nothing formats or pings; only a fence could end it early.
+        let command = single_line(command).replace("```", "'''");
+        description.push_str(&format!("**{purpose}**\n```\n{command}\n```"));
     }
-    if facts.kind == NotificationKind::Failed && !facts.events.is_empty() {
-        let lines: Vec<String> = facts
-            .events
-            .iter()
-            .take(EVENTS_SHOWN)
-            .map(|event| event_line(event))
-            .collect();
+    let (shown, _) = message.shown_events();
+    if !shown.is_empty() {
+        let lines: Vec<String> = shown.iter().map(|event| event_line(event)).collect();
         let heading = if description.is_empty() {
             "**What happened** (newest first)".to_owned()
         } else {
             format!("{description}\n\n**What happened** (newest first)")
         };
-        description = fit_lines(&heading, &lines, facts.events.len(), room);
+        description = fit_lines(&heading, &lines, message.events_total, room);
     }
     let description = cut(&description, room);
 
     let mut embed = json!({
         "title": title,
-        "color": colour(facts.kind),
+        "color": colour(message.kind),
         "fields": fields
             .iter()
             .map(|(name, text, inline)| json!({"name": name, "value": text, "inline": inline}))

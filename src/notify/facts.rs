@@ -1,10 +1,9 @@
-//! What a person reads in any message, derived once from a [`Notification`].
-//!
-//! Every adapter (Slack, Teams, Discord, the console) lays out the same [`Facts`]: the
-//! status in emoji *and* words, the stack, where the template comes from, the commit
-//! (linked when the provider's URL is known), when it started and how long it took, the
-//! newer commit waiting when the desired revision differs, the failure events newest
-//! first, and a link to the stack in the CloudFormation console. Values here are raw:
+//! What a person reads in any message, derived once from a [`Notification`]: the status
+//! in emoji *and* words, the stack (and in hub mode its account and Region), where the
+//! template comes from, the commit (linked when the provider's URL is known), when it
+//! started and how long it took, the newer commit waiting when the desired revision
+//! differs, the events newest first, and a link to the stack in the CloudFormation
+//! console. Values here are raw: [`layout`](super::layout) orders them into a message and
 //! each adapter escapes them for its own markup.
 
 use crate::domain::{
@@ -40,9 +39,16 @@ pub struct Facts<'a> {
     pub duration: Option<String>,
     /// Events, newest first.
     pub events: Vec<&'a SyncEvent>,
+    /// How many events AWS reported beyond those kept.
+    pub events_omitted: usize,
     pub note: Option<&'a str>,
     /// The stack in the CloudFormation console, when the region is known.
     pub console_url: Option<String>,
+    /// The stack's account (and its name, when known) and Region, in hub mode.
+    pub account: Option<String>,
+    pub region: Option<&'a str>,
+    /// How long the attempt had been running, for `sync.stuck`.
+    pub running: Option<String>,
 }
 
 /// A commit as people see it: seven characters, linked when we know where.
@@ -82,13 +88,20 @@ impl<'a> Facts<'a> {
         )
     }
 
+    /// The facts of `notification`; console links point at the stack's own Region in hub
+    /// mode, else at `region` (the function's).
     pub fn of(notification: &'a Notification, region: Option<&Region>) -> Facts<'a> {
         let revision = &notification.attempt.target_revision;
         let (emoji, headline, status) = match notification.kind {
             NotificationKind::Started => ("🔄", "Sync started", "Started"),
             NotificationKind::Succeeded => ("✅", "Sync succeeded", "Succeeded"),
             NotificationKind::Failed => ("❌", "Sync failed", "Failed"),
+            NotificationKind::Blocked => ("⛔", "Sync blocked", "Blocked"),
+            NotificationKind::Unblocked => ("🔓", "Sync unblocked", "Unblocked"),
+            NotificationKind::Stuck => ("⏳", "Sync stuck", "Still running"),
+            NotificationKind::Test => ("🧪", "Test message", "Test"),
         };
+
         let mut events: Vec<&SyncEvent> = notification.attempt.events.iter().collect();
         // Newest first; a stable sort keeps AWS's order among events of the same second.
         events.sort_by_key(|event| std::cmp::Reverse(event.time));
@@ -115,8 +128,26 @@ impl<'a> Facts<'a> {
                 .duration_seconds()
                 .map(crate::domain::human_duration),
             events,
+            events_omitted: notification.attempt.events_omitted,
             note: notification.note.as_deref(),
             console_url: console_url(notification, region),
+            account: notification.location.as_ref().map(|location| {
+                match notification
+                    .account_name
+                    .as_deref()
+                    .filter(|name| !name.is_empty())
+                {
+                    Some(name) => format!("{name} ({})", location.account),
+                    None => location.account.to_string(),
+                }
+            }),
+            region: notification
+                .location
+                .as_ref()
+                .map(|location| location.region.as_str()),
+            running: notification
+                .running_seconds()
+                .map(crate::domain::human_duration),
         }
     }
 }
@@ -174,13 +205,19 @@ pub fn commit_url(provider: &str, owner: &str, repository: &str, sha: &str) -> O
     }
 }
 
-/// The stack in the CloudFormation console (its Git sync tab is one click away).
+/// The stack in the CloudFormation console (its Git sync tab is one click away), in its
+/// own Region in hub mode, else in `region` (the function's).
 ///
 /// The console has no documented address for the Git sync tab itself, so we link the
 /// stack: its own page when an event carries the stack's ARN in this Region, otherwise
 /// the stack list filtered to its name, which works from the name alone.
 pub fn console_url(notification: &Notification, region: Option<&Region>) -> Option<String> {
-    let region = region?;
+    // A hub's stack lives in its own Region; a single account's in the function's.
+    let region = notification
+        .location
+        .as_ref()
+        .map(|location| &location.region)
+        .or(region)?;
     let home = format!(
         "https://{}/cloudformation/home?region={region}",
         region.console_host()

@@ -1,31 +1,33 @@
-//! Polite delivery over HTTP: the one client every destination shares, and [`Endpoint`],
-//! which posts to one destination and decides what each answer means.
+//! Delivery over HTTP: the one client every destination shares, the policy each run's
+//! [`Gate`] applies, and what each answer of a webhook means.
 //!
-//! - Every request has its own timeout.
 //! - 2xx is delivered.
-//! - 429 (and 503) with a short `Retry-After` (up to [`DeliveryPolicy::max_retry_after`])
-//!   is waited out and retried in this run; a longer one leaves the message pending and
-//!   keeps this destination quiet until then, as asked.
-//! - Other 5xx, 408, timeouts and network errors are retried with exponential backoff and
-//!   jitter, while the destination's retry budget for this run lasts.
+//! - 429 (and 503) with a `Retry-After`: waited out and retried in this run when short (up
+//!   to [`DeliveryPolicy::max_retry_after`]); longer, it becomes the destination's quiet
+//!   period, kept in state.
+//! - Other 5xx, 408, timeouts and network errors are retried with backoff while the
+//!   destination's retry budget for the run lasts; then the destination is paused for the
+//!   run.
 //! - 400, 403, 404, 410 (and the other 4xx, and 3xx: we never follow redirects, which
 //!   could carry a signed body elsewhere) are permanent for that message.
 //!
-//! Messages name the destination by its key, never by its URL.
+//! Messages name the destination by its key, never by its URL. An answer's body is read
+//! up to [`ANSWER_LIMIT`], whatever the destination sends.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use super::DeliveryError;
-use crate::config::SecretUrl;
+use super::gate::{Attempt, Gate};
+use super::secret::SecretUrl;
 
-/// How long one webhook request may take before it counts as failed (and is retried).
+/// How long one request may take before it counts as failed.
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Sent with every request.
 pub const USER_AGENT: &str = concat!("sync-notifier/", env!("CARGO_PKG_VERSION"));
+
+/// The most of an answer's body that is read (a Slack API answer is a few hundred bytes).
+pub const ANSWER_LIMIT: usize = 64 * 1024;
 
 /// Built once per process: connection pools and TLS configuration are reused.
 pub fn http_client() -> reqwest::Client {
@@ -50,14 +52,15 @@ pub struct DeliveryPolicy {
     pub max_backoff: Duration,
     /// The longest `Retry-After` waited out within a run.
     pub max_retry_after: Duration,
-    /// How much time a destination may spend on retries (waits and retried requests)
-    /// in one run, across all its messages.
+    /// How much time a destination may spend on retries (waits and retried requests,
+    /// the one in flight included) in one run, across all its messages.
     pub retry_budget: Duration,
 }
 
 impl Default for DeliveryPolicy {
     /// Fits the function's 50 s timeout and 120 s delivery lease: a dead destination
-    /// costs a run at most about 15 s beyond its first attempts.
+    /// costs a run one request timeout (then it is paused), a failing one at most 15 s of
+    /// retries.
     fn default() -> Self {
         DeliveryPolicy {
             timeout: HTTP_TIMEOUT,
@@ -70,224 +73,146 @@ impl Default for DeliveryPolicy {
     }
 }
 
-/// What a destination has used of its run.
-#[derive(Debug, Default)]
-struct RunState {
-    spent: Duration,
-    deadline: Option<Instant>,
-    /// The destination asked us (Retry-After) not to call before then.
-    quiet_until: Option<Instant>,
+/// An HTTP answer, its body read up to [`ANSWER_LIMIT`].
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub body: Vec<u8>,
 }
 
-/// One destination's URL, with the client, policy and per-run budget to post to it.
-pub struct Endpoint {
-    key: String,
-    url: SecretUrl,
-    client: reqwest::Client,
-    policy: DeliveryPolicy,
-    run: Mutex<RunState>,
-}
-
-impl std::fmt::Debug for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Endpoint")
-            .field("key", &self.key)
-            .field("url", &self.url)
-            .field("policy", &self.policy)
-            .finish_non_exhaustive()
-    }
-}
-
-/// What one request came to.
-enum Answer {
-    Delivered,
-    Refused(String),
-    Failed {
-        reason: String,
-        retry_after: Option<Duration>,
-    },
-}
-
-impl Endpoint {
-    pub fn new(
-        key: String,
-        url: SecretUrl,
-        client: reqwest::Client,
-        policy: DeliveryPolicy,
-    ) -> Self {
-        Endpoint {
-            key,
-            url,
-            client,
-            policy,
-            run: Mutex::new(RunState::default()),
-        }
-    }
-
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-
-    /// A new run: a fresh retry budget, and no wait may end after `deadline`. A quiet
-    /// period a destination asked for outlasts the run.
-    pub fn begin_run(&self, deadline: Option<Instant>) {
-        if let Ok(mut run) = self.run.lock() {
-            run.spent = Duration::ZERO;
-            run.deadline = deadline;
-        }
-    }
-
-    /// Posts `body` (JSON), retrying as the policy allows. `headers` is called for each
-    /// attempt, so a signature can carry the attempt's own timestamp.
-    pub async fn post(
-        &self,
-        body: &[u8],
-        headers: impl Fn() -> Vec<(&'static str, String)>,
-    ) -> Result<(), DeliveryError> {
-        if let Some(until) = self.quiet_until()
-            && until > Instant::now()
-        {
-            let seconds = (until - Instant::now()).as_secs_f64().ceil();
-            return Err(DeliveryError::Retry(format!(
-                "{}: not sent; the destination asked for quiet for {seconds:.0}s more (Retry-After)",
-                self.key
-            )));
-        }
-        let mut attempt = 1;
-        loop {
-            let started = Instant::now();
-            let answer = self.attempt(body, headers()).await;
-            if attempt > 1 {
-                self.spend(started.elapsed());
-            }
-            let (reason, retry_after) = match answer {
-                Answer::Delivered => return Ok(()),
-                Answer::Refused(reason) => return Err(DeliveryError::Permanent(reason)),
-                Answer::Failed {
-                    reason,
-                    retry_after,
-                } => (reason, retry_after),
-            };
-            let wait = match retry_after {
-                Some(wait) if wait > self.policy.max_retry_after => {
-                    self.keep_quiet_until(Instant::now() + wait);
-                    return Err(DeliveryError::Retry(format!(
-                        "{reason}; that is longer than {}s, so it is left for a later run",
-                        self.policy.max_retry_after.as_secs()
-                    )));
-                }
-                Some(wait) => wait,
-                None => self.backoff(attempt),
-            };
-            if attempt >= self.policy.max_attempts {
-                return Err(DeliveryError::Retry(format!(
-                    "{reason}; gave up for this run after {attempt} attempts"
-                )));
-            }
-            if !self.can_wait(wait) {
-                return Err(DeliveryError::Retry(format!(
-                    "{reason}; no time left to retry in this run"
-                )));
-            }
-            tokio::time::sleep(wait).await;
-            self.spend(wait);
-            attempt += 1;
-        }
-    }
-
-    async fn attempt(&self, body: &[u8], headers: Vec<(&'static str, String)>) -> Answer {
-        let mut request = self
-            .client
-            .post(self.url.expose().clone())
-            .timeout(self.policy.timeout)
+/// Posts `body` as JSON to `url` through `gate`, and reads each answer with `interpret`.
+/// `headers` is called for each attempt, so a signature can carry the attempt's own
+/// timestamp.
+pub async fn post<T>(
+    client: &reqwest::Client,
+    gate: &Gate,
+    url: &reqwest::Url,
+    body: &[u8],
+    headers: impl Fn() -> Vec<(&'static str, String)>,
+    interpret: impl Fn(&str, Answer) -> Attempt<T>,
+) -> Result<T, DeliveryError> {
+    gate.send(|timeout| {
+        let mut request = client
+            .post(url.clone())
+            .timeout(timeout)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::USER_AGENT, USER_AGENT);
-        for (name, value) in headers {
+        for (name, value) in headers() {
             request = request.header(name, value);
         }
-        let response = match request.body(body.to_vec()).send().await {
-            Ok(response) => response,
-            Err(error) => {
-                let reason = if error.is_timeout() {
-                    format!("timed out after {}s", self.policy.timeout.as_secs_f64())
-                } else if error.is_connect() {
-                    "could not connect".to_owned()
-                } else {
-                    error.without_url().to_string()
-                };
-                return Answer::Failed {
-                    reason: format!("{}: {reason}", self.key),
+        let request = request.body(body.to_vec());
+        let key = gate.key();
+        let interpret = &interpret;
+        async move {
+            match exchange(request, timeout).await {
+                Ok(answer) => interpret(key, answer),
+                Err(failure) => Attempt::Failed {
+                    reason: format!("{key}: {}", failure.reason),
                     retry_after: None,
-                };
+                    timed_out: failure.timed_out,
+                },
             }
-        };
+        }
+    })
+    .await
+}
+
+/// A webhook: posts `body` to `url`; 2xx is delivered (the answer's body is not needed).
+pub async fn post_webhook(
+    client: &reqwest::Client,
+    gate: &Gate,
+    url: &SecretUrl,
+    body: &[u8],
+    headers: impl Fn() -> Vec<(&'static str, String)>,
+) -> Result<(), DeliveryError> {
+    post(client, gate, url.expose(), body, headers, |key, answer| {
+        classify(key, answer.status, answer.retry_after)
+    })
+    .await
+}
+
+/// Why a request got no answer.
+struct NoAnswer {
+    reason: String,
+    timed_out: bool,
+}
+
+/// Sends `request` and reads its answer (at most [`ANSWER_LIMIT`] of the body), all within
+/// `timeout`.
+async fn exchange(request: reqwest::RequestBuilder, timeout: Duration) -> Result<Answer, NoAnswer> {
+    let timed_out = || NoAnswer {
+        reason: format!("timed out after {}s", timeout.as_secs_f64()),
+        timed_out: true,
+    };
+    let exchange = async {
+        let mut response = request.send().await.map_err(|error| {
+            if error.is_timeout() {
+                timed_out()
+            } else if error.is_connect() {
+                NoAnswer {
+                    reason: "could not connect".to_owned(),
+                    timed_out: false,
+                }
+            } else {
+                NoAnswer {
+                    reason: error.without_url().to_string(),
+                    timed_out: false,
+                }
+            }
+        })?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| parse_retry_after(value, std::time::SystemTime::now()));
-        classify(&self.key, status, retry_after)
-    }
-
-    fn backoff(&self, attempt: u32) -> Duration {
-        crate::backoff::Backoff {
-            first: self.policy.base_backoff,
-            max: self.policy.max_backoff,
+        let mut body = Vec::new();
+        while body.len() < ANSWER_LIMIT {
+            match response.chunk().await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Ok(None) => break,
+                // The status is what matters; a body cut short is read as it is.
+                Err(error) if error.is_timeout() => return Err(timed_out()),
+                Err(_) => break,
+            }
         }
-        .delay(attempt)
-    }
-
-    fn can_wait(&self, wait: Duration) -> bool {
-        let Ok(run) = self.run.lock() else {
-            return false;
-        };
-        let within_budget = run.spent + wait <= self.policy.retry_budget;
-        let before_deadline = run
-            .deadline
-            .is_none_or(|deadline| Instant::now() + wait + self.policy.timeout <= deadline);
-        within_budget && before_deadline
-    }
-
-    fn spend(&self, time: Duration) {
-        if let Ok(mut run) = self.run.lock() {
-            run.spent += time;
-        }
-    }
-
-    fn quiet_until(&self) -> Option<Instant> {
-        self.run.lock().ok().and_then(|run| run.quiet_until)
-    }
-
-    fn keep_quiet_until(&self, until: Instant) {
-        if let Ok(mut run) = self.run.lock() {
-            run.quiet_until = Some(run.quiet_until.map_or(until, |earlier| earlier.max(until)));
-        }
-    }
+        body.truncate(ANSWER_LIMIT);
+        Ok(Answer {
+            status,
+            retry_after,
+            body,
+        })
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .unwrap_or_else(|_| Err(timed_out()))
 }
 
 /// What an HTTP status means for the message (the rules at the top of this file).
-fn classify(key: &str, status: u16, retry_after: Option<Duration>) -> Answer {
+pub fn classify(key: &str, status: u16, retry_after: Option<Duration>) -> Attempt<()> {
     let asked = retry_after
         .map(|wait| format!(", Retry-After {}s", wait.as_secs_f64()))
         .unwrap_or_default();
     match status {
-        200..=299 => Answer::Delivered,
-        429 | 503 => Answer::Failed {
+        200..=299 => Attempt::Done(()),
+        429 | 503 => Attempt::Failed {
             reason: format!("{key}: HTTP {status}{asked}"),
             retry_after,
+            timed_out: false,
         },
-        408 | 500..=599 => Answer::Failed {
+        408 | 500..=599 => Attempt::Failed {
             reason: format!("{key}: HTTP {status}"),
             retry_after: None,
+            timed_out: false,
         },
-        300..=399 => Answer::Refused(format!(
+        300..=399 => Attempt::Refused(format!(
             "{key}: HTTP {status}, a redirect; it is not followed, so update the destination's URL"
         )),
-        410 => Answer::Refused(format!(
+        410 => Attempt::Refused(format!(
             "{key}: HTTP 410, the endpoint is gone; remove or replace this destination"
         )),
-        _ => Answer::Refused(format!("{key}: HTTP {status}")),
+        _ => Attempt::Refused(format!("{key}: HTTP {status}")),
     }
 }
 
@@ -308,27 +233,28 @@ pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Dura
 mod tests {
     use super::*;
 
-    fn failed(answer: Answer) -> Option<(String, Option<Duration>)> {
+    fn failed(answer: Attempt<()>) -> Option<(String, Option<Duration>)> {
         match answer {
-            Answer::Failed {
+            Attempt::Failed {
                 reason,
                 retry_after,
+                ..
             } => Some((reason, retry_after)),
             _ => None,
         }
     }
 
-    fn refused(answer: Answer) -> Option<String> {
+    fn refused(answer: Attempt<()>) -> Option<String> {
         match answer {
-            Answer::Refused(reason) => Some(reason),
+            Attempt::Refused(reason) => Some(reason),
             _ => None,
         }
     }
 
     #[test]
     fn statuses_are_sorted_into_delivered_retry_and_permanent() {
-        assert!(matches!(classify("k", 200, None), Answer::Delivered));
-        assert!(matches!(classify("k", 204, None), Answer::Delivered));
+        assert!(matches!(classify("k", 200, None), Attempt::Done(())));
+        assert!(matches!(classify("k", 204, None), Attempt::Done(())));
         for status in [408, 500, 502, 503, 504, 429] {
             assert!(failed(classify("k", status, None)).is_some(), "{status}");
         }
@@ -369,52 +295,5 @@ mod tests {
         for junk in ["", "soon", "-1", "NaN", "Sun, 06 Nov 1994 25:00:00 GMT"] {
             assert_eq!(parse_retry_after(junk, now), None, "{junk:?}");
         }
-    }
-
-    #[test]
-    fn backoff_doubles_with_jitter_and_stays_under_its_ceiling() {
-        let endpoint = Endpoint::new(
-            "k".into(),
-            SecretUrl::parse("http://127.0.0.1:1/hook").unwrap(),
-            reqwest::Client::new(),
-            DeliveryPolicy::default(),
-        );
-        for attempt in 1..=8 {
-            let ceiling =
-                Duration::from_millis(500 * (1 << (attempt - 1))).min(Duration::from_secs(4));
-            let wait = endpoint.backoff(attempt);
-            assert!(
-                wait >= ceiling / 2 && wait <= ceiling,
-                "{attempt}: {wait:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn the_budget_and_the_deadline_bound_every_wait() {
-        let policy = DeliveryPolicy {
-            retry_budget: Duration::from_secs(3),
-            ..DeliveryPolicy::default()
-        };
-        let endpoint = Endpoint::new(
-            "k".into(),
-            SecretUrl::parse("http://127.0.0.1:1/hook").unwrap(),
-            reqwest::Client::new(),
-            policy,
-        );
-        endpoint.begin_run(None);
-        assert!(endpoint.can_wait(Duration::from_secs(2)));
-        endpoint.spend(Duration::from_secs(2));
-        assert!(!endpoint.can_wait(Duration::from_secs(2)));
-        endpoint.begin_run(Some(Instant::now() + Duration::from_secs(5)));
-        assert!(
-            !endpoint.can_wait(Duration::from_secs(1)),
-            "a wait plus a request timeout must end before the deadline"
-        );
-        endpoint.begin_run(None);
-        assert!(
-            endpoint.can_wait(Duration::from_secs(3)),
-            "a new run has a new budget"
-        );
     }
 }

@@ -1,36 +1,46 @@
-//! The notifier port and its adapters: Slack, Microsoft Teams, Discord, the generic
-//! (Standard Webhooks) webhook, and the console used by the CLI.
+//! The notifier port and its adapters: one file per kind of destination.
 //!
-//! Every destination renders the same [`Notification`]; [`facts::Facts`] holds what people
-//! read (the status in words, the commit link, the duration, the console link) so each
-//! adapter only decides layout and escaping. [`http::Endpoint`] does the polite part of
-//! delivery (timeouts, `Retry-After`, backoff within a per-run budget), and each
-//! destination's [`Filter`] says which notifications it wants.
+//! Every chat destination renders the same [`layout::Message`]; [`facts::Facts`] holds
+//! what people read (the status in words, the commit link, the duration, the console
+//! link). Each run gives every destination a [`Gate`], which bounds its requests (time,
+//! retries, a paused or quiet destination). A destination's [`Filter`] says which
+//! notifications it wants.
+//!
+//! Adding a kind of destination takes one adapter file that implements [`Kind`] (its
+//! `DESTINATIONS` fields and single variables, how it renders and sends) and one line in
+//! [`destination_kinds!`] below.
 
 mod console;
 mod discord;
 pub mod facts;
+mod gate;
 pub mod http;
+pub mod layout;
+pub mod secret;
 mod slack;
+pub mod spec;
 mod teams;
 mod webhook;
 
 use std::future::Future;
 
-use crate::config::{Config, DestinationKind, DestinationSpec, Filter};
-use crate::domain::{Notification, Region};
+use crate::domain::ledger::Thread;
+use crate::domain::{Filter, KindSet, Notification, Region};
 
-pub use console::{ConsoleFormat, ConsoleNotifier};
-pub use discord::{DiscordNotifier, discord_message};
-pub use http::{DeliveryPolicy, Endpoint, HTTP_TIMEOUT, USER_AGENT, http_client};
-pub use slack::{SlackNotifier, slack_message};
-pub use teams::{TeamsNotifier, teams_message};
-pub use webhook::{WebhookNotifier, sign, webhook_body};
+pub use console::{ConsoleFormat, pretty};
+pub use discord::discord_message;
+pub use gate::{Attempt, Gate, MAX_QUIET};
+pub use http::{DeliveryPolicy, HTTP_TIMEOUT, USER_AGENT, http_client};
+pub use secret::{SecretToken, SecretUrl, SigningSecret};
+pub use slack::slack_message;
+pub use spec::{DestinationSpec, Entry, Problem, Variables};
+pub use teams::teams_message;
+pub use webhook::{sign, webhook_body};
 
 /// Why a delivery did not happen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeliveryError {
-    /// Worth trying again later (429, 5xx, timeouts, network).
+    /// Worth trying again later (429, 5xx, timeouts, network, a paused destination).
     #[error("{0} (will retry)")]
     Retry(String),
     /// The destination refused this message for good (400, 403, 404, 410).
@@ -38,171 +48,260 @@ pub enum DeliveryError {
     Permanent(String),
 }
 
-pub trait Notifier: Send + Sync {
-    /// A stable name for delivery records and logs; never contains a secret.
-    fn key(&self) -> &str;
+/// What a send gets besides the notification.
+pub struct Context<'a> {
+    /// This run of this destination.
+    pub gate: &'a Gate,
+    /// The message this destination posted for the notification's attempt, if any.
+    pub thread: Option<&'a Thread>,
+    /// The function's Region, for console links (a hub's stacks carry their own).
+    pub region: Option<&'a Region>,
+}
 
-    /// Whether this destination wants `notification` at all (its `events` and
-    /// `resources` filters). A notification is complete once every destination that
-    /// accepts it has it.
-    fn accepts(&self, _notification: &Notification) -> bool {
-        true
+/// A delivery that succeeded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delivered {
+    /// The message posted or updated for the attempt (`channel`, `ts`), to keep.
+    pub thread: Option<(String, String)>,
+}
+
+/// What adapters are built with: clients made once per process.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub http: reqwest::Client,
+    pub policy: DeliveryPolicy,
+}
+
+impl Clients {
+    pub fn new(http: reqwest::Client) -> Clients {
+        Clients {
+            http,
+            policy: DeliveryPolicy::default(),
+        }
     }
+}
 
-    /// A run (tick) starts: retry budgets are renewed, and no retry may wait past
-    /// `deadline`.
-    fn begin_run(&self, _deadline: Option<tokio::time::Instant>) {}
+/// A kind of destination: how it is configured, and how it sends.
+pub trait Kind: Sized + Send + Sync {
+    /// Its `type` in `DESTINATIONS`, and the start of its destinations' keys.
+    const TYPE: &'static str;
+    /// The variables of its single-variable form (the first names it in messages).
+    const VARIABLES: &'static [&'static str];
+    /// Its fields in a `DESTINATIONS` entry, besides `type`, `name` and the filters.
+    const FIELDS: &'static [&'static str];
+    type Settings: Clone + std::fmt::Debug + PartialEq + Eq + Send + Sync;
 
-    /// Sends one notification.
+    /// Its settings from a `DESTINATIONS` entry; problems are reported on the entry.
+    fn from_entry(entry: &mut Entry) -> Option<Self::Settings>;
+    /// Its settings from its single variables, when they are set.
+    fn from_variables(variables: &mut Variables) -> Option<Self::Settings>;
+    /// What it gets when no `events` filter says otherwise.
+    fn default_events() -> KindSet {
+        KindSet::ALL
+    }
+    /// What tells two destinations of this kind apart (hashed into the key; never shown).
+    fn identity(settings: &Self::Settings) -> String;
+    /// What `identity` is, in words: "URL", "channel".
+    fn identity_word() -> &'static str {
+        "URL"
+    }
+    /// Where it sends, for people, secrets masked.
+    fn describe(settings: &Self::Settings) -> String;
+    fn build(settings: &Self::Settings, clients: &Clients) -> Self;
     fn send(
         &self,
         notification: &Notification,
-    ) -> impl Future<Output = Result<(), DeliveryError>> + Send;
+        context: &Context<'_>,
+    ) -> impl Future<Output = Result<Delivered, DeliveryError>> + Send;
 }
 
-/// What every HTTP destination has: where and how to post, what it wants, and the
-/// Region its console links point at.
-#[derive(Debug)]
-pub struct Target {
-    pub endpoint: Endpoint,
-    pub filter: Filter,
-    pub region: Option<Region>,
+/// A kind, as the configuration parser sees it.
+pub struct KindInfo {
+    pub word: &'static str,
+    pub variables: &'static [&'static str],
+    pub fields: &'static [&'static str],
+    pub from_entry: fn(&mut Entry) -> Option<Settings>,
+    pub from_variables: fn(&mut Variables) -> Option<Settings>,
+    pub default_events: fn() -> KindSet,
 }
 
-impl Target {
-    fn accepts(&self, notification: &Notification) -> bool {
-        self.filter
-            .accepts(notification.kind, notification.resource.as_str())
-    }
+/// Lists the kinds of destination: each line is a variant and its adapter.
+macro_rules! destination_kinds {
+    ($($variant:ident($module:ident::$adapter:ident)),* $(,)?) => {
+        /// The settings of one destination, by kind.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum Settings {
+            $($variant(<$module::$adapter as Kind>::Settings)),*
+        }
 
-    /// Posts a rendered chat message (Slack, Teams, Discord) as JSON, with no extra headers.
-    async fn post_message(&self, message: &serde_json::Value) -> Result<(), DeliveryError> {
-        let body = serde_json::to_vec(message).map_err(|error| {
-            DeliveryError::Permanent(format!("{}: cannot encode: {error}", self.endpoint.key()))
-        })?;
-        self.endpoint.post(&body, Vec::new).await
-    }
-}
-
-/// One configured destination.
-#[derive(Debug)]
-pub enum Destination {
-    Slack(SlackNotifier),
-    Webhook(WebhookNotifier),
-    Teams(TeamsNotifier),
-    Discord(DiscordNotifier),
-    Console(ConsoleNotifier),
-}
-
-impl Destination {
-    /// False for the console: a local printer, not somewhere a notification is owed to.
-    pub fn is_durable(&self) -> bool {
-        !matches!(self, Destination::Console(_))
-    }
-    /// The destination a [`DestinationSpec`] describes, posting through `client`.
-    pub fn from_spec(
-        spec: &DestinationSpec,
-        client: &reqwest::Client,
-        policy: DeliveryPolicy,
-        region: Option<&Region>,
-    ) -> Destination {
-        let target = Target {
-            endpoint: Endpoint::new(spec.key(), spec.url.clone(), client.clone(), policy),
-            filter: spec.filter.clone(),
-            region: region.cloned(),
-        };
-        match (spec.kind, &spec.secret) {
-            (DestinationKind::Slack, _) => Destination::Slack(SlackNotifier::new(target)),
-            (DestinationKind::Teams, _) => Destination::Teams(TeamsNotifier::new(target)),
-            (DestinationKind::Discord, _) => Destination::Discord(DiscordNotifier::new(target)),
-            (DestinationKind::Webhook, Some(secret)) => {
-                Destination::Webhook(WebhookNotifier::new(target, secret.clone()))
+        impl Settings {
+            pub fn type_word(&self) -> &'static str {
+                match self { $(Settings::$variant(_) => <$module::$adapter as Kind>::TYPE),* }
             }
-            // The configuration never builds a webhook without its secret; if it ever
-            // did, refuse every message rather than send an unsigned one.
-            (DestinationKind::Webhook, None) => {
-                Destination::Webhook(WebhookNotifier::unsigned(target))
+            pub fn identity(&self) -> String {
+                match self { $(Settings::$variant(s) => <$module::$adapter as Kind>::identity(s)),* }
+            }
+            pub fn identity_word(&self) -> &'static str {
+                match self { $(Settings::$variant(_) => <$module::$adapter as Kind>::identity_word()),* }
+            }
+            pub fn describe(&self) -> String {
+                match self { $(Settings::$variant(s) => <$module::$adapter as Kind>::describe(s)),* }
+            }
+            fn build(&self, clients: &Clients) -> Adapter {
+                match self {
+                    $(Settings::$variant(s) => Adapter::$variant(<$module::$adapter as Kind>::build(s, clients))),*
+                }
             }
         }
-    }
-}
 
-impl Notifier for Destination {
-    fn key(&self) -> &str {
-        match self {
-            Destination::Slack(slack) => slack.key(),
-            Destination::Webhook(webhook) => webhook.key(),
-            Destination::Teams(teams) => teams.key(),
-            Destination::Discord(discord) => discord.key(),
-            Destination::Console(console) => console.key(),
-        }
-    }
+        /// Every kind, in the order single variables are read.
+        pub const KINDS: &[KindInfo] = &[$(KindInfo {
+            word: <$module::$adapter as Kind>::TYPE,
+            variables: <$module::$adapter as Kind>::VARIABLES,
+            fields: <$module::$adapter as Kind>::FIELDS,
+            from_entry: |entry| <$module::$adapter as Kind>::from_entry(entry).map(Settings::$variant),
+            from_variables: |variables| <$module::$adapter as Kind>::from_variables(variables).map(Settings::$variant),
+            default_events: <$module::$adapter as Kind>::default_events,
+        }),*];
 
-    fn accepts(&self, notification: &Notification) -> bool {
-        match self {
-            Destination::Slack(slack) => slack.accepts(notification),
-            Destination::Webhook(webhook) => webhook.accepts(notification),
-            Destination::Teams(teams) => teams.accepts(notification),
-            Destination::Discord(discord) => discord.accepts(notification),
-            Destination::Console(console) => console.accepts(notification),
-        }
-    }
-
-    fn begin_run(&self, deadline: Option<tokio::time::Instant>) {
-        match self {
-            Destination::Slack(slack) => slack.begin_run(deadline),
-            Destination::Webhook(webhook) => webhook.begin_run(deadline),
-            Destination::Teams(teams) => teams.begin_run(deadline),
-            Destination::Discord(discord) => discord.begin_run(deadline),
-            Destination::Console(console) => console.begin_run(deadline),
-        }
-    }
-
-    async fn send(&self, notification: &Notification) -> Result<(), DeliveryError> {
-        match self {
-            Destination::Slack(slack) => slack.send(notification).await,
-            Destination::Webhook(webhook) => webhook.send(notification).await,
-            Destination::Teams(teams) => teams.send(notification).await,
-            Destination::Discord(discord) => discord.send(notification).await,
-            Destination::Console(console) => console.send(notification).await,
-        }
-    }
-}
-
-/// Every destination the configuration names (single-URL variables and `DESTINATIONS`),
-/// delivered to with the default [`DeliveryPolicy`].
-pub fn destinations_from(config: &Config, client: &reqwest::Client) -> Vec<Destination> {
-    destinations_with_policy(config, client, DeliveryPolicy::default())
-}
-
-/// [`destinations_from`] with another delivery policy (tests use short timeouts).
-pub fn destinations_with_policy(
-    config: &Config,
-    client: &reqwest::Client,
-    policy: DeliveryPolicy,
-) -> Vec<Destination> {
-    config
-        .all_destinations()
-        .iter()
-        .map(|spec| Destination::from_spec(spec, client, policy, config.console_region.as_ref()))
-        .collect()
-}
-
-/// Implements the [`Notifier`] plumbing shared by the HTTP destinations, which hold a
-/// [`Target`] in a field named `target`.
-macro_rules! http_notifier_basics {
-    () => {
-        fn key(&self) -> &str {
-            self.target.endpoint.key()
+        enum Adapter {
+            $($variant($module::$adapter),)*
+            Console(console::Console),
         }
 
-        fn accepts(&self, notification: &crate::domain::Notification) -> bool {
-            self.target.accepts(notification)
-        }
-
-        fn begin_run(&self, deadline: Option<tokio::time::Instant>) {
-            self.target.endpoint.begin_run(deadline)
+        impl Adapter {
+            async fn send(&self, notification: &Notification, context: &Context<'_>) -> Result<Delivered, DeliveryError> {
+                match self {
+                    $(Adapter::$variant(adapter) => adapter.send(notification, context).await,)*
+                    Adapter::Console(console) => console.send(notification, context).await,
+                }
+            }
         }
     };
 }
-pub(crate) use http_notifier_basics;
+
+destination_kinds! {
+    Slack(slack::Slack),
+    Webhook(webhook::Webhook),
+    Teams(teams::Teams),
+    Discord(discord::Discord),
+}
+
+/// One configured destination.
+pub struct Destination {
+    key: String,
+    label: String,
+    filter: Filter,
+    durable: bool,
+    policy: DeliveryPolicy,
+    region: Option<Region>,
+    adapter: Adapter,
+}
+
+impl std::fmt::Debug for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Destination")
+            .field("key", &self.key)
+            .field("label", &self.label)
+            .field("filter", &self.filter)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Destination {
+    /// The destination a [`DestinationSpec`] describes; console links point at `region`.
+    pub fn from_spec(
+        spec: &DestinationSpec,
+        clients: &Clients,
+        region: Option<&Region>,
+    ) -> Destination {
+        Destination {
+            key: spec.key(),
+            label: spec.label(),
+            filter: spec.filter.clone(),
+            durable: true,
+            policy: clients.policy,
+            region: region.cloned(),
+            adapter: spec.settings.build(clients),
+        }
+    }
+
+    /// The CLI's console: it prints what this process decides, and is owed nothing.
+    pub fn console(
+        format: ConsoleFormat,
+        sink: console::Sink,
+        region: Option<&Region>,
+    ) -> Destination {
+        Destination {
+            key: "console".into(),
+            label: "console (standard output)".into(),
+            filter: Filter::ALL,
+            durable: false,
+            policy: DeliveryPolicy::default(),
+            region: region.cloned(),
+            adapter: Adapter::Console(console::Console::new(format, sink)),
+        }
+    }
+
+    /// A stable name for delivery records and logs; never contains a secret.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// How people see it: its key, where it was configured, where it sends (masked).
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    pub fn filter(&self) -> &Filter {
+        &self.filter
+    }
+
+    pub fn policy(&self) -> DeliveryPolicy {
+        self.policy
+    }
+
+    /// False for the console: a local printer, not somewhere a notification is owed to.
+    pub fn is_durable(&self) -> bool {
+        self.durable
+    }
+
+    /// Whether this destination wants `notification` at all.
+    pub fn accepts(&self, notification: &Notification) -> bool {
+        self.filter.accepts(notification)
+    }
+
+    /// Sends one notification through this run's `gate`.
+    pub async fn send(
+        &self,
+        notification: &Notification,
+        gate: &Gate,
+        thread: Option<&Thread>,
+    ) -> Result<Delivered, DeliveryError> {
+        let context = Context {
+            gate,
+            thread,
+            region: self.region.as_ref(),
+        };
+        self.adapter.send(notification, &context).await
+    }
+}
+
+/// A rendered message as a request body.
+fn encode(gate: &Gate, message: &serde_json::Value) -> Result<Vec<u8>, DeliveryError> {
+    serde_json::to_vec(message).map_err(|error| {
+        DeliveryError::Permanent(format!("{}: cannot encode: {error}", gate.key()))
+    })
+}
+
+/// Every destination the configuration names (single variables, then `DESTINATIONS`).
+pub fn destinations(
+    specs: &[DestinationSpec],
+    clients: &Clients,
+    region: Option<&Region>,
+) -> Vec<Destination> {
+    specs
+        .iter()
+        .map(|spec| Destination::from_spec(spec, clients, region))
+        .collect()
+}

@@ -9,10 +9,11 @@
 
 use serde_json::{Value, json};
 
-use super::facts::{Commit, Facts};
-use super::{DeliveryError, Notifier, Target, http_notifier_basics};
-use crate::domain::Region;
-use crate::domain::{Notification, NotificationKind, SyncEvent, Timestamp};
+use super::facts::Commit;
+use super::layout::{Message, Part};
+use super::secret::SecretUrl;
+use super::{Clients, Context, Delivered, DeliveryError, Entry, Kind, Variables, http};
+use crate::domain::{Notification, NotificationKind, Region, SyncEvent, Timestamp};
 use crate::text::{clip, fit_lines, single_line, units};
 
 /// Block Kit limits we stay inside, whatever the input.
@@ -23,29 +24,53 @@ pub const FIELDS_LIMIT: usize = 10;
 pub const BUTTON_LIMIT: usize = 75;
 /// Slack truncates longer `text`; a phone shows far less, so the fallback stays short.
 pub const FALLBACK_LIMIT: usize = 300;
-/// How many failure events a message lists before "…and N more".
-const EVENTS_SHOWN: usize = 10;
-/// Longest raw value (repository, branch, path) and event text shown.
-const VALUE_LIMIT: usize = 200;
+/// Longest event text shown.
 const EVENT_LIMIT: usize = 400;
 
+/// A Slack incoming webhook.
 #[derive(Debug)]
-pub struct SlackNotifier {
-    target: Target,
+pub struct Slack {
+    url: SecretUrl,
+    http: reqwest::Client,
 }
 
-impl SlackNotifier {
-    pub fn new(target: Target) -> Self {
-        SlackNotifier { target }
+impl Kind for Slack {
+    const TYPE: &'static str = "slack";
+    const VARIABLES: &'static [&'static str] = &["SLACK_WEBHOOK_URL"];
+    const FIELDS: &'static [&'static str] = &["url"];
+    type Settings = SecretUrl;
+
+    fn from_entry(entry: &mut Entry) -> Option<SecretUrl> {
+        entry.url("url")
     }
-}
 
-impl Notifier for SlackNotifier {
-    http_notifier_basics!();
+    fn from_variables(variables: &mut Variables) -> Option<SecretUrl> {
+        variables.url("SLACK_WEBHOOK_URL")
+    }
 
-    async fn send(&self, notification: &Notification) -> Result<(), DeliveryError> {
-        let message = slack_message(notification, self.target.region.as_ref());
-        self.target.post_message(&message).await
+    fn identity(url: &SecretUrl) -> String {
+        url.expose().as_str().to_owned()
+    }
+
+    fn describe(url: &SecretUrl) -> String {
+        url.to_string()
+    }
+
+    fn build(url: &SecretUrl, clients: &Clients) -> Slack {
+        Slack {
+            url: url.clone(),
+            http: clients.http.clone(),
+        }
+    }
+
+    async fn send(
+        &self,
+        notification: &Notification,
+        context: &Context<'_>,
+    ) -> Result<Delivered, DeliveryError> {
+        let body = super::encode(context.gate, &slack_message(notification, context.region))?;
+        http::post_webhook(&self.http, context.gate, &self.url, &body, Vec::new).await?;
+        Ok(Delivered::default())
     }
 }
 
@@ -99,6 +124,19 @@ fn commit_link(commit: &Commit) -> String {
     }
 }
 
+/// A field's value in mrkdwn.
+fn render(parts: &[Part]) -> String {
+    parts
+        .iter()
+        .map(|part| match part {
+            Part::Raw(raw, limit) => value(raw, *limit),
+            Part::Fixed(text) => text.clone(),
+            Part::Commit(commit) => commit_link(commit),
+            Part::Date(at) => date(*at, "{date_short_pretty} at {time}"),
+        })
+        .collect()
+}
+
 /// One line per event: `• 10:03:47 ERROR — what happened`.
 fn event_line(event: &SyncEvent) -> String {
     let kind = if !event.event_type.is_empty()
@@ -122,9 +160,10 @@ fn event_line(event: &SyncEvent) -> String {
 
 /// The fallback people see in a phone notification: what, which stack, which commit,
 /// and for a failure the newest error.
-fn fallback(facts: &Facts) -> String {
-    let mut text = facts.one_line(value);
-    match facts.kind {
+fn fallback(message: &Message) -> String {
+    let facts = &message.facts;
+    let mut text = message.summary(value);
+    match message.kind {
         NotificationKind::Failed => {
             let reason = facts
                 .events
@@ -141,79 +180,53 @@ fn fallback(facts: &Facts) -> String {
                 text.push_str(&format!(" · took {duration}"));
             }
         }
-        NotificationKind::Started => {}
+        NotificationKind::Stuck => {
+            if let Some(running) = &facts.running {
+                text.push_str(&format!(" · running for {running}"));
+            }
+        }
+        _ => {}
     }
     cut(&text, FALLBACK_LIMIT)
 }
 
 pub fn slack_message(notification: &Notification, region: Option<&Region>) -> Value {
-    let facts = Facts::of(notification, region);
+    let message = Message::of(notification, region);
+    json!({"text": fallback(&message), "blocks": blocks(&message)})
+}
 
-    let mut status = format!("{} {}", facts.emoji, facts.status);
-    if let Some(previous) = &facts.previous_status {
-        status.push_str(&format!(" (was {})", value(previous, 40)));
-    }
-    let mut fields = vec![
-        format!("*Status*\n{status}"),
-        format!("*Stack*\n{}", value(facts.resource, 100)),
-        format!(
-            "*Repository*\n{} ({})",
-            value(&facts.repository, VALUE_LIMIT),
-            value(facts.provider, 40)
-        ),
-        format!("*Branch*\n{}", value(facts.branch, VALUE_LIMIT)),
-        format!("*Commit*\n{}", commit_link(&facts.commit)),
-        format!(
-            "*Started*\n{}",
-            date(facts.started_at, "{date_short_pretty} at {time}")
-        ),
-    ];
-    if let Some(duration) = &facts.duration {
-        fields.push(format!("*Duration*\n{duration}"));
-    }
-    if let Some(desired) = &facts.desired {
-        fields.push(format!(
-            "*Desired commit*\n{} (newer, not deployed by this sync)",
-            commit_link(desired)
-        ));
-    }
-    if !facts.directory.is_empty() {
-        fields.push(format!(
-            "*Deployment file*\n{}",
-            value(facts.directory, VALUE_LIMIT)
-        ));
-    }
-    fields.truncate(FIELDS_LIMIT);
-
-    let mut blocks = vec![
-        json!({
-            "type": "header",
-            "text": {
-                "type": "plain_text",
-                "text": clip(&format!("{} {}: {}", facts.emoji, facts.headline, facts.resource), HEADER_LIMIT),
-                "emoji": true
-            }
-        }),
-        json!({
+/// The Block Kit blocks of a message (shared with the Slack app).
+pub fn blocks(message: &Message) -> Vec<Value> {
+    let mut blocks = vec![json!({
+        "type": "header",
+        "text": {
+            "type": "plain_text",
+            "text": clip(&message.title, HEADER_LIMIT),
+            "emoji": true
+        }
+    })];
+    let fields: Vec<String> = message
+        .fields
+        .iter()
+        .map(|field| format!("*{}*\n{}", field.label, render(&field.parts)))
+        .collect();
+    for chunk in fields.chunks(FIELDS_LIMIT) {
+        blocks.push(json!({
             "type": "section",
-            "fields": fields
+            "fields": chunk
                 .iter()
                 .map(|field| json!({"type": "mrkdwn", "text": cut(field, FIELD_LIMIT)}))
                 .collect::<Vec<_>>()
-        }),
-    ];
+        }));
+    }
 
-    if facts.kind == NotificationKind::Failed && !facts.events.is_empty() {
-        let lines: Vec<String> = facts
-            .events
-            .iter()
-            .take(EVENTS_SHOWN)
-            .map(|event| event_line(event))
-            .collect();
+    let (shown, _) = message.shown_events();
+    if !shown.is_empty() {
+        let lines: Vec<String> = shown.iter().map(|event| event_line(event)).collect();
         let text = fit_lines(
             "*What happened* (newest first)",
             &lines,
-            facts.events.len(),
+            message.events_total,
             SECTION_LIMIT,
         );
         blocks.push(json!({
@@ -221,41 +234,42 @@ pub fn slack_message(notification: &Notification, region: Option<&Region>) -> Va
             "text": {"type": "mrkdwn", "text": cut(&text, SECTION_LIMIT)}
         }));
     }
-    if let Some(note) = facts.note {
+    for note in &message.notes {
         blocks.push(json!({
             "type": "context",
             "elements": [{"type": "mrkdwn", "text": cut(&format!(":information_source: {}", value(note, 1000)), SECTION_LIMIT)}]
         }));
     }
+    if let Some((purpose, command)) = &message.command {
+        blocks.push(json!({
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": cut(&format!("*{purpose}*\n```{}```", escape(&single_line(command))), SECTION_LIMIT)}
+        }));
+    }
 
-    let mut buttons = Vec::new();
-    if let Some(url) = &facts.console_url {
-        buttons.push(json!({
-            "type": "button",
-            "text": {"type": "plain_text", "text": clip("Open stack in CloudFormation", BUTTON_LIMIT)},
-            "url": url
-        }));
-    }
-    if let Some(url) = &facts.commit.url {
-        buttons.push(json!({
-            "type": "button",
-            "text": {"type": "plain_text", "text": clip(&format!("View commit {}", facts.commit.short_sha), BUTTON_LIMIT)},
-            "url": url
-        }));
-    }
+    let buttons: Vec<Value> = message
+        .links
+        .iter()
+        .map(|link| {
+            json!({
+                "type": "button",
+                "text": {"type": "plain_text", "text": clip(&link.label, BUTTON_LIMIT)},
+                "url": link.url
+            })
+        })
+        .collect();
     if !buttons.is_empty() {
         blocks.push(json!({"type": "actions", "elements": buttons}));
     }
-    let mut footer = format!("`{}`", notification.kind.event_type());
-    if facts.console_url.is_some() {
+    let mut footer = format!("`{}`", message.kind.event_type());
+    if message.facts.console_url.is_some() {
         footer.push_str(" · every sync of this stack: its *Git sync* tab in the console");
     }
     blocks.push(json!({
         "type": "context",
         "elements": [{"type": "mrkdwn", "text": footer}]
     }));
-
-    json!({"text": fallback(&facts), "blocks": blocks})
+    blocks
 }
 
 #[cfg(test)]

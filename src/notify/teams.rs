@@ -14,36 +14,61 @@
 
 use serde_json::{Value, json};
 
-use super::facts::Facts;
-use super::{DeliveryError, Notifier, Target, http_notifier_basics};
-use crate::domain::Region;
-use crate::domain::{Notification, NotificationKind};
+use super::layout::{Message, Part};
+use super::secret::SecretUrl;
+use super::{Clients, Context, Delivered, DeliveryError, Entry, Kind, Variables, http};
+use crate::domain::{Notification, NotificationKind, Region};
 use crate::text::{clip, more, single_line};
 
 /// Our ceiling for the whole JSON payload, in bytes: well under Teams' ~28 KB, since
 /// Teams adds its own envelope to what we send.
 pub const TEAMS_LIMIT: usize = 20_000;
-const EVENTS_SHOWN: usize = 10;
-const VALUE_LIMIT: usize = 200;
 const EVENT_LIMIT: usize = 600;
 
+/// A Microsoft Teams Workflows webhook.
 #[derive(Debug)]
-pub struct TeamsNotifier {
-    target: Target,
+pub struct Teams {
+    url: SecretUrl,
+    http: reqwest::Client,
 }
 
-impl TeamsNotifier {
-    pub fn new(target: Target) -> Self {
-        TeamsNotifier { target }
+impl Kind for Teams {
+    const TYPE: &'static str = "teams";
+    const VARIABLES: &'static [&'static str] = &["TEAMS_WEBHOOK_URL"];
+    const FIELDS: &'static [&'static str] = &["url"];
+    type Settings = SecretUrl;
+
+    fn from_entry(entry: &mut Entry) -> Option<SecretUrl> {
+        entry.url("url")
     }
-}
 
-impl Notifier for TeamsNotifier {
-    http_notifier_basics!();
+    fn from_variables(variables: &mut Variables) -> Option<SecretUrl> {
+        variables.url("TEAMS_WEBHOOK_URL")
+    }
 
-    async fn send(&self, notification: &Notification) -> Result<(), DeliveryError> {
-        let message = teams_message(notification, self.target.region.as_ref());
-        self.target.post_message(&message).await
+    fn identity(url: &SecretUrl) -> String {
+        url.expose().as_str().to_owned()
+    }
+
+    fn describe(url: &SecretUrl) -> String {
+        url.to_string()
+    }
+
+    fn build(url: &SecretUrl, clients: &Clients) -> Teams {
+        Teams {
+            url: url.clone(),
+            http: clients.http.clone(),
+        }
+    }
+
+    async fn send(
+        &self,
+        notification: &Notification,
+        context: &Context<'_>,
+    ) -> Result<Delivered, DeliveryError> {
+        let body = super::encode(context.gate, &teams_message(notification, context.region))?;
+        http::post_webhook(&self.http, context.gate, &self.url, &body, Vec::new).await?;
+        Ok(Delivered::default())
     }
 }
 
@@ -60,13 +85,6 @@ fn label(text: &str) -> Value {
     json!({"type": "TextRun", "text": format!("{text}: "), "weight": "Bolder"})
 }
 
-/// One fact as a line: **Label:** value.
-fn fact(name: &str, inlines: Vec<Value>) -> Value {
-    let mut all = vec![label(name)];
-    all.extend(inlines);
-    json!({"type": "RichTextBlock", "inlines": all, "spacing": "Small"})
-}
-
 fn linked(text: String, url: Option<&String>) -> Value {
     match url {
         Some(url) => json!({
@@ -78,34 +96,62 @@ fn linked(text: String, url: Option<&String>) -> Value {
     }
 }
 
+/// A field's value as text runs: neighbouring text in one run, a link in its own.
+fn runs(parts: &[Part]) -> Vec<Value> {
+    let mut inlines = Vec::new();
+    let mut text = String::new();
+    for part in parts {
+        match part {
+            Part::Raw(raw, limit) => text.push_str(&value(raw, *limit)),
+            Part::Fixed(fixed) => text.push_str(fixed),
+            Part::Date(at) => text.push_str(&at.to_readable()),
+            Part::Commit(commit) => {
+                if !text.is_empty() {
+                    inlines.push(run(std::mem::take(&mut text)));
+                }
+                inlines.push(linked(value(&commit.short_sha, 40), commit.url.as_ref()));
+            }
+        }
+    }
+    if !text.is_empty() {
+        inlines.push(run(text));
+    }
+    inlines
+}
+
+/// One fact as a line: **Label:** value.
+fn fact(name: &str, inlines: Vec<Value>) -> Value {
+    let mut all = vec![label(name)];
+    all.extend(inlines);
+    json!({"type": "RichTextBlock", "inlines": all, "spacing": "Small"})
+}
+
 /// The card's colour, always next to the status in words.
 fn colours(kind: NotificationKind) -> (&'static str, &'static str) {
     match kind {
         NotificationKind::Started => ("accent", "Accent"),
-        NotificationKind::Succeeded => ("good", "Good"),
-        NotificationKind::Failed => ("attention", "Attention"),
+        NotificationKind::Succeeded | NotificationKind::Unblocked => ("good", "Good"),
+        NotificationKind::Failed | NotificationKind::Blocked => ("attention", "Attention"),
+        NotificationKind::Stuck => ("warning", "Warning"),
+        NotificationKind::Test => ("emphasis", "Default"),
     }
 }
 
 pub fn teams_message(notification: &Notification, region: Option<&Region>) -> Value {
-    let facts = Facts::of(notification, region);
-    let shown = facts.events.len().min(EVENTS_SHOWN);
-    let mut message = card(&facts, shown);
-    for fewer in (0..shown).rev() {
-        if serde_json::to_vec(&message).map_or(0, |bytes| bytes.len()) <= TEAMS_LIMIT {
+    let message = Message::of(notification, region);
+    let (shown, _) = message.shown_events();
+    let mut card = card(&message, shown.len());
+    for fewer in (0..shown.len()).rev() {
+        if serde_json::to_vec(&card).map_or(0, |bytes| bytes.len()) <= TEAMS_LIMIT {
             break;
         }
-        message = card(&facts, fewer);
+        card = self::card(&message, fewer);
     }
-    message
+    card
 }
 
-fn card(facts: &Facts, events_shown: usize) -> Value {
-    let (style, colour) = colours(facts.kind);
-    let mut status = format!("{} {}", facts.emoji, facts.status);
-    if let Some(previous) = &facts.previous_status {
-        status.push_str(&format!(" (was {})", value(previous, 40)));
-    }
+fn card(message: &Message, events_shown: usize) -> Value {
+    let (style, colour) = colours(message.kind);
     let mut body = vec![json!({
         "type": "Container",
         "style": style,
@@ -114,59 +160,18 @@ fn card(facts: &Facts, events_shown: usize) -> Value {
             "type": "RichTextBlock",
             "inlines": [{
                 "type": "TextRun",
-                "text": format!("{} {}: {}", facts.emoji, facts.headline, facts.resource),
+                "text": message.title,
                 "size": "Large",
                 "weight": "Bolder",
                 "color": colour
             }]
         }]
     })];
-    body.push(fact("Status", vec![run(status)]));
-    body.push(fact("Stack", vec![run(value(facts.resource, 100))]));
-    body.push(fact(
-        "Repository",
-        vec![run(format!(
-            "{} ({})",
-            value(&facts.repository, VALUE_LIMIT),
-            value(facts.provider, 40)
-        ))],
-    ));
-    body.push(fact("Branch", vec![run(value(facts.branch, VALUE_LIMIT))]));
-    body.push(fact(
-        "Commit",
-        vec![linked(
-            value(&facts.commit.short_sha, 40),
-            facts.commit.url.as_ref(),
-        )],
-    ));
-    body.push(fact(
-        "Started",
-        vec![run(facts
-            .started_at
-            .to_rfc3339()
-            .replace('T', " ")
-            .replace('Z', " UTC"))],
-    ));
-    if let Some(duration) = &facts.duration {
-        body.push(fact("Duration", vec![run(duration.clone())]));
-    }
-    if let Some(desired) = &facts.desired {
-        body.push(fact(
-            "Desired commit",
-            vec![
-                linked(value(&desired.short_sha, 40), desired.url.as_ref()),
-                run(" (newer, not deployed by this sync)"),
-            ],
-        ));
-    }
-    if !facts.directory.is_empty() {
-        body.push(fact(
-            "Deployment file",
-            vec![run(value(facts.directory, VALUE_LIMIT))],
-        ));
+    for field in &message.fields {
+        body.push(fact(field.label, runs(&field.parts)));
     }
 
-    if facts.kind == NotificationKind::Failed && !facts.events.is_empty() {
+    if !message.events.is_empty() {
         body.push(json!({
             "type": "TextBlock",
             "text": "What happened (newest first)",
@@ -174,7 +179,7 @@ fn card(facts: &Facts, events_shown: usize) -> Value {
             "separator": true,
             "wrap": true
         }));
-        for event in facts.events.iter().take(events_shown) {
+        for event in message.events.iter().take(events_shown) {
             body.push(json!({
                 "type": "RichTextBlock",
                 "spacing": "Small",
@@ -185,41 +190,46 @@ fn card(facts: &Facts, events_shown: usize) -> Value {
                 ]
             }));
         }
-        if facts.events.len() > events_shown {
+        if message.events_total > events_shown {
             body.push(json!({
                 "type": "RichTextBlock",
-                "inlines": [{"type": "TextRun", "text": more(facts.events.len() - events_shown), "isSubtle": true}]
+                "inlines": [{"type": "TextRun", "text": more(message.events_total - events_shown), "isSubtle": true}]
             }));
         }
     }
-    if let Some(note) = facts.note {
+    for note in &message.notes {
         body.push(json!({
             "type": "RichTextBlock",
             "separator": true,
             "inlines": [{"type": "TextRun", "text": value(note, 1000), "italic": true}]
         }));
     }
+    if let Some((purpose, command)) = &message.command {
+        body.push(json!({
+            "type": "RichTextBlock",
+            "inlines": [
+                {"type": "TextRun", "text": format!("{purpose}: "), "weight": "Bolder"},
+                {"type": "TextRun", "text": value(command, 1000), "fontType": "Monospace"}
+            ]
+        }));
+    }
     body.push(json!({
         "type": "RichTextBlock",
         "inlines": [{
             "type": "TextRun",
-            "text": format!("{} · every sync of this stack is on its Git sync tab in the CloudFormation console", facts.kind.event_type()),
+            "text": format!("{} · every sync of this stack is on its Git sync tab in the CloudFormation console", message.kind.event_type()),
             "isSubtle": true,
             "size": "Small"
         }]
     }));
 
-    let mut actions = Vec::new();
-    if let Some(url) = &facts.console_url {
-        actions.push(
-            json!({"type": "Action.OpenUrl", "title": "Open stack in CloudFormation", "url": url}),
-        );
-    }
-    if let Some(url) = &facts.commit.url {
-        actions.push(json!({"type": "Action.OpenUrl", "title": format!("View commit {}", facts.commit.short_sha), "url": url}));
-    }
+    let actions: Vec<Value> = message
+        .links
+        .iter()
+        .map(|link| json!({"type": "Action.OpenUrl", "title": link.label, "url": link.url}))
+        .collect();
 
-    let summary = facts.one_line(value);
+    let summary = message.summary(value);
     json!({
         "type": "message",
         "summary": summary,

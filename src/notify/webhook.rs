@@ -1,9 +1,10 @@
 //! The generic webhook: the ARCHITECTURE §8 body, signed per the Standard Webhooks
 //! specification (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
 //!
-//! `webhook-id` is the notification's id, stable per resource, attempt and type, so a
-//! receiver can drop a repeat; `webhook-timestamp` is the time of each attempt (a retry
-//! is signed anew), as the specification asks.
+//! `webhook-id` is the notification's id, stable per stack, attempt (or blocker) and type,
+//! so a receiver can drop a repeat; `webhook-timestamp` is the time of each attempt (a
+//! retry is signed anew), as the specification asks. The body's `events` hold at most the
+//! [`EVENTS_IN_BODY`] newest events; `eventsOmitted` says how many more there were.
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -11,48 +12,97 @@ use serde::Serialize;
 use sha2::Sha256;
 
 use super::facts::console_url;
-use super::{DeliveryError, Notifier, Target, http_notifier_basics};
-use crate::config::SigningSecret;
-use crate::domain::Region;
-use crate::domain::{Notification, Revision, Timestamp};
+use super::secret::{SecretUrl, SigningSecret};
+use super::{Clients, Context, Delivered, DeliveryError, Entry, Kind, Variables, http};
+use crate::domain::{Blocker, Notification, NotificationKind, Region, Revision, Timestamp};
 
+/// The most events a webhook body carries (the newest).
+pub const EVENTS_IN_BODY: usize = 50;
+
+/// A webhook's URL and its signing secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSettings {
+    pub url: SecretUrl,
+    pub secret: SigningSecret,
+}
+
+/// A generic webhook, signed.
 #[derive(Debug)]
-pub struct WebhookNotifier {
-    target: Target,
-    /// `None` only if a webhook was ever built without its secret: then nothing is sent.
-    secret: Option<SigningSecret>,
+pub struct Webhook {
+    settings: WebhookSettings,
+    http: reqwest::Client,
 }
 
-impl WebhookNotifier {
-    pub fn new(target: Target, secret: SigningSecret) -> Self {
-        WebhookNotifier {
-            target,
-            secret: Some(secret),
+const SECRET_MISSING: &str = "a webhook is always signed, so receivers can verify it: set it to whsec_$(openssl rand -base64 32)";
+
+impl Kind for Webhook {
+    const TYPE: &'static str = "webhook";
+    const VARIABLES: &'static [&'static str] = &["WEBHOOK_URL", "WEBHOOK_SECRET"];
+    const FIELDS: &'static [&'static str] = &["url", "secret"];
+    type Settings = WebhookSettings;
+
+    fn from_entry(entry: &mut Entry) -> Option<WebhookSettings> {
+        let url = entry.url("url");
+        let secret = entry.secret("secret", SECRET_MISSING, SigningSecret::parse);
+        Some(WebhookSettings {
+            url: url?,
+            secret: secret?,
+        })
+    }
+
+    fn from_variables(variables: &mut Variables) -> Option<WebhookSettings> {
+        let url = variables.url("WEBHOOK_URL");
+        let secret = variables.parsed("WEBHOOK_SECRET", SigningSecret::parse);
+        match (
+            url,
+            secret,
+            variables.get("WEBHOOK_URL"),
+            variables.get("WEBHOOK_SECRET"),
+        ) {
+            (Some(url), Some(secret), _, _) => Some(WebhookSettings { url, secret }),
+            (_, _, Some(_), None) => {
+                variables.problem(
+                    "WEBHOOK_SECRET",
+                    "is required with WEBHOOK_URL, so receivers can verify each message; set it to whsec_$(openssl rand -base64 32)",
+                );
+                None
+            }
+            (_, _, None, Some(_)) => {
+                variables.problem(
+                    "WEBHOOK_URL",
+                    "is required with WEBHOOK_SECRET; set the URL to send to, or unset WEBHOOK_SECRET",
+                );
+                None
+            }
+            _ => None,
         }
     }
 
-    pub(super) fn unsigned(target: Target) -> Self {
-        WebhookNotifier {
-            target,
-            secret: None,
+    fn identity(settings: &WebhookSettings) -> String {
+        settings.url.expose().as_str().to_owned()
+    }
+
+    fn describe(settings: &WebhookSettings) -> String {
+        format!("{}, signed", settings.url)
+    }
+
+    fn build(settings: &WebhookSettings, clients: &Clients) -> Webhook {
+        Webhook {
+            settings: settings.clone(),
+            http: clients.http.clone(),
         }
     }
-}
 
-impl Notifier for WebhookNotifier {
-    http_notifier_basics!();
-
-    async fn send(&self, notification: &Notification) -> Result<(), DeliveryError> {
-        let Some(secret) = &self.secret else {
-            return Err(DeliveryError::Permanent(format!(
-                "{}: no signing secret is configured, so nothing is sent",
-                self.key()
-            )));
-        };
-        let body = serde_json::to_vec(&webhook_body(notification, self.target.region.as_ref()))
-            .map_err(|error| {
-                DeliveryError::Permanent(format!("{}: cannot encode: {error}", self.key()))
+    async fn send(
+        &self,
+        notification: &Notification,
+        context: &Context<'_>,
+    ) -> Result<Delivered, DeliveryError> {
+        let body =
+            serde_json::to_vec(&webhook_body(notification, context.region)).map_err(|error| {
+                DeliveryError::Permanent(format!("{}: cannot encode: {error}", context.gate.key()))
             })?;
+        let secret = &self.settings.secret;
         let headers = || {
             let timestamp = Timestamp::now().as_millis().div_euclid(1000);
             vec![
@@ -64,15 +114,16 @@ impl Notifier for WebhookNotifier {
                 ),
             ]
         };
-        self.target.endpoint.post(&body, headers).await
+        http::post_webhook(&self.http, context.gate, &self.settings.url, &body, headers).await?;
+        Ok(Delivered::default())
     }
 }
 
 /// `v1,` + base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}")).
 pub fn sign(secret: &SigningSecret, id: &str, timestamp: i64, body: &[u8]) -> String {
-    // HMAC accepts keys of any length, so this cannot fail.
+    // HMAC takes keys of any length: this never fails (and would sign with nothing).
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.key()) else {
-        unreachable!("HMAC takes keys of any length")
+        return "v1,".to_owned();
     };
     mac.update(id.as_bytes());
     mac.update(b".");
@@ -104,11 +155,11 @@ pub struct WebhookData<'a> {
     pub previous_status: Option<&'a str>,
     pub started_at: String,
     pub target: &'a str,
-    pub target_revision: &'a Revision,
+    pub target_revision: WireRevision<'a>,
     pub events: Vec<WebhookEvent<'a>>,
-    pub initial_revision: &'a Revision,
+    pub initial_revision: WireRevision<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub desired_revision: Option<&'a Revision>,
+    pub desired_revision: Option<WireRevision<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_seconds: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -118,6 +169,59 @@ pub struct WebhookData<'a> {
     pub console_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<&'a str>,
+    /// Events left out of `events` (the newest [`EVENTS_IN_BODY`] are kept).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub events_omitted: usize,
+    /// Hub mode: the stack's account, its name when known, and its Region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<&'a str>,
+    /// `sync.blocked` and `sync.unblocked`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocker: Option<WireBlocker<'a>>,
+    /// `sync.stuck`: how long the attempt has been running.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub running_seconds: Option<i64>,
+    /// The attempt this one replaced, whose outcome AWS no longer reports (rule 6).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<WireReplaced<'a>>,
+    /// The ending of an attempt that had been reported stuck.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reported_stuck: bool,
+    /// `sync.test`: this is a test message, about no real stack.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub test: bool,
+}
+
+fn is_zero(value: &usize) -> bool {
+    *value == 0
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireRevision<'a> {
+    pub provider_type: &'a str,
+    pub owner_id: &'a str,
+    pub repository_name: &'a str,
+    pub branch: &'a str,
+    pub directory: &'a str,
+    pub sha: &'a str,
+}
+
+impl<'a> From<&'a Revision> for WireRevision<'a> {
+    fn from(revision: &'a Revision) -> Self {
+        WireRevision {
+            provider_type: &revision.provider_type,
+            owner_id: &revision.owner_id,
+            repository_name: &revision.repository_name,
+            branch: &revision.branch,
+            directory: &revision.directory,
+            sha: &revision.sha,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -130,12 +234,60 @@ pub struct WebhookEvent<'a> {
     pub external_id: Option<&'a str>,
 }
 
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireBlocker<'a> {
+    pub id: &'a str,
+    #[serde(rename = "type")]
+    pub blocker_type: &'a str,
+    pub status: &'static str,
+    pub created_reason: &'a str,
+    pub created_at: String,
+    /// The blocker's Key/Value pairs.
+    pub contexts: serde_json::Map<String, serde_json::Value>,
+    pub resolved_reason: Option<&'a str>,
+    pub resolved_at: Option<String>,
+}
+
+impl<'a> From<&'a Blocker> for WireBlocker<'a> {
+    fn from(blocker: &'a Blocker) -> Self {
+        WireBlocker {
+            id: &blocker.id,
+            blocker_type: &blocker.blocker_type,
+            status: blocker.status.as_str(),
+            created_reason: &blocker.created_reason,
+            created_at: blocker.created_at.to_rfc3339(),
+            contexts: blocker
+                .contexts
+                .iter()
+                .map(|(key, value)| (key.clone(), serde_json::Value::from(value.as_str())))
+                .collect(),
+            resolved_reason: blocker.resolved_reason.as_deref(),
+            resolved_at: blocker.resolved_at.map(Timestamp::to_rfc3339),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireReplaced<'a> {
+    pub started_at: String,
+    pub sha: &'a str,
+    pub outcome: &'static str,
+}
+
 pub fn webhook_body<'a>(
     notification: &'a Notification,
     region: Option<&Region>,
 ) -> WebhookBody<'a> {
     let attempt = &notification.attempt;
     let revision = &attempt.target_revision;
+    // The newest events (by time; AWS's order among equal times), in AWS's order.
+    let mut newest: Vec<usize> = (0..attempt.events.len()).collect();
+    newest.sort_by_key(|index| std::cmp::Reverse((attempt.events[*index].time, *index)));
+    newest.truncate(EVENTS_IN_BODY);
+    newest.sort_unstable();
+    let omitted = attempt.events.len() - newest.len() + attempt.events_omitted;
     WebhookBody {
         event_type: notification.kind.event_type(),
         timestamp: notification.occurred_at.to_rfc3339(),
@@ -149,22 +301,25 @@ pub fn webhook_body<'a>(
                 .map(|status| status.as_str()),
             started_at: attempt.started_at.to_rfc3339(),
             target: &attempt.target,
-            target_revision: revision,
-            events: attempt
-                .events
-                .iter()
-                .map(|event| WebhookEvent {
-                    event: &event.event,
-                    event_type: &event.event_type,
-                    time: event.time.to_rfc3339(),
-                    external_id: event.external_id.as_deref(),
+            target_revision: revision.into(),
+            events: newest
+                .into_iter()
+                .map(|index| {
+                    let event = &attempt.events[index];
+                    WebhookEvent {
+                        event: &event.event,
+                        event_type: &event.event_type,
+                        time: event.time.to_rfc3339(),
+                        external_id: event.external_id.as_deref(),
+                    }
                 })
                 .collect(),
-            initial_revision: &attempt.initial_revision,
+            initial_revision: (&attempt.initial_revision).into(),
             desired_revision: notification
                 .desired_state
                 .as_ref()
-                .filter(|desired| *desired != revision),
+                .filter(|desired| *desired != revision)
+                .map(Into::into),
             duration_seconds: notification.duration_seconds(),
             commit_url: super::facts::commit_url(
                 &revision.provider_type,
@@ -174,6 +329,25 @@ pub fn webhook_body<'a>(
             ),
             console_url: console_url(notification, region),
             note: notification.note.as_deref(),
+            events_omitted: omitted,
+            account: notification
+                .location
+                .as_ref()
+                .map(|location| location.account.as_str()),
+            account_name: notification.account_name.as_deref(),
+            region: notification
+                .location
+                .as_ref()
+                .map(|location| location.region.as_str()),
+            blocker: notification.blocker.as_ref().map(Into::into),
+            running_seconds: notification.running_seconds(),
+            replaced: notification.replaced.as_ref().map(|replaced| WireReplaced {
+                started_at: replaced.started_at.to_rfc3339(),
+                sha: &replaced.sha,
+                outcome: "unknown",
+            }),
+            reported_stuck: notification.reported_stuck,
+            test: notification.kind == NotificationKind::Test,
         },
     }
 }

@@ -1,35 +1,197 @@
-//! The CodeConnections adapter: `GetResourceSyncStatus` and discovery through
-//! `aws-sdk-codeconnections`, translated into domain types here and nowhere else.
+//! The CodeConnections adapter: `GetResourceSyncStatus`, `GetSyncBlockerSummary` and
+//! discovery through `aws-sdk-codeconnections`, translated into domain types here and
+//! nowhere else.
+//!
+//! Every answer is checked against the service model before it becomes data: a required
+//! member that is missing (the SDK fills it with a default: epoch 0, an empty string, a
+//! status of "no value was set"), an unknown blocker status, or a timestamp no calendar
+//! can write is a malformed answer, named by its field, never a stale attempt. Strings
+//! are cut at the model's lengths, and an answer over [`ANSWER_LIMIT`] is not read at all
+//! (see [`crate::aws::AnswerLimit`]).
+
+use std::collections::{HashSet, VecDeque};
 
 use aws_sdk_codeconnections::Client;
 use aws_sdk_codeconnections::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_codeconnections::types::{self as sdk, SyncConfigurationType};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 
-use super::{SourceError, SourceErrorKind, StatusSource};
+use super::{Discovered, SourceError, SourceErrorKind, StatusSource};
 use crate::domain::{
-    ResourceName, ResourceStatus, Revision, SyncAttempt, SyncEvent, SyncStatus, Timestamp,
+    Blocker, BlockerStatus, Location, ResourceName, ResourceStatus, Revision, StackRef,
+    SyncAttempt, SyncEvent, SyncStatus, Timestamp,
 };
+use crate::text::clip;
 
 /// Reads Git sync status from AWS CodeConnections (or whatever
-/// `AWS_ENDPOINT_URL_CODECONNECTIONS` points the client at).
+/// `AWS_ENDPOINT_URL_CODECONNECTIONS` points the client at), in one account and Region.
 #[derive(Debug, Clone)]
 pub struct CodeConnectionsSource {
     client: Client,
+    location: Option<Location>,
 }
 
 impl CodeConnectionsSource {
     pub fn new(client: Client) -> Self {
-        CodeConnectionsSource { client }
+        CodeConnectionsSource {
+            client,
+            location: None,
+        }
+    }
+
+    /// A source for one account and Region of the hub: its stacks carry that location.
+    pub fn at(client: Client, location: Location) -> Self {
+        CodeConnectionsSource {
+            client,
+            location: Some(location),
+        }
+    }
+
+    fn stack(&self, name: ResourceName) -> StackRef {
+        StackRef {
+            location: self.location.clone(),
+            name,
+        }
+    }
+
+    /// The stacks of one repository link, every page.
+    async fn link_stacks(&self, link: &str) -> Result<Vec<StackRef>, SourceError> {
+        let mut stacks = Vec::new();
+        let mut token = None;
+        loop {
+            let (page, next) = self.sync_configurations(link, token).await?;
+            stacks.extend(page);
+            token = next;
+            if token.is_none() {
+                return Ok(stacks);
+            }
+        }
+    }
+
+    /// One page of `ListSyncConfigurations`.
+    async fn sync_configurations(
+        &self,
+        link: &str,
+        token: Option<String>,
+    ) -> Result<(Vec<StackRef>, Option<String>), SourceError> {
+        let page = self
+            .client
+            .list_sync_configurations()
+            .repository_link_id(link)
+            .sync_type(SyncConfigurationType::CfnStackSync)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(classify)?;
+        let mut stacks = Vec::new();
+        for configuration in page.sync_configurations() {
+            // One odd entry must not hide every other stack: skip it, say so.
+            match ResourceName::parse(configuration.resource_name()) {
+                Ok(name) => stacks.push(self.stack(name)),
+                Err(error) => tracing::warn!(
+                    repository_link = %link,
+                    %error,
+                    "ListSyncConfigurations returned a resource name that is not valid; skipped"
+                ),
+            }
+        }
+        Ok((stacks, page.next_token().map(str::to_owned)))
+    }
+
+    /// One page of `ListRepositoryLinks`.
+    async fn repository_links(
+        &self,
+        token: Option<String>,
+    ) -> Result<(Vec<String>, Option<String>), SourceError> {
+        let page = self
+            .client
+            .list_repository_links()
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(classify)?;
+        let links = page
+            .repository_links()
+            .iter()
+            .map(|link| link.repository_link_id().to_owned())
+            .collect();
+        Ok((links, page.next_token().map(str::to_owned)))
+    }
+
+    fn scope(&self) -> String {
+        match &self.location {
+            Some(location) => format!("account {} in {}", location.account, location.region),
+            None => "this account".to_owned(),
+        }
+    }
+}
+
+/// Where discovery is: the link pages still to read, the links still to list.
+struct Walk {
+    source: CodeConnectionsSource,
+    links: VecDeque<String>,
+    links_token: Option<String>,
+    links_done: bool,
+    /// The link being listed, and the token of its next page.
+    current: Option<(String, Option<String>)>,
+    seen: HashSet<ResourceName>,
+    finished: bool,
+}
+
+impl Walk {
+    /// One call: a page of sync configurations, or of repository links.
+    async fn step(mut self) -> Option<(Vec<Discovered>, Walk)> {
+        loop {
+            if self.finished {
+                return None;
+            }
+            if let Some((link, token)) = self.current.take() {
+                return match self.source.sync_configurations(&link, token).await {
+                    Ok((stacks, next)) => {
+                        self.current = next.map(|next| (link, Some(next)));
+                        let found = stacks
+                            .into_iter()
+                            .filter(|stack| self.seen.insert(stack.name.clone()))
+                            .map(Discovered::Stack)
+                            .collect();
+                        Some((found, self))
+                    }
+                    Err(error) => self.fail(error),
+                };
+            }
+            if let Some(link) = self.links.pop_front() {
+                self.current = Some((link, None));
+                continue;
+            }
+            if self.links_done {
+                return None;
+            }
+            match self.source.repository_links(self.links_token.take()).await {
+                Ok((links, next)) => {
+                    self.links.extend(links);
+                    self.links_done = next.is_none();
+                    self.links_token = next;
+                }
+                Err(error) => return self.fail(error),
+            }
+        }
+    }
+
+    fn fail(mut self, error: SourceError) -> Option<(Vec<Discovered>, Walk)> {
+        self.finished = true;
+        let scope = self.source.scope();
+        Some((vec![Discovered::Failure { scope, error }], self))
     }
 }
 
 impl StatusSource for CodeConnectionsSource {
-    #[tracing::instrument(level = "debug", skip(self), fields(resource = %name))]
-    async fn fetch(&self, name: &ResourceName) -> Result<ResourceStatus, SourceError> {
+    #[tracing::instrument(level = "debug", skip(self), fields(stack = %stack))]
+    async fn fetch(&self, stack: &StackRef) -> Result<ResourceStatus, SourceError> {
         let output = self
             .client
             .get_resource_sync_status()
-            .resource_name(name.as_str())
+            .resource_name(stack.name.as_str())
             .sync_type(SyncConfigurationType::CfnStackSync)
             .send()
             .await
@@ -49,75 +211,84 @@ impl StatusSource for CodeConnectionsSource {
         })
     }
 
-    #[tracing::instrument(level = "debug", skip(self))]
-    async fn discover(&self) -> Result<Vec<ResourceName>, SourceError> {
-        let mut link_ids = Vec::new();
-        let mut next_token = None;
-        loop {
-            let page = self
-                .client
-                .list_repository_links()
-                .set_next_token(next_token)
-                .send()
-                .await
-                .map_err(classify)?;
-            link_ids.extend(
-                page.repository_links()
-                    .iter()
-                    .map(|link| link.repository_link_id().to_owned()),
-            );
-            next_token = page.next_token().map(str::to_owned);
-            if next_token.is_none() {
-                break;
-            }
-        }
+    #[tracing::instrument(level = "debug", skip(self), fields(stack = %stack))]
+    async fn blockers(&self, stack: &StackRef) -> Result<Vec<Blocker>, SourceError> {
+        let output = self
+            .client
+            .get_sync_blocker_summary()
+            .resource_name(stack.name.as_str())
+            .sync_type(SyncConfigurationType::CfnStackSync)
+            .send()
+            .await
+            .map_err(classify)?;
+        let summary = output
+            .sync_blocker_summary()
+            .ok_or_else(|| malformed("SyncBlockerSummary is missing"))?;
+        summary
+            .latest_blockers()
+            .iter()
+            .take(MAX_BLOCKERS)
+            .enumerate()
+            .map(|(index, blocker)| to_blocker(blocker, index))
+            .collect()
+    }
 
-        let mut names = Vec::new();
-        for link_id in link_ids {
-            let mut next_token = None;
-            loop {
-                let page = self
-                    .client
-                    .list_sync_configurations()
-                    .repository_link_id(&link_id)
-                    .sync_type(SyncConfigurationType::CfnStackSync)
-                    .set_next_token(next_token)
-                    .send()
-                    .await
-                    .map_err(classify)?;
-                for configuration in page.sync_configurations() {
-                    // One odd entry must not hide every other stack: skip it, say so.
-                    match ResourceName::parse(configuration.resource_name()) {
-                        Ok(name) if !names.contains(&name) => names.push(name),
-                        Ok(_) => {}
-                        Err(error) => tracing::warn!(
-                            repository_link = %link_id,
-                            %error,
-                            "ListSyncConfigurations returned a resource name that is not valid; skipped"
-                        ),
-                    }
-                }
-                next_token = page.next_token().map(str::to_owned);
-                if next_token.is_none() {
-                    break;
-                }
-            }
-        }
-        names.sort();
-        Ok(names)
+    fn discover(&self) -> BoxStream<'_, Discovered> {
+        let walk = Walk {
+            source: self.clone(),
+            links: VecDeque::new(),
+            links_token: None,
+            links_done: false,
+            current: None,
+            seen: HashSet::new(),
+            finished: false,
+        };
+        futures_util::stream::unfold(walk, Walk::step)
+            .flat_map(futures_util::stream::iter)
+            .boxed()
+    }
+
+    async fn stacks_of_link(
+        &self,
+        _location: Option<&Location>,
+        link: &str,
+    ) -> Result<Vec<StackRef>, SourceError> {
+        self.link_stacks(link).await
     }
 }
+
+/// The most blockers read of one stack (there is rarely more than one).
+const MAX_BLOCKERS: usize = 50;
+/// The most Key/Value pairs kept of one blocker.
+const MAX_CONTEXTS: usize = 50;
 
 fn malformed(message: &str) -> SourceError {
-    SourceError {
-        kind: SourceErrorKind::Malformed,
-        message: message.to_owned(),
-    }
+    SourceError::new(SourceErrorKind::Malformed, message)
 }
 
-/// The SDK fills required members that an answer lacks with defaults ("client error
-/// correction"): epoch 0, an empty SHA, a status of "no value was set". Those are
-/// refused here, so a malformed answer is reported (rule 8) instead of read as data.
+/// A timestamp of the answer, checked: the SDK gives epoch 0 for a missing one, and a
+/// number past year 9999 cannot be written as a date.
+fn timestamp(
+    time: &aws_sdk_codeconnections::primitives::DateTime,
+    field: &str,
+) -> Result<Timestamp, SourceError> {
+    if time.secs() == 0 && time.subsec_nanos() == 0 {
+        return Err(malformed(&format!("{field} is missing")));
+    }
+    let at = Timestamp::from_millis(
+        time.secs()
+            .saturating_mul(1000)
+            .saturating_add(i64::from(time.subsec_nanos() / 1_000_000)),
+    );
+    if at < Timestamp::from_millis(0) || !at.is_writable() {
+        return Err(malformed(&format!(
+            "{field} is {} seconds since 1970, not a date between 1970 and 9999",
+            time.secs()
+        )));
+    }
+    Ok(at)
+}
+
 fn to_attempt(attempt: &sdk::ResourceSyncAttempt, field: &str) -> Result<SyncAttempt, SourceError> {
     let revision = |revision: Option<&sdk::Revision>, name: &str| {
         revision
@@ -125,68 +296,107 @@ fn to_attempt(attempt: &sdk::ResourceSyncAttempt, field: &str) -> Result<SyncAtt
             .map(to_revision)
             .ok_or_else(|| malformed(&format!("{field}.{name} is missing")))
     };
-    if attempt.started_at().secs() == 0 && attempt.started_at().subsec_nanos() == 0 {
-        return Err(malformed(&format!("{field}.StartedAt is missing")));
-    }
+    let started_at = timestamp(attempt.started_at(), &format!("{field}.StartedAt"))?;
     if attempt.status().as_str() == "no value was set" {
         return Err(malformed(&format!("{field}.Status is missing")));
     }
+    let events = attempt
+        .events()
+        .iter()
+        .enumerate()
+        .map(|(index, event)| {
+            Ok(SyncEvent {
+                event: clip(event.event(), 4096),
+                event_type: clip(event.r#type(), 128),
+                time: timestamp(event.time(), &format!("{field}.Events[{index}].Time"))?,
+                external_id: event.external_id().map(|id| clip(id, 2048)),
+            })
+        })
+        .collect::<Result<Vec<_>, SourceError>>()?;
     Ok(SyncAttempt {
-        started_at: to_timestamp(attempt.started_at()),
-        status: SyncStatus::from(attempt.status().as_str().to_owned()),
-        target: attempt.target().to_owned(),
+        started_at,
+        status: SyncStatus::parse(&clip(attempt.status().as_str(), 64)),
+        target: clip(attempt.target(), 1024),
         initial_revision: revision(attempt.initial_revision(), "InitialRevision")?,
         target_revision: revision(attempt.target_revision(), "TargetRevision")?,
-        events: attempt
-            .events()
-            .iter()
-            .map(|event| SyncEvent {
-                event: event.event().to_owned(),
-                event_type: event.r#type().to_owned(),
-                time: to_timestamp(event.time()),
-                external_id: event.external_id().map(str::to_owned),
-            })
-            .collect(),
+        events,
+        events_omitted: 0,
     })
 }
 
+/// A revision, its strings cut at the model's lengths.
 fn to_revision(revision: &sdk::Revision) -> Revision {
     Revision {
-        provider_type: revision.provider_type().as_str().to_owned(),
-        owner_id: revision.owner_id().to_owned(),
-        repository_name: revision.repository_name().to_owned(),
-        branch: revision.branch().to_owned(),
-        directory: revision.directory().to_owned(),
-        sha: revision.sha().to_owned(),
+        provider_type: clip(revision.provider_type().as_str(), 64),
+        owner_id: clip(revision.owner_id(), 255),
+        repository_name: clip(revision.repository_name(), 128),
+        branch: clip(revision.branch(), 255),
+        directory: clip(revision.directory(), 1024),
+        sha: clip(revision.sha(), 255),
     }
 }
 
-fn to_timestamp(time: &aws_sdk_codeconnections::primitives::DateTime) -> Timestamp {
-    Timestamp::from_millis(
-        time.secs()
-            .saturating_mul(1000)
-            .saturating_add(i64::from(time.subsec_nanos() / 1_000_000)),
-    )
+fn to_blocker(blocker: &sdk::SyncBlocker, index: usize) -> Result<Blocker, SourceError> {
+    let field = format!("SyncBlockerSummary.LatestBlockers[{index}]");
+    if blocker.id().is_empty() {
+        return Err(malformed(&format!("{field}.Id is missing")));
+    }
+    let status = match blocker.status().as_str() {
+        "ACTIVE" => BlockerStatus::Active,
+        "RESOLVED" => BlockerStatus::Resolved,
+        "no value was set" => return Err(malformed(&format!("{field}.Status is missing"))),
+        other => {
+            return Err(malformed(&format!(
+                "{field}.Status is {:?}, not ACTIVE or RESOLVED",
+                clip(other, 40)
+            )));
+        }
+    };
+    Ok(Blocker {
+        id: clip(blocker.id(), 50),
+        blocker_type: clip(blocker.r#type().as_str(), 64),
+        status,
+        created_reason: clip(blocker.created_reason(), 1024),
+        created_at: timestamp(blocker.created_at(), &format!("{field}.CreatedAt"))?,
+        contexts: blocker
+            .contexts()
+            .iter()
+            .take(MAX_CONTEXTS)
+            .map(|context| (clip(context.key(), 256), clip(context.value(), 1024)))
+            .collect(),
+        resolved_reason: blocker.resolved_reason().map(|reason| clip(reason, 250)),
+        resolved_at: blocker
+            .resolved_at()
+            .map(|at| timestamp(at, &format!("{field}.ResolvedAt")))
+            .transpose()?,
+    })
 }
 
 /// Sorts an SDK failure into what the run and the summary need to know.
-fn classify<E, R>(error: SdkError<E, R>) -> SourceError
+fn classify<E>(
+    error: SdkError<E, aws_sdk_codeconnections::config::http::HttpResponse>,
+) -> SourceError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     let kind = match &error {
         SdkError::ServiceError(service) => match service.err().code() {
             Some("ThrottlingException") => SourceErrorKind::Throttled,
             Some("AccessDeniedException") => SourceErrorKind::AccessDenied,
             Some("ResourceNotFoundException") => SourceErrorKind::NotFound,
-            _ => SourceErrorKind::Unavailable,
+            Some(_) => SourceErrorKind::Unavailable,
+            None if (200..300).contains(&service.raw().status().as_u16()) => {
+                SourceErrorKind::Malformed
+            }
+            None => SourceErrorKind::Unavailable,
         },
         SdkError::ResponseError(_) => SourceErrorKind::Malformed,
+        SdkError::TimeoutError(_) => SourceErrorKind::TimedOut,
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => SourceErrorKind::TimedOut,
         _ => SourceErrorKind::Unavailable,
     };
     SourceError {
         kind,
-        message: crate::sdk_error::describe(&error),
+        message: crate::aws::describe(&error),
     }
 }

@@ -9,10 +9,10 @@
 //!
 //! | attribute    | type | holds |
 //! | ------------ | ---- | ----- |
-//! | `pk`         | S    | the resource (stack) name; the table's only key |
-//! | `schema`     | S    | `sync-notifier/1`: who wrote the item and in which layout |
+//! | `pk`         | S    | the stack's key (its name; `ACCOUNT/REGION/NAME` in hub mode), or `@destinations`; the table's only key |
+//! | `schema`     | S    | `sync-notifier/2` (`sync-notifier/1` from release 0.1.0, still read): who wrote the item and in which layout |
 //! | `version`    | N    | 1, 2, 3…: every write is conditional on the version read |
-//! | `record`     | S    | the [`ResourceRecord`] as JSON: the recorded attempt, the pending notifications with the destinations done with each, the lease, `expiresAt` |
+//! | `record`     | S    | the record as JSON ([`record`](super::record)): the recorded attempt and what was told of recent ones, the pending notifications with the destinations done with each, the lease, `expiresAt`, message threads |
 //! | `expires_at` | N    | epoch seconds, the table's TTL attribute: renewed while the stack is checked, short once it vanished |
 //!
 //! **Why the record is JSON in one attribute** rather than native maps and lists: the
@@ -41,7 +41,9 @@
 //!
 //! **Foreign data**: an item without our schema marker, with a schema this build does not
 //! read, or whose record does not parse, is [`Loaded::Unreadable`] with the reason. The
-//! run reports it and never writes it.
+//! run reports it and never writes it. Items of `sync-notifier/1` (release 0.1.0) read as
+//! they are and are written back as `sync-notifier/2`; a `sync-notifier/1` release reading
+//! a `/2` item refuses it rather than lose what it cannot read.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -51,11 +53,15 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
 use futures_util::StreamExt;
 
-use super::{Loaded, ResourceRecord, SaveError, StateStore, StoreError};
-use crate::domain::ResourceName;
+use super::{
+    DESTINATIONS_KEY, DestinationState, Loaded, SaveError, StateStore, StoreError, record,
+};
+use crate::domain::ledger::ResourceRecord;
 
-/// The schema marker this build writes and reads.
-pub const SCHEMA: &str = "sync-notifier/1";
+/// The schema marker this build writes.
+pub const SCHEMA: &str = "sync-notifier/2";
+/// Every marker this build reads (release 0.1.0 wrote `/1`; its record is a subset).
+const READABLE: [&str; 2] = ["sync-notifier/1", SCHEMA];
 /// Every marker this program ever writes starts with this.
 const SCHEMA_PREFIX: &str = "sync-notifier/";
 
@@ -133,6 +139,8 @@ pub enum DynamoError {
         "the state of {resource} is {bytes} bytes of JSON, over DynamoDB's 400 KB item limit; it cannot be saved"
     )]
     TooLarge { resource: String, bytes: usize },
+    #[error("the destinations record cannot be read: {0}")]
+    Destinations(String),
     #[error("cannot build the DynamoDB request: {0}")]
     Request(String),
     #[error("cannot encode the state of {resource}: {message}")]
@@ -140,16 +148,19 @@ pub enum DynamoError {
 }
 
 impl DynamoError {
-    fn call<E, R>(operation: &'static str, table: &str, error: &SdkError<E, R>) -> Self
+    fn call<E>(
+        operation: &'static str,
+        table: &str,
+        error: &SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+    ) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
         DynamoError::Call {
             operation,
             table: table.to_owned(),
             code: error.code().map(str::to_owned),
-            message: crate::sdk_error::describe(error),
+            message: crate::aws::describe(error),
         }
     }
 }
@@ -276,25 +287,25 @@ where
     Ok(found)
 }
 
-fn key_of(name: &ResourceName) -> Item {
-    HashMap::from([(KEY.to_owned(), AttributeValue::S(name.as_str().to_owned()))])
+fn key_of(key: &str) -> Item {
+    HashMap::from([(KEY.to_owned(), AttributeValue::S(key.to_owned()))])
 }
 
-/// Reads one item as ours, or says why it is not.
-fn parse_item(item: &Item) -> Loaded {
-    let unreadable = |reason: String| Loaded::Unreadable { reason };
+/// Reads one item as ours (its version and record JSON), or says why it is not.
+fn item_parts(item: &Item) -> Result<(u64, &str), String> {
     match item.get(SCHEMA_ATTRIBUTE) {
-        Some(AttributeValue::S(schema)) if schema == SCHEMA => {}
+        Some(AttributeValue::S(schema)) if READABLE.contains(&schema.as_str()) => {}
         Some(AttributeValue::S(schema)) if schema.starts_with(SCHEMA_PREFIX) => {
-            return unreadable(format!(
-                "the stored item has schema {:?}, written by another version of sync-notifier; this one reads {SCHEMA:?}",
-                shorten(schema)
+            return Err(format!(
+                "the stored item has schema {:?}, written by another version of sync-notifier; this one reads {}",
+                shorten(schema),
+                READABLE.join(" and ")
             ));
         }
         _ => {
             let mut attributes: Vec<&str> = item.keys().map(String::as_str).collect();
             attributes.sort_unstable();
-            return unreadable(format!(
+            return Err(format!(
                 "the stored item was not written by sync-notifier (no \"{SCHEMA_ATTRIBUTE}\": {SCHEMA:?}; its attributes are {})",
                 shorten(&attributes.join(", "))
             ));
@@ -305,18 +316,23 @@ fn parse_item(item: &Item) -> Loaded {
         _ => None,
     };
     let Some(version) = version else {
-        return unreadable(format!(
+        return Err(format!(
             "the stored item has no whole-number \"{VERSION_ATTRIBUTE}\""
         ));
     };
     let Some(AttributeValue::S(json)) = item.get(RECORD_ATTRIBUTE) else {
-        return unreadable(format!(
+        return Err(format!(
             "the stored item has no \"{RECORD_ATTRIBUTE}\" string"
         ));
     };
-    match serde_json::from_str::<ResourceRecord>(json) {
-        Ok(record) => Loaded::Found { version, record },
-        Err(error) => unreadable(format!("the stored record does not parse: {error}")),
+    Ok((version, json))
+}
+
+/// Reads one stack's item.
+fn parse_item(item: &Item) -> Loaded {
+    match item_parts(item).and_then(|(version, json)| Ok((version, record::decode(json)?))) {
+        Ok((version, record)) => Loaded::Found { version, record },
+        Err(reason) => Loaded::Unreadable { reason },
     }
 }
 
@@ -332,22 +348,18 @@ fn shorten(text: &str) -> String {
 }
 
 /// The item that stores `record` at `version`.
-fn item_of(
-    name: &ResourceName,
-    version: u64,
-    record: &ResourceRecord,
-) -> Result<Item, DynamoError> {
-    let json = serde_json::to_string(record).map_err(|error| DynamoError::Encode {
-        resource: name.to_string(),
-        message: error.to_string(),
+fn item_of(key: &str, version: u64, record: &ResourceRecord) -> Result<Item, DynamoError> {
+    let json = record::encode(record).map_err(|message| DynamoError::Encode {
+        resource: key.to_owned(),
+        message,
     })?;
     if json.len() > RECORD_LIMIT {
         return Err(DynamoError::TooLarge {
-            resource: name.to_string(),
+            resource: key.to_owned(),
             bytes: json.len(),
         });
     }
-    let mut item = key_of(name);
+    let mut item = key_of(key);
     item.insert(SCHEMA_ATTRIBUTE.into(), AttributeValue::S(SCHEMA.into()));
     item.insert(
         VERSION_ATTRIBUTE.into(),
@@ -363,38 +375,27 @@ fn item_of(
     Ok(item)
 }
 
-impl StateStore for DynamoStore {
-    #[tracing::instrument(level = "debug", skip_all, fields(table = %self.table, names = names.len()))]
-    async fn load(
-        &self,
-        names: &[ResourceName],
-    ) -> Result<HashMap<ResourceName, Loaded>, StoreError> {
+impl DynamoStore {
+    /// Reads items by key, in batches of 100, four batches at a time.
+    async fn read(&self, keys: &[String]) -> Result<HashMap<String, Item>, DynamoError> {
         // BatchGetItem refuses a request that names a key twice.
-        let mut seen = HashSet::with_capacity(names.len());
-        let unique: Vec<&ResourceName> = names.iter().filter(|name| seen.insert(*name)).collect();
-        let mut loaded: HashMap<ResourceName, Loaded> = unique
-            .iter()
-            .map(|name| ((*name).clone(), Loaded::Missing))
-            .collect();
-
+        let mut seen = HashSet::with_capacity(keys.len());
+        let unique: Vec<&String> = keys.iter().filter(|key| seen.insert(*key)).collect();
         let batches: Vec<Vec<Item>> = unique
             .chunks(BATCH_GET_LIMIT)
-            .map(|chunk| chunk.iter().map(|name| key_of(name)).collect())
+            .map(|chunk| chunk.iter().map(|key| key_of(key)).collect())
             .collect();
         let mut reads = futures_util::stream::iter(batches)
             .map(|keys| {
                 read_with_retries(&self.table, keys, self.retry, |keys| self.batch_get(keys))
             })
             .buffer_unordered(READ_CONCURRENCY);
+        let mut found = HashMap::with_capacity(unique.len());
         while let Some(items) = reads.next().await {
             for item in items? {
-                let name = match item.get(KEY) {
-                    Some(AttributeValue::S(key)) => ResourceName::parse(key).ok(),
-                    _ => None,
-                };
-                match name {
-                    Some(name) if loaded.contains_key(&name) => {
-                        loaded.insert(name, parse_item(&item));
+                match item.get(KEY) {
+                    Some(AttributeValue::S(key)) if seen.contains(key) => {
+                        found.insert(key.clone(), item);
                     }
                     _ => {
                         tracing::warn!(table = %self.table, "BatchGetItem returned an item that was not asked for; ignored")
@@ -402,25 +403,12 @@ impl StateStore for DynamoStore {
                 }
             }
         }
-        Ok(loaded)
+        Ok(found)
     }
 
-    #[tracing::instrument(level = "debug", skip_all, fields(table = %self.table, resource = %name, expected = ?expected))]
-    async fn save(
-        &self,
-        name: &ResourceName,
-        expected: Option<u64>,
-        record: &ResourceRecord,
-    ) -> Result<u64, SaveError> {
-        let version = match expected {
-            None => 1,
-            Some(expected) => expected.checked_add(1).ok_or_else(|| {
-                StoreError::from(DynamoError::Request(format!(
-                    "the version of {name} cannot go past {expected}"
-                )))
-            })?,
-        };
-        let item = item_of(name, version, record).map_err(StoreError::from)?;
+    /// A conditional `PutItem` of `item` (which holds `version`): on a new key, or on the
+    /// version read (and one of our schemas).
+    async fn put(&self, key: &str, expected: Option<u64>, item: Item) -> Result<(), SaveError> {
         let request = self
             .client
             .put_item()
@@ -432,22 +420,23 @@ impl StateStore for DynamoStore {
                 .condition_expression("attribute_not_exists(#pk)")
                 .expression_attribute_names("#pk", KEY),
             Some(expected) => request
-                .condition_expression("#version = :expected AND #schema = :schema")
+                .condition_expression("#version = :expected AND #schema IN (:old, :schema)")
                 .expression_attribute_names("#version", VERSION_ATTRIBUTE)
                 .expression_attribute_names("#schema", SCHEMA_ATTRIBUTE)
                 .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
+                .expression_attribute_values(":old", AttributeValue::S(READABLE[0].into()))
                 .expression_attribute_values(":schema", AttributeValue::S(SCHEMA.into())),
         };
         match request.send().await {
             Ok(output) => {
                 tracing::debug!(
-                    version,
+                    key,
                     write_units = output
                         .consumed_capacity()
                         .and_then(|capacity| capacity.capacity_units()),
                     "PutItem"
                 );
-                Ok(version)
+                Ok(())
             }
             Err(error)
                 if error
@@ -457,9 +446,90 @@ impl StateStore for DynamoStore {
                 Err(SaveError::Conflict)
             }
             Err(error) => {
-                Err(StoreError::from(DynamoError::call("PutItem", &self.table, &error)).into())
+                Err(
+                    StoreError::from_adapter(DynamoError::call("PutItem", &self.table, &error))
+                        .into(),
+                )
             }
         }
+    }
+}
+
+fn next_version(key: &str, expected: Option<u64>) -> Result<u64, SaveError> {
+    match expected {
+        None => Ok(1),
+        Some(expected) => expected.checked_add(1).ok_or_else(|| {
+            StoreError::from_adapter(DynamoError::Request(format!(
+                "the version of {key} cannot go past {expected}"
+            )))
+            .into()
+        }),
+    }
+}
+
+impl StateStore for DynamoStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(table = %self.table, keys = keys.len()))]
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Loaded>, StoreError> {
+        let found = self.read(keys).await.map_err(StoreError::from_adapter)?;
+        Ok(keys
+            .iter()
+            .map(|key| {
+                let loaded = found.get(key).map_or(Loaded::Missing, parse_item);
+                (key.clone(), loaded)
+            })
+            .collect())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(table = %self.table, key, expected = ?expected))]
+    async fn save(
+        &self,
+        key: &str,
+        expected: Option<u64>,
+        record: &ResourceRecord,
+    ) -> Result<u64, SaveError> {
+        let version = next_version(key, expected)?;
+        let item = item_of(key, version, record).map_err(StoreError::from_adapter)?;
+        self.put(key, expected, item).await?;
+        Ok(version)
+    }
+
+    fn fits(&self, record: &ResourceRecord) -> bool {
+        record::encode(record).is_ok_and(|json| json.len() <= RECORD_LIMIT)
+    }
+
+    async fn load_destinations(&self) -> Result<DestinationState, StoreError> {
+        let keys = [DESTINATIONS_KEY.to_owned()];
+        let found = self.read(&keys).await.map_err(StoreError::from_adapter)?;
+        let Some(item) = found.get(DESTINATIONS_KEY) else {
+            return Ok(DestinationState::default());
+        };
+        let (version, json) = item_parts(item)
+            .map_err(|reason| StoreError::from_adapter(DynamoError::Destinations(reason)))?;
+        let quiet = record::decode_destinations(json)
+            .map_err(|reason| StoreError::from_adapter(DynamoError::Destinations(reason)))?;
+        Ok(DestinationState {
+            version: Some(version),
+            quiet,
+        })
+    }
+
+    async fn save_destinations(&self, state: &DestinationState) -> Result<u64, SaveError> {
+        let version = next_version(DESTINATIONS_KEY, state.version)?;
+        let json = record::encode_destinations(&state.quiet).map_err(|message| {
+            StoreError::from_adapter(DynamoError::Encode {
+                resource: DESTINATIONS_KEY.into(),
+                message,
+            })
+        })?;
+        let mut item = key_of(DESTINATIONS_KEY);
+        item.insert(SCHEMA_ATTRIBUTE.into(), AttributeValue::S(SCHEMA.into()));
+        item.insert(
+            VERSION_ATTRIBUTE.into(),
+            AttributeValue::N(version.to_string()),
+        );
+        item.insert(RECORD_ATTRIBUTE.into(), AttributeValue::S(json));
+        self.put(DESTINATIONS_KEY, state.version, item).await?;
+        Ok(version)
     }
 }
 
@@ -471,7 +541,7 @@ mod tests {
 
     fn keys(count: usize) -> Vec<Item> {
         (0..count)
-            .map(|index| key_of(&ResourceName::parse(&format!("stack-{index}")).unwrap()))
+            .map(|index| key_of(&format!("stack-{index}")))
             .collect()
     }
 
@@ -568,15 +638,15 @@ mod tests {
                 "notified": ["sync.succeeded"]
             }
         });
-        serde_json::from_value(json).unwrap()
+        record::decode(&json.to_string()).unwrap()
     }
 
     #[test]
     fn an_item_round_trips_and_carries_the_ttl_in_seconds() {
-        let name = ResourceName::parse("app-stack").unwrap();
+        let name = "app-stack";
         let mut record = record();
         record.expires_at = Some(Timestamp::from_millis(1_795_687_800_001));
-        let item = item_of(&name, 7, &record).unwrap();
+        let item = item_of(name, 7, &record).unwrap();
         assert_eq!(item[TTL_ATTRIBUTE], AttributeValue::N("1795687801".into()));
         assert_eq!(item[KEY], AttributeValue::S("app-stack".into()));
         assert_eq!(parse_item(&item), Loaded::Found { version: 7, record });
@@ -584,14 +654,14 @@ mod tests {
 
     #[test]
     fn foreign_and_other_schema_items_are_unreadable_with_the_reason() {
-        let name = ResourceName::parse("app-stack").unwrap();
-        let ours = item_of(&name, 1, &record()).unwrap();
+        let name = "app-stack";
+        let ours = item_of(name, 1, &record()).unwrap();
         let reason = |item: &Item| match parse_item(item) {
             Loaded::Unreadable { reason } => reason,
             other => panic!("expected unreadable, got {other:?}"),
         };
 
-        let mut foreign = key_of(&name);
+        let mut foreign = key_of(name);
         foreign.insert("owner".into(), AttributeValue::S("team-x".into()));
         let text = reason(&foreign);
         assert!(text.contains("not written by sync-notifier"), "{text}");
@@ -600,9 +670,16 @@ mod tests {
         let mut newer = ours.clone();
         newer.insert(
             SCHEMA_ATTRIBUTE.into(),
-            AttributeValue::S("sync-notifier/2".into()),
+            AttributeValue::S("sync-notifier/3".into()),
         );
         assert!(reason(&newer).contains("another version of sync-notifier"));
+
+        let mut first_release = ours.clone();
+        first_release.insert(
+            SCHEMA_ATTRIBUTE.into(),
+            AttributeValue::S("sync-notifier/1".into()),
+        );
+        assert!(matches!(parse_item(&first_release), Loaded::Found { .. }));
 
         let mut no_version = ours.clone();
         no_version.insert(VERSION_ATTRIBUTE.into(), AttributeValue::S("1".into()));
@@ -618,10 +695,10 @@ mod tests {
 
     #[test]
     fn a_record_over_the_item_limit_is_refused_with_its_size() {
-        let name = ResourceName::parse("app-stack").unwrap();
+        let name = "app-stack";
         let mut record = record();
         record.state.attempt.target = "x".repeat(400 * 1024);
-        let error = item_of(&name, 1, &record).unwrap_err();
+        let error = item_of(name, 1, &record).unwrap_err();
         assert!(error.to_string().contains("400 KB item limit"), "{error}");
     }
 }

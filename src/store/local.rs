@@ -3,19 +3,51 @@
 //! Used by `replay`, `check` and local Lambda runs when `STATE_TABLE` is unset. It keeps
 //! the same contract as DynamoDB (versions, conditional writes), so the run behaves the
 //! same on a laptop and in production.
+//!
+//! A file is one JSON object, `{"stack-name": [version, record], …}`, as release 0.1.0
+//! wrote it. While a store is open, it holds an exclusive lock on `FILE.lock`, so a second
+//! process refuses to start ("state file in use") instead of delivering the same
+//! notifications again. Writes stay in memory until the tick ends ([`finish`]), then go to
+//! the file at once: written to a temporary file of its own, then renamed over it, so a
+//! run killed mid-write never leaves a corrupt file, and a tick over N stacks costs one
+//! write of N records, not N writes.
+//!
+//! [`finish`]: crate::store::StateStore::finish
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-use tokio::sync::Mutex;
+use serde_json::Value;
 
-use super::{Loaded, ResourceRecord, SaveError, StateStore, StoreError};
-use crate::domain::ResourceName;
+use super::{
+    DESTINATIONS_KEY, DestinationState, Loaded, SaveError, StateStore, StoreError, record,
+};
+use crate::domain::ledger::ResourceRecord;
+
+#[derive(Debug, Default)]
+struct Entries {
+    records: HashMap<String, (u64, Value)>,
+    /// Written since the file was last.
+    dirty: bool,
+}
+
+#[derive(Debug)]
+struct StateFile {
+    path: PathBuf,
+    /// Held (locked) for as long as the store is open.
+    _lock: std::fs::File,
+}
 
 #[derive(Debug, Default)]
 pub struct LocalStore {
-    records: Mutex<HashMap<ResourceName, (u64, serde_json::Value)>>,
-    file: Option<PathBuf>,
+    entries: Mutex<Entries>,
+    file: Option<StateFile>,
+}
+
+fn unavailable(message: String) -> StoreError {
+    StoreError::new(message)
 }
 
 impl LocalStore {
@@ -24,230 +56,173 @@ impl LocalStore {
         LocalStore::default()
     }
 
-    /// A store kept in `path` (created on first write). A file that cannot be read as a
-    /// state file is an error: it is never overwritten.
+    /// A store kept in `path` (created on the first write), locked for this process. A
+    /// file that cannot be read as a state file is an error: it is never overwritten.
     pub fn open(path: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let path = path.into();
+        if let Some(parent) = path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent).map_err(|error| {
+                unavailable(format!("cannot create {}: {error}", parent.display()))
+            })?;
+        }
+        let lock = lock(&path)?;
         let records = match std::fs::read(&path) {
-            Ok(bytes) => {
-                let stored: HashMap<ResourceName, (u64, serde_json::Value)> = serde_json::from_slice(&bytes)
-                    .map_err(|error| {
-                        StoreError::Unavailable(format!(
-                            "{} is not a sync-notifier state file ({error}); move it away or pass another --state path",
-                            path.display()
-                        ))
-                    })?;
-                stored
-            }
+            Ok(bytes) => serde_json::from_slice::<HashMap<String, (u64, Value)>>(&bytes)
+                .map_err(|error| {
+                    unavailable(format!(
+                        "{} is not a sync-notifier state file ({error}); move it away or pass another --state path",
+                        path.display()
+                    ))
+                })?,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
             Err(error) => {
-                return Err(StoreError::Unavailable(format!(
+                return Err(unavailable(format!(
                     "cannot read {}: {error}",
                     path.display()
                 )));
             }
         };
         Ok(LocalStore {
-            records: Mutex::new(records),
-            file: Some(path),
+            entries: Mutex::new(Entries {
+                records,
+                dirty: false,
+            }),
+            file: Some(StateFile { path, _lock: lock }),
         })
     }
 
-    async fn persist(
-        &self,
-        records: &HashMap<ResourceName, (u64, serde_json::Value)>,
-    ) -> Result<(), StoreError> {
-        let Some(path) = &self.file else {
-            return Ok(());
-        };
-        let bytes = serde_json::to_vec_pretty(records)
-            .map_err(|error| StoreError::Unavailable(format!("cannot encode state: {error}")))?;
-        // Write then rename, so a crash never leaves half a file.
-        let temporary = path.with_extension("tmp");
-        if let Some(parent) = path
-            .parent()
-            .filter(|parent| !parent.as_os_str().is_empty())
-        {
-            tokio::fs::create_dir_all(parent).await.map_err(|error| {
-                StoreError::Unavailable(format!("cannot create {}: {error}", parent.display()))
-            })?;
+    fn entries(&self) -> Result<std::sync::MutexGuard<'_, Entries>, StoreError> {
+        self.entries
+            .lock()
+            .map_err(|_| unavailable("the local store's lock was poisoned".into()))
+    }
+
+    /// A conditional write of `value` under `key`, in memory.
+    fn put(&self, key: &str, expected: Option<u64>, value: Value) -> Result<u64, SaveError> {
+        let mut entries = self.entries()?;
+        let stored = entries.records.get(key).map(|(version, _)| *version);
+        if stored != expected {
+            return Err(SaveError::Conflict);
         }
-        tokio::fs::write(&temporary, bytes).await.map_err(|error| {
-            StoreError::Unavailable(format!("cannot write {}: {error}", temporary.display()))
-        })?;
-        tokio::fs::rename(&temporary, path).await.map_err(|error| {
-            StoreError::Unavailable(format!("cannot write {}: {error}", path.display()))
-        })
+        let version = expected.unwrap_or(0) + 1;
+        entries.records.insert(key.to_owned(), (version, value));
+        entries.dirty = true;
+        Ok(version)
     }
 }
 
+/// Takes the exclusive lock of `path` (on `path.lock`), or says who has it.
+fn lock(path: &Path) -> Result<std::fs::File, StoreError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|error| unavailable(format!("cannot open {}: {error}", lock_path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(unavailable(format!(
+            "state file in use: another sync-notifier process has {} open (it holds {}); wait for it to finish, or pass another --state path",
+            path.display(),
+            lock_path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(error)) => Err(unavailable(format!(
+            "cannot lock {}: {error}",
+            lock_path.display()
+        ))),
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file of this process in the same
+/// directory, flushed to disk, then renamed over `path`.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(
+        ".{}.{:08x}.tmp",
+        std::process::id(),
+        fastrand::u32(..)
+    ));
+    let temporary = PathBuf::from(name);
+    let written = std::fs::File::create(&temporary)
+        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
+        .and_then(|()| std::fs::rename(&temporary, path));
+    written.map_err(|error| {
+        let _ = std::fs::remove_file(&temporary);
+        unavailable(format!("cannot write {}: {error}", path.display()))
+    })
+}
+
 impl StateStore for LocalStore {
-    async fn load(
-        &self,
-        names: &[ResourceName],
-    ) -> Result<HashMap<ResourceName, Loaded>, StoreError> {
-        let records = self.records.lock().await;
-        Ok(names
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Loaded>, StoreError> {
+        let entries = self.entries()?;
+        Ok(keys
             .iter()
-            .map(|name| {
-                let loaded = match records.get(name) {
+            .map(|key| {
+                let loaded = match entries.records.get(key) {
                     None => Loaded::Missing,
-                    Some((version, value)) => {
-                        match serde_json::from_value::<ResourceRecord>(value.clone()) {
-                            Ok(record) => Loaded::Found {
-                                version: *version,
-                                record,
-                            },
-                            Err(error) => Loaded::Unreadable {
-                                reason: format!("stored record does not parse: {error}"),
-                            },
-                        }
-                    }
+                    Some((version, value)) => match record::decode_value(value.clone()) {
+                        Ok(record) => Loaded::Found {
+                            version: *version,
+                            record,
+                        },
+                        Err(reason) => Loaded::Unreadable { reason },
+                    },
                 };
-                (name.clone(), loaded)
+                (key.clone(), loaded)
             })
             .collect())
     }
 
     async fn save(
         &self,
-        name: &ResourceName,
+        key: &str,
         expected: Option<u64>,
         record: &ResourceRecord,
     ) -> Result<u64, SaveError> {
-        let mut records = self.records.lock().await;
-        let stored = records.get(name).map(|(version, _)| *version);
-        if stored != expected {
-            return Err(SaveError::Conflict);
+        let value = record::encode_value(record)
+            .map_err(|error| unavailable(format!("cannot encode the state of {key}: {error}")))?;
+        self.put(key, expected, value)
+    }
+
+    async fn load_destinations(&self) -> Result<DestinationState, StoreError> {
+        let entries = self.entries()?;
+        match entries.records.get(DESTINATIONS_KEY) {
+            None => Ok(DestinationState::default()),
+            Some((version, value)) => Ok(DestinationState {
+                version: Some(*version),
+                quiet: record::decode_destinations(&value.to_string()).map_err(unavailable)?,
+            }),
         }
-        let version = expected.unwrap_or(0) + 1;
-        let value = serde_json::to_value(record)
-            .map_err(|error| StoreError::Unavailable(format!("cannot encode state: {error}")))?;
-        let previous = records.insert(name.clone(), (version, value));
-        if let Err(error) = self.persist(&records).await {
-            // Keep memory and file in step: undo the write the file did not take.
-            match previous {
-                Some(previous) => records.insert(name.clone(), previous),
-                None => records.remove(name),
-            };
-            return Err(error.into());
+    }
+
+    async fn save_destinations(&self, state: &DestinationState) -> Result<u64, SaveError> {
+        let json = record::encode_destinations(&state.quiet).map_err(unavailable)?;
+        let value: Value = serde_json::from_str(&json)
+            .map_err(|error| unavailable(format!("cannot encode: {error}")))?;
+        self.put(DESTINATIONS_KEY, state.version, value)
+    }
+
+    async fn finish(&self) -> Result<(), StoreError> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        let mut entries = self.entries()?;
+        if !entries.dirty {
+            return Ok(());
         }
-        Ok(version)
+        let bytes = serde_json::to_vec_pretty(&entries.records)
+            .map_err(|error| unavailable(format!("cannot encode state: {error}")))?;
+        write_atomically(&file.path, &bytes)?;
+        entries.dirty = false;
+        Ok(())
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::{Revision, SyncAttempt, SyncStatus, Timestamp};
-    use crate::store::SaveError;
-
-    fn record(status: SyncStatus) -> ResourceRecord {
-        let revision = Revision {
-            provider_type: "GitHub".into(),
-            owner_id: "acme".into(),
-            repository_name: "infra".into(),
-            branch: "main".into(),
-            directory: "a.yaml".into(),
-            sha: "abc".into(),
-        };
-        ResourceRecord {
-            state: crate::domain::ResourceState {
-                attempt: SyncAttempt {
-                    started_at: Timestamp::from_millis(1),
-                    status,
-                    target: "a".into(),
-                    initial_revision: revision.clone(),
-                    target_revision: revision,
-                    events: Vec::new(),
-                },
-                notified: Vec::new(),
-            },
-            pending: Vec::new(),
-            lease: None,
-            expires_at: None,
-        }
-    }
-
-    fn name() -> ResourceName {
-        ResourceName::parse("a").unwrap()
-    }
-
-    #[tokio::test]
-    async fn writes_are_conditional_on_the_version_read() {
-        let store = LocalStore::in_memory();
-        assert_eq!(
-            store.load(&[name()]).await.unwrap()[&name()],
-            Loaded::Missing
-        );
-        assert_eq!(
-            store
-                .save(&name(), None, &record(SyncStatus::Initiated))
-                .await
-                .unwrap(),
-            1
-        );
-        assert!(matches!(
-            store.save(&name(), None, &record(SyncStatus::Failed)).await,
-            Err(SaveError::Conflict)
-        ));
-        assert_eq!(
-            store
-                .save(&name(), Some(1), &record(SyncStatus::InProgress))
-                .await
-                .unwrap(),
-            2
-        );
-        assert!(matches!(
-            store
-                .save(&name(), Some(1), &record(SyncStatus::Failed))
-                .await,
-            Err(SaveError::Conflict)
-        ));
-        let Loaded::Found { version, record } = &store.load(&[name()]).await.unwrap()[&name()]
-        else {
-            panic!()
-        };
-        assert_eq!(
-            (*version, &record.state.attempt.status),
-            (2, &SyncStatus::InProgress)
-        );
-    }
-
-    #[tokio::test]
-    async fn a_state_file_survives_the_process_and_a_foreign_file_is_never_overwritten() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("nested/state.json");
-        LocalStore::open(&path)
-            .unwrap()
-            .save(&name(), None, &record(SyncStatus::Succeeded))
-            .await
-            .unwrap();
-        let reopened = LocalStore::open(&path).unwrap();
-        assert!(matches!(
-            reopened.load(&[name()]).await.unwrap()[&name()],
-            Loaded::Found { version: 1, .. }
-        ));
-
-        std::fs::write(&path, "not a state file").unwrap();
-        let error = LocalStore::open(&path).unwrap_err().to_string();
-        assert!(
-            error.contains("is not a sync-notifier state file"),
-            "{error}"
-        );
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "not a state file");
-    }
-
-    #[tokio::test]
-    async fn a_record_of_another_schema_is_reported_unreadable() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.json");
-        std::fs::write(&path, r#"{"a": [3, {"something": "else"}]}"#).unwrap();
-        let store = LocalStore::open(&path).unwrap();
-        let loaded = store.load(&[name()]).await.unwrap();
-        assert!(
-            matches!(&loaded[&name()], Loaded::Unreadable { reason } if reason.contains("does not parse")),
-            "{loaded:?}"
-        );
-    }
-}
+mod tests;

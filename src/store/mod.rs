@@ -1,24 +1,24 @@
-//! The state store port: what the function remembers between runs, per resource.
+//! The state store port: what the function remembers between runs, per stack.
 //!
-//! One record per resource holds the recorded attempt (for `decide`), the notifications
-//! not yet delivered everywhere (with the destinations that have them), a lease that
-//! says which run is delivering them, and a version for optimistic concurrency. Every
-//! write is conditional on the version that was read, so two overlapping runs can never
-//! both claim the same notifications (ARCHITECTURE §7).
+//! One record per stack (keyed by [`StackRef::key`](crate::domain::StackRef::key)) holds
+//! the ledger's [`ResourceRecord`]; one more, [`DESTINATIONS_KEY`], holds what applies to a
+//! destination across stacks (the quiet period a `Retry-After` asked for). Every write is
+//! conditional on the version that was read, so two overlapping runs can never both claim
+//! the same notifications (ARCHITECTURE §7).
 //!
 //! Two adapters keep that contract: [`DynamoStore`] (a DynamoDB table, selected by
-//! `STATE_TABLE`) and [`LocalStore`] (memory or a JSON file, for local runs). [`AnyStore`]
-//! is whichever one the configuration chose.
+//! `STATE_TABLE`) and [`LocalStore`] (memory or a JSON file, for local runs). Both store
+//! the record as the JSON of [`record`]. [`AnyStore`] is whichever one the configuration
+//! chose.
 
 mod dynamo;
 mod local;
+pub mod record;
 
 use std::collections::HashMap;
 use std::future::Future;
 
-use serde::{Deserialize, Serialize};
-
-use crate::domain::{Notification, ResourceName, ResourceState, Timestamp};
+use crate::domain::ledger::{Quiet, ResourceRecord};
 
 pub use dynamo::{
     DynamoError, DynamoStore, KEY, RECORD_ATTRIBUTE, SCHEMA, SCHEMA_ATTRIBUTE, TTL_ATTRIBUTE,
@@ -26,47 +26,11 @@ pub use dynamo::{
 };
 pub use local::LocalStore;
 
-/// Everything recorded about one resource.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ResourceRecord {
-    pub state: ResourceState,
-    /// Notifications not yet delivered to every destination, oldest first.
-    #[serde(default)]
-    pub pending: Vec<PendingNotification>,
-    /// Held while a run delivers `pending`; another run leaves the resource alone until
-    /// it expires.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lease: Option<Lease>,
-    /// Set when the resource vanished (its check says not found): the record may be
-    /// deleted after this (DynamoDB TTL). Cleared when the resource comes back.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<Timestamp>,
-}
+/// The key of the destinations record (`@` cannot start a stack name).
+pub const DESTINATIONS_KEY: &str = "@destinations";
 
-/// A notification and the destinations that are done with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PendingNotification {
-    pub notification: Notification,
-    /// Destination keys that received it (or refused it for good).
-    #[serde(default)]
-    pub done: Vec<String>,
-    /// Destination keys it was decided for (the console excluded): it is complete only
-    /// once all of these are done too.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub targets: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Lease {
-    pub owner: String,
-    pub until: Timestamp,
-}
-
-/// What a read found for one resource.
-// One of these lives per resource for the length of a tick; boxing the record would only
+/// What a read found for one key.
+// One of these lives per stack for the length of a batch; boxing the record would only
 // add an allocation.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,16 +41,43 @@ pub enum Loaded {
         version: u64,
         record: ResourceRecord,
     },
-    /// An item that is not ours or not of this schema: reported, never overwritten.
+    /// An item that is not ours or not of a schema this build reads: reported, never
+    /// overwritten.
     Unreadable { reason: String },
 }
 
+/// The destinations record, with the version it was read at (`None`: not written yet).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DestinationState {
+    pub version: Option<u64>,
+    pub quiet: Vec<Quiet>,
+}
+
+/// The store could not be used. It says what failed in words; the adapter's own error,
+/// when there is one, is its `source`.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("state store unavailable: {0}")]
-    Unavailable(String),
-    #[error(transparent)]
-    Dynamo(#[from] DynamoError),
+#[error("state store unavailable: {message}")]
+pub struct StoreError {
+    pub message: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl StoreError {
+    pub fn new(message: impl Into<String>) -> StoreError {
+        StoreError {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An adapter's error, kept as the source.
+    pub fn from_adapter(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+        StoreError {
+            message: error.to_string(),
+            source: Some(Box::new(error)),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,38 +90,80 @@ pub enum SaveError {
 }
 
 pub trait StateStore: Send + Sync {
-    /// Reads the records of `names`; every name gets an answer.
+    /// Reads the records of `keys`; every key gets an answer.
     fn load(
         &self,
-        names: &[ResourceName],
-    ) -> impl Future<Output = Result<HashMap<ResourceName, Loaded>, StoreError>> + Send;
+        keys: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, Loaded>, StoreError>> + Send;
 
     /// Writes `record` if the stored version is still `expected` (`None`: no record yet),
     /// returning the new version.
     fn save(
         &self,
-        name: &ResourceName,
+        key: &str,
         expected: Option<u64>,
         record: &ResourceRecord,
     ) -> impl Future<Output = Result<u64, SaveError>> + Send;
+
+    /// Whether `record` can be saved at all (DynamoDB's 400 KB item limit).
+    fn fits(&self, _record: &ResourceRecord) -> bool {
+        true
+    }
+
+    /// Reads the destinations record.
+    fn load_destinations(
+        &self,
+    ) -> impl Future<Output = Result<DestinationState, StoreError>> + Send;
+
+    /// Writes the destinations record if it is still at `state.version`.
+    fn save_destinations(
+        &self,
+        state: &DestinationState,
+    ) -> impl Future<Output = Result<u64, SaveError>> + Send;
+
+    /// The end of a tick: a store that buffers writes makes them durable now.
+    fn finish(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// Several runners (overlapping ticks in tests, or the CLI and a bench) can share one store.
 impl<T: StateStore> StateStore for std::sync::Arc<T> {
     fn load(
         &self,
-        names: &[ResourceName],
-    ) -> impl Future<Output = Result<HashMap<ResourceName, Loaded>, StoreError>> + Send {
-        (**self).load(names)
+        keys: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, Loaded>, StoreError>> + Send {
+        (**self).load(keys)
     }
 
     fn save(
         &self,
-        name: &ResourceName,
+        key: &str,
         expected: Option<u64>,
         record: &ResourceRecord,
     ) -> impl Future<Output = Result<u64, SaveError>> + Send {
-        (**self).save(name, expected, record)
+        (**self).save(key, expected, record)
+    }
+
+    fn fits(&self, record: &ResourceRecord) -> bool {
+        (**self).fits(record)
+    }
+
+    fn load_destinations(
+        &self,
+    ) -> impl Future<Output = Result<DestinationState, StoreError>> + Send {
+        (**self).load_destinations()
+    }
+
+    fn save_destinations(
+        &self,
+        state: &DestinationState,
+    ) -> impl Future<Output = Result<u64, SaveError>> + Send {
+        (**self).save_destinations(state)
+    }
+
+    fn finish(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).finish()
     }
 }
 
@@ -143,25 +176,50 @@ pub enum AnyStore {
 }
 
 impl StateStore for AnyStore {
-    async fn load(
-        &self,
-        names: &[ResourceName],
-    ) -> Result<HashMap<ResourceName, Loaded>, StoreError> {
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Loaded>, StoreError> {
         match self {
-            AnyStore::Local(store) => store.load(names).await,
-            AnyStore::Dynamo(store) => store.load(names).await,
+            AnyStore::Local(store) => store.load(keys).await,
+            AnyStore::Dynamo(store) => store.load(keys).await,
         }
     }
 
     async fn save(
         &self,
-        name: &ResourceName,
+        key: &str,
         expected: Option<u64>,
         record: &ResourceRecord,
     ) -> Result<u64, SaveError> {
         match self {
-            AnyStore::Local(store) => store.save(name, expected, record).await,
-            AnyStore::Dynamo(store) => store.save(name, expected, record).await,
+            AnyStore::Local(store) => store.save(key, expected, record).await,
+            AnyStore::Dynamo(store) => store.save(key, expected, record).await,
+        }
+    }
+
+    fn fits(&self, record: &ResourceRecord) -> bool {
+        match self {
+            AnyStore::Local(store) => store.fits(record),
+            AnyStore::Dynamo(store) => store.fits(record),
+        }
+    }
+
+    async fn load_destinations(&self) -> Result<DestinationState, StoreError> {
+        match self {
+            AnyStore::Local(store) => store.load_destinations().await,
+            AnyStore::Dynamo(store) => store.load_destinations().await,
+        }
+    }
+
+    async fn save_destinations(&self, state: &DestinationState) -> Result<u64, SaveError> {
+        match self {
+            AnyStore::Local(store) => store.save_destinations(state).await,
+            AnyStore::Dynamo(store) => store.save_destinations(state).await,
+        }
+    }
+
+    async fn finish(&self) -> Result<(), StoreError> {
+        match self {
+            AnyStore::Local(store) => store.finish().await,
+            AnyStore::Dynamo(store) => store.finish().await,
         }
     }
 }

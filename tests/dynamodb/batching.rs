@@ -1,13 +1,12 @@
 //! More than 100 resources: `BatchGetItem` 100 keys at a time, and keys the server leaves
 //! unprocessed asked again.
 
-use sync_notifier::domain::ResourceName;
-use sync_notifier::store::{DynamoError, Loaded, StateStore, StoreError, UnprocessedRetry};
+use sync_notifier::store::{DynamoError, Loaded, StateStore, UnprocessedRetry};
 
 use super::support::{Attempt, Server, name, record};
 
 /// `count` records of about `padding` bytes each, saved; their names.
-async fn saved(server: &Server, table: &str, count: usize, padding: usize) -> Vec<ResourceName> {
+async fn saved(server: &Server, table: &str, count: usize, padding: usize) -> Vec<String> {
     let (store, _) = server.store(table);
     let mut names = Vec::new();
     for index in 0..count {
@@ -93,12 +92,15 @@ async fn keys_still_unprocessed_after_the_last_allowed_call_fail_the_load_clearl
     let error = store.load(&names).await.unwrap_err();
 
     assert_eq!(calls.take().count("BatchGetItem"), 1);
-    let StoreError::Dynamo(DynamoError::Unprocessed {
+    let Some(DynamoError::Unprocessed {
         left,
         requested: 50,
         calls: 1,
         ..
-    }) = &error
+    }) = error
+        .source
+        .as_ref()
+        .and_then(|source| source.downcast_ref::<DynamoError>())
     else {
         panic!("{error:?}");
     };

@@ -1,8 +1,6 @@
 //! DynamoDB calls per tick, measured on the wire: ⌈N/100⌉ reads and no write when
 //! nothing changed; one claim and one record write per resource with news.
 
-use sync_notifier::domain::ResourceName;
-
 use super::support::{
     Attempt, Calls, Receivers, Server, codeconnections, name, runner, scenario, settings, status,
 };
@@ -16,7 +14,7 @@ struct Measured {
 async fn measure(resources: usize) -> Vec<Measured> {
     let server = Server::start().await;
     let table = server.create_table().await;
-    let names: Vec<ResourceName> = (0..resources)
+    let names: Vec<String> = (0..resources)
         .map(|index| name(&format!("stack-{index:04}")))
         .collect();
     let old = |index: usize| {
@@ -92,8 +90,27 @@ async fn calls_per_tick_in_steady_state_and_under_change() {
     for resources in [10_usize, 100, 250, 1000] {
         let reads = resources.div_ceil(100);
         let changed_in_ten = resources.div_ceil(10);
-        let expected_writes = [resources, 0, 2 * resources, 0, 2 * changed_in_ten, 0];
-        for (measured, writes) in measure(resources).await.iter().zip(expected_writes) {
+        // A stack with something to tell costs a claim, then each delivery is written as
+        // soon as it is done: with Slack and a webhook, one write if both finish together,
+        // two otherwise (the last one also releases the stack).
+        let changed = |stacks: usize| 2 * stacks..=3 * stacks;
+        let expected_writes = [
+            resources..=resources,
+            0..=0,
+            changed(resources),
+            0..=0,
+            changed(changed_in_ten),
+            0..=0,
+        ];
+        // A tick that delivers also reads the destinations' quiet periods (Retry-After), one
+        // key, once.
+        let delivers = [false, false, true, false, true, false];
+        for ((measured, writes), delivers) in measure(resources)
+            .await
+            .iter()
+            .zip(expected_writes)
+            .zip(delivers)
+        {
             table.push_str(&format!(
                 "| {resources} | {} | {} | {} | {} | {} |\n",
                 measured.tick,
@@ -104,20 +121,20 @@ async fn calls_per_tick_in_steady_state_and_under_change() {
             ));
             assert_eq!(
                 measured.calls.count("BatchGetItem"),
-                reads,
+                reads + usize::from(delivers),
                 "{resources} stacks, {}",
                 measured.tick
             );
-            assert_eq!(
-                measured.calls.count("PutItem"),
-                writes,
-                "{resources} stacks, {}",
-                measured.tick
+            assert!(
+                writes.contains(&measured.calls.count("PutItem")),
+                "{resources} stacks, {}: {} PutItem, expected {writes:?}",
+                measured.tick,
+                measured.calls.count("PutItem")
             );
-            assert_eq!(measured.writes_reported, writes);
+            assert_eq!(measured.writes_reported, measured.calls.count("PutItem"));
             assert_eq!(
                 measured.calls.operations.keys().collect::<Vec<_>>(),
-                if writes == 0 {
+                if *writes.end() == 0 {
                     vec!["BatchGetItem"]
                 } else {
                     vec!["BatchGetItem", "PutItem"]

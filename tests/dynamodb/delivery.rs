@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use sync_notifier::domain::{NotificationKind, ResourceName, Timestamp};
+use sync_notifier::domain::{NotificationKind, Timestamp};
 use sync_notifier::run::{Runner, Summary};
 use sync_notifier::source::CodeConnectionsSource;
 use sync_notifier::store::{DynamoStore, Loaded, StateStore};
@@ -98,7 +98,7 @@ async fn all_at_once(runners: &[DynamoRunner]) -> Vec<Summary> {
 }
 
 /// Nothing pending and no lease left anywhere.
-async fn assert_settled(store: &DynamoStore, names: &[ResourceName]) {
+async fn assert_settled(store: &DynamoStore, names: &[String]) {
     for (resource, loaded) in store.load(names).await.unwrap() {
         let Loaded::Found { record, .. } = loaded else {
             panic!("{resource}: {loaded:?}");
@@ -117,7 +117,7 @@ async fn four_overlapping_runs_with_a_flaky_destination_deliver_each_notificatio
     let server = Server::start().await;
     let table = server.create_table().await;
     let resources: Vec<String> = (0..6).map(|index| format!("stack-{index}")).collect();
-    let names: Vec<ResourceName> = resources.iter().map(|resource| name(resource)).collect();
+    let names: Vec<String> = resources.iter().map(|resource| name(resource)).collect();
     let (scenario, expected) = stories(&resources);
     let ticks = scenario.ticks.len();
     let endpoint = codeconnections(scenario).await;
@@ -267,7 +267,7 @@ async fn killed_at(at: Point) -> (Receivers, Summary, Summary, Summary, String) 
 
     endpoint.set_tick(1);
     let mut short_lease = settings(&names);
-    short_lease.lease = Duration::from_secs(1);
+    short_lease.policy.lease = Duration::from_secs(1);
     let dies = Dies::new(server.store(&table).0, at);
     let doomed = Runner::new(
         CodeConnectionsSource::new(sync_notifier::loopback::loopback_client(

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use dynoxide::storage_backend::ManualClock;
 use sync_notifier::domain::Timestamp;
 use sync_notifier::loopback::loopback_client;
-use sync_notifier::run::{RunSettings, Runner};
+use sync_notifier::run::Runner;
 use sync_notifier::source::CodeConnectionsSource;
 use sync_notifier::store::{
     KEY, SCHEMA, SCHEMA_ATTRIBUTE, SaveError, StateStore, TTL_ATTRIBUTE, VERSION_ATTRIBUTE,
@@ -54,7 +54,7 @@ async fn a_vanished_resource_gets_a_short_ttl_once_and_the_idle_one_back_when_it
         receivers.destinations(),
         settings(&names),
     );
-    let ttl = RunSettings::DEFAULT_VANISHED_TTL.as_secs() as i64;
+    let ttl = sync_notifier::domain::ledger::Policy::DEFAULT_VANISHED_TTL.as_secs() as i64;
 
     assert_eq!(run.tick(None, None).await.unwrap().state_writes, 2);
 
@@ -85,7 +85,7 @@ async fn a_vanished_resource_gets_a_short_ttl_once_and_the_idle_one_back_when_it
     );
     assert_eq!(number(&item, VERSION_ATTRIBUTE), Some(2));
     // The stack still found keeps its long idle expiry, untouched by this tick.
-    let idle = RunSettings::IDLE_TTL.as_secs() as i64;
+    let idle = sync_notifier::domain::ledger::Policy::DEFAULT_IDLE_TTL.as_secs() as i64;
     let other = number(
         &server.raw_item(&table, "other-stack").await.unwrap(),
         TTL_ATTRIBUTE,
@@ -203,7 +203,9 @@ async fn the_server_deletes_the_record_at_its_ttl_and_a_returning_stack_starts_f
 
     assert_eq!(server.db.sweep_ttl().unwrap(), 0, "not expired yet");
     assert!(server.raw_item(&table, "app-stack").await.is_some());
-    clock.tick(RunSettings::DEFAULT_VANISHED_TTL + Duration::from_secs(3600));
+    clock.tick(
+        sync_notifier::domain::ledger::Policy::DEFAULT_VANISHED_TTL + Duration::from_secs(3600),
+    );
     assert_eq!(
         server.db.sweep_ttl().unwrap(),
         1,
@@ -241,7 +243,7 @@ async fn items_that_are_not_ours_are_reported_and_left_untouched() {
             "future-stack",
             HashMap::from([
                 (KEY.to_owned(), s("future-stack")),
-                (SCHEMA_ATTRIBUTE.to_owned(), s("sync-notifier/2")),
+                (SCHEMA_ATTRIBUTE.to_owned(), s("sync-notifier/3")),
                 (VERSION_ATTRIBUTE.to_owned(), n("3")),
                 ("record".to_owned(), s("{\"v2\": true}")),
             ]),
@@ -300,7 +302,7 @@ async fn items_that_are_not_ours_are_reported_and_left_untouched() {
         );
         assert!(reasons["legacy-stack"].contains("lastStatus, owner, pk, version"));
         assert!(
-            reasons["future-stack"].contains("\"sync-notifier/2\""),
+            reasons["future-stack"].contains("\"sync-notifier/3\""),
             "{reasons:?}"
         );
         assert!(

@@ -18,3 +18,4 @@ mod lifecycle;
 mod shared;
 mod support;
 mod template;
+mod upgrade;

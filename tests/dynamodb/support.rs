@@ -25,17 +25,19 @@ use aws_sdk_dynamodb::types::{
 use dynoxide::Database;
 use dynoxide::storage_backend::ManualClock;
 use serde_json::{Value, json};
-use sync_notifier::config::{Config, KindSet, Watch};
+use sync_notifier::config::{Config, Watch};
+use sync_notifier::domain::ledger::Policy;
+use sync_notifier::domain::ledger::ResourceRecord;
 use sync_notifier::domain::{
-    AttemptId, NotificationKind, ResourceName, Timestamp, notification_id,
+    AttemptId, KindSet, NotificationKind, ResourceName, Rules, StackRef, Timestamp, notification_id,
 };
 use sync_notifier::loopback::{LoopbackCodeConnections, LoopbackOptions, loopback_client};
-use sync_notifier::notify::{DeliveryPolicy, Destination, destinations_with_policy, http_client};
+use sync_notifier::notify::{Clients, DeliveryPolicy, Destination, http_client};
 use sync_notifier::run::{RunSettings, Runner};
 use sync_notifier::scenario::Scenario;
 use sync_notifier::source::CodeConnectionsSource;
 use sync_notifier::store::{
-    DynamoStore, KEY, Loaded, ResourceRecord, SaveError, StateStore, StoreError, TTL_ATTRIBUTE,
+    DestinationState, DynamoStore, KEY, Loaded, SaveError, StateStore, StoreError, TTL_ATTRIBUTE,
 };
 use tokio::sync::{Notify, oneshot};
 
@@ -250,8 +252,9 @@ impl Intercept for CallLog {
     }
 }
 
-pub fn name(text: &str) -> ResourceName {
-    ResourceName::parse(text).unwrap()
+/// The key of stack `text` in the table.
+pub fn name(text: &str) -> String {
+    ResourceName::parse(text).unwrap().to_string()
 }
 
 /// One sync attempt of a scenario: when it started, its status, its commit.
@@ -350,7 +353,11 @@ pub fn story(resource: &str, index: usize) -> (Vec<Value>, Vec<(NotificationKind
 
 /// The `webhook-id` a notification must carry.
 pub fn webhook_id(resource: &str, kind: NotificationKind, attempt: &Attempt) -> String {
-    notification_id(&name(resource), &attempt.id(), kind)
+    notification_id(
+        &StackRef::local(ResourceName::parse(resource).unwrap()),
+        &attempt.id(),
+        kind,
+    )
 }
 
 /// The Slack fallback text a notification must carry.
@@ -359,6 +366,7 @@ pub fn slack_text(resource: &str, kind: NotificationKind, attempt: &Attempt) -> 
         NotificationKind::Started => ("🔄", "Sync started"),
         NotificationKind::Succeeded => ("✅", "Sync succeeded"),
         NotificationKind::Failed => ("❌", "Sync failed"),
+        other => panic!("no story tells {other}"),
     };
     format!("{emoji} {headline}: {resource} · {}", &attempt.sha[..7])
 }
@@ -395,7 +403,10 @@ impl Receivers {
             max_attempts: 1,
             ..DeliveryPolicy::default()
         };
-        destinations_with_policy(&config, &http_client(), policy)
+        config.build_destinations(&Clients {
+            http: http_client(),
+            policy,
+        })
     }
 
     /// The `webhook-id`s the webhook accepted, in arrival order.
@@ -425,14 +436,25 @@ impl Receivers {
     }
 }
 
-pub fn settings(names: &[ResourceName]) -> RunSettings {
+pub fn settings(names: &[String]) -> RunSettings {
     RunSettings {
-        watch: Watch::Resources(names.to_vec()),
+        watch: Watch::Resources(
+            names
+                .iter()
+                .map(|name| ResourceName::parse(name).unwrap())
+                .collect(),
+        ),
         notify_on: KindSet::ALL,
         fetch_concurrency: 16,
-        retention: Duration::from_secs(24 * 3600),
-        lease: Duration::from_secs(120),
-        vanished_ttl: RunSettings::DEFAULT_VANISHED_TTL,
+        policy: Policy {
+            retention: Duration::from_secs(24 * 3600),
+            lease: Duration::from_secs(120),
+            idle_ttl: Policy::DEFAULT_IDLE_TTL,
+            vanished_ttl: Policy::DEFAULT_VANISHED_TTL,
+        },
+        // These stories happened days ago: the wall clock would find every running sync
+        // stuck (rule 10 has its own tests).
+        rules: Rules { stuck_after: None },
     }
 }
 
@@ -457,7 +479,7 @@ pub fn runner(
 }
 
 /// A record as a run would keep it after seeing `attempt`, with about `padding` bytes of
-/// event text (to make items as large as a test needs).
+/// event text (to make items as large as a test needs), in the stored JSON shape.
 pub fn record(resource: &str, attempt: &Attempt, padding: usize) -> ResourceRecord {
     let line = "x".repeat(200);
     let events: Vec<Value> = (0..padding.div_ceil(260))
@@ -467,19 +489,22 @@ pub fn record(resource: &str, attempt: &Attempt, padding: usize) -> ResourceReco
         json!({"providerType": "GitHub", "ownerId": "acme", "repositoryName": "infra", "branch": "main",
                "directory": format!("deployments/{resource}.yaml"), "sha": sha})
     };
-    serde_json::from_value(json!({
-        "state": {
-            "attempt": {
-                "startedAt": attempt.started * 1000,
-                "status": attempt.status,
-                "target": resource,
-                "initialRevision": revision("0000000000000000000000000000000000000000"),
-                "targetRevision": revision(&attempt.sha),
-                "events": events
-            },
-            "notified": []
-        }
-    }))
+    sync_notifier::store::record::decode(
+        &json!({
+            "state": {
+                "attempt": {
+                    "startedAt": attempt.started * 1000,
+                    "status": attempt.status,
+                    "target": resource,
+                    "initialRevision": revision("0000000000000000000000000000000000000000"),
+                    "targetRevision": revision(&attempt.sha),
+                    "events": events
+                },
+                "notified": []
+            }
+        })
+        .to_string(),
+    )
     .expect("a record")
 }
 
@@ -510,16 +535,21 @@ impl Dies {
 }
 
 impl StateStore for Dies {
-    async fn load(
-        &self,
-        names: &[ResourceName],
-    ) -> Result<HashMap<ResourceName, Loaded>, StoreError> {
-        self.inner.load(names).await
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Loaded>, StoreError> {
+        self.inner.load(keys).await
+    }
+
+    async fn load_destinations(&self) -> Result<DestinationState, StoreError> {
+        self.inner.load_destinations().await
+    }
+
+    async fn save_destinations(&self, state: &DestinationState) -> Result<u64, SaveError> {
+        self.inner.save_destinations(state).await
     }
 
     async fn save(
         &self,
-        name: &ResourceName,
+        name: &str,
         expected: Option<u64>,
         record: &ResourceRecord,
     ) -> Result<u64, SaveError> {

@@ -132,8 +132,18 @@ async fn a_long_retry_after_leaves_it_pending_and_keeps_the_destination_quiet() 
         );
         assert_eq!(pipeline.pending("orders-stack").await.len(), 2, "{kind}");
 
-        // A later tick (here: a new process, once the wait is over) delivers both, in order.
+        // The quiet period is kept in state: a new process honours it too.
         pipeline.restart();
+        pipeline.tick(2).await;
+        assert_eq!(
+            receiver.arrivals(),
+            1,
+            "{kind}: another process keeps quiet too"
+        );
+
+        // Once the wait is over (here: the kept period moved into the past), a tick
+        // delivers both, in order.
+        pipeline.end_quiet_periods().await;
         let summary = pipeline.tick(2).await;
         assert_eq!(summary.deliveries.delivered, 2, "{kind}");
         assert_eq!(
@@ -164,18 +174,23 @@ async fn server_errors_are_retried_with_backoff_in_the_same_run() {
 }
 
 #[tokio::test]
-async fn a_timeout_is_retried_in_the_same_run() {
+async fn a_timeout_pauses_the_destination_for_the_run_and_the_next_tick_delivers() {
     join_all(KINDS.map(|kind| async move {
         let (receiver, pipeline) = single(kind, start_then_fail(&["orders-stack"])).await;
-        // Answered only after 3 s; the client gives up after 400 ms and tries again.
+        // Answered only after 3 s; the client gives up after 400 ms, and does not spend
+        // more of the run on a destination that hangs.
         receiver.reply([Reply::status(200).after(Duration::from_secs(3))]);
         pipeline.tick(0).await;
         let summary = pipeline.tick(1).await;
         assert_eq!(
             (summary.deliveries.delivered, summary.deliveries.retrying),
-            (1, 0),
+            (0, 1),
             "{kind}"
         );
+        assert_eq!(receiver.arrivals(), 1, "{kind}");
+        assert_eq!(summary.paused.len(), 1, "{kind}");
+        let summary = pipeline.tick(1).await;
+        assert_eq!(summary.deliveries.delivered, 1, "{kind}");
         assert_eq!(receiver.arrivals(), 2, "{kind}");
     }))
     .await;
@@ -304,13 +319,14 @@ async fn different_destinations_do_not_wait_for_each_other() {
 async fn the_retry_budget_bounds_what_one_run_spends_on_a_destination() {
     let receiver = Receiver::start().await.unwrap();
     receiver.reply((0..10).map(|_| Reply::status(500)));
-    // Waits are 20-40 ms (equal jitter under a 40 ms ceiling) and the budget is 40 ms:
-    // one retry always fits, a second never does.
+    // A retry reserves its wait (20-40 ms: equal jitter under a 40 ms ceiling) and its
+    // request's timeout (400 ms) from a budget of 440 ms: one retry always fits, a second
+    // never does.
     let policy = sync_notifier::notify::DeliveryPolicy {
         max_attempts: 10,
         base_backoff: Duration::from_millis(40),
         max_backoff: Duration::from_millis(40),
-        retry_budget: Duration::from_millis(40),
+        retry_budget: Duration::from_millis(440),
         ..fast_policy()
     };
     let pipeline = Pipeline::with_policy(

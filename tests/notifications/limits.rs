@@ -6,8 +6,8 @@ use proptest::prelude::*;
 use serde_json::Value;
 use sync_notifier::domain::Region;
 use sync_notifier::domain::{
-    Notification, NotificationKind, ResourceName, Revision, SyncAttempt, SyncEvent, SyncStatus,
-    Timestamp,
+    AccountId, Blocker, BlockerStatus, Location, Notification, NotificationKind, Replaced,
+    ResourceName, Revision, SyncAttempt, SyncEvent, SyncStatus, Timestamp,
 };
 use sync_notifier::notify::{discord_message, slack_message, teams_message};
 
@@ -71,6 +71,26 @@ fn revision() -> impl Strategy<Value = Revision> {
         )
 }
 
+/// A blocker whose every text tries to break things.
+fn blocker() -> impl Strategy<Value = Blocker> {
+    (
+        text(60),
+        text(3000),
+        proptest::collection::vec((text(100), text(600)), 0..8),
+        proptest::option::of(text(300)),
+    )
+        .prop_map(|(id, created_reason, contexts, resolved_reason)| Blocker {
+            id,
+            blocker_type: "AUTOMATED".into(),
+            status: BlockerStatus::Active,
+            created_reason,
+            created_at: Timestamp::from_millis(1_795_687_400_000),
+            contexts,
+            resolved_reason,
+            resolved_at: None,
+        })
+}
+
 fn notification() -> impl Strategy<Value = Notification> {
     let events = proptest::collection::vec(
         (
@@ -92,39 +112,63 @@ fn notification() -> impl Strategy<Value = Notification> {
         prop_oneof![
             Just(NotificationKind::Started),
             Just(NotificationKind::Succeeded),
-            Just(NotificationKind::Failed)
+            Just(NotificationKind::Failed),
+            Just(NotificationKind::Blocked),
+            Just(NotificationKind::Unblocked),
+            Just(NotificationKind::Stuck),
+            Just(NotificationKind::Test)
         ],
         revision(),
         proptest::option::of(revision()),
         events,
         proptest::option::of(text(3000)),
         -10_000_000_000_000i64..10_000_000_000_000,
+        (blocker(), any::<bool>(), proptest::option::of(text(120))),
     )
-        .prop_map(|(name, kind, target, desired, events, note, started)| {
-            let resource = ResourceName::parse(&name).unwrap();
-            Notification {
-                id: "msg_test".into(),
-                kind,
-                resource: resource.clone(),
-                attempt: SyncAttempt {
-                    started_at: Timestamp::from_millis(started),
-                    status: match kind {
-                        NotificationKind::Started => SyncStatus::InProgress,
-                        NotificationKind::Succeeded => SyncStatus::Succeeded,
-                        NotificationKind::Failed => SyncStatus::Failed,
+        .prop_map(
+            |(name, kind, target, desired, events, note, started, (blocker, hub, account_name))| {
+                let resource = ResourceName::parse(&name).unwrap();
+                let status = match kind {
+                    NotificationKind::Started | NotificationKind::Stuck => SyncStatus::InProgress,
+                    NotificationKind::Succeeded | NotificationKind::Test => SyncStatus::Succeeded,
+                    _ => SyncStatus::Failed,
+                };
+                Notification {
+                    id: "msg_test".into(),
+                    kind,
+                    resource: resource.clone(),
+                    location: hub.then(|| Location {
+                        account: AccountId::parse("123456789012").unwrap(),
+                        region: Region::parse("eu-west-1").unwrap(),
+                    }),
+                    account_name,
+                    attempt: SyncAttempt {
+                        started_at: Timestamp::from_millis(started),
+                        status,
+                        target: resource.to_string(),
+                        initial_revision: target.clone(),
+                        target_revision: target.clone(),
+                        events,
+                        events_omitted: 0,
                     },
-                    target: resource.to_string(),
-                    initial_revision: target.clone(),
-                    target_revision: target,
-                    events,
-                },
-                previous_status: Some(SyncStatus::Unknown("<!channel>".into())),
-                desired_state: desired,
-                occurred_at: Timestamp::from_millis(started),
-                detected_at: Timestamp::from_millis(started),
-                note,
-            }
-        })
+                    previous_status: Some(SyncStatus::Unknown("<!channel>".into())),
+                    desired_state: desired,
+                    occurred_at: Timestamp::from_millis(started),
+                    detected_at: Timestamp::from_millis(started),
+                    note,
+                    blocker: matches!(
+                        kind,
+                        NotificationKind::Blocked | NotificationKind::Unblocked
+                    )
+                    .then_some(blocker),
+                    replaced: hub.then(|| Replaced {
+                        started_at: Timestamp::from_millis(started),
+                        sha: target.sha.clone(),
+                    }),
+                    reported_stuck: hub,
+                }
+            },
+        )
 }
 
 /// Removes the markup the renderer itself writes (links to known URLs, date tokens), so

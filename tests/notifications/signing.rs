@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 use crate::shared::Receiver;
 use serde_json::json;
-use sync_notifier::config::SigningSecret;
+use sync_notifier::notify::SigningSecret;
 use sync_notifier::notify::sign;
 
 use crate::support::*;

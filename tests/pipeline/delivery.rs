@@ -8,7 +8,7 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use sync_notifier::loopback::{LoopbackCodeConnections, LoopbackOptions, loopback_client};
-use sync_notifier::notify::{destinations_from, http_client};
+use sync_notifier::notify::{Clients, http_client};
 use sync_notifier::run::Runner;
 use sync_notifier::scenario::Scenario;
 use sync_notifier::source::CodeConnectionsSource;
@@ -167,7 +167,7 @@ async fn overlapping_runs_over_one_store_deliver_each_notification_once() {
             Runner::new(
                 CodeConnectionsSource::new(loopback_client(endpoint.endpoint_url())),
                 store.clone(),
-                destinations_from(&webhook_config, &client),
+                webhook_config.build_destinations(&Clients::new(client.clone())),
                 settings.clone(),
             )
         })
@@ -260,21 +260,20 @@ async fn a_process_with_fewer_destinations_never_completes_a_notification_for_th
     let function = Runner::new(
         CodeConnectionsSource::new(loopback_client(endpoint.endpoint_url())),
         store.clone(),
-        destinations_from(
-            &config(&[("WEBHOOK_URL", &receiver.url()), ("WEBHOOK_SECRET", SECRET)]),
-            &http_client(),
-        ),
+        config(&[("WEBHOOK_URL", &receiver.url()), ("WEBHOOK_SECRET", SECRET)])
+            .build_destinations(&Clients::new(http_client())),
         settings.clone(),
     );
     let printed = crate::support::Captured::default();
-    let console = sync_notifier::notify::ConsoleNotifier::new(
+    let console = sync_notifier::notify::Destination::console(
         sync_notifier::notify::ConsoleFormat::Json,
         Arc::new(std::sync::Mutex::new(printed.clone())),
+        None,
     );
     let check = Runner::new(
         CodeConnectionsSource::new(loopback_client(endpoint.endpoint_url())),
         store.clone(),
-        vec![sync_notifier::notify::Destination::Console(console)],
+        vec![console],
         settings,
     );
 

@@ -2,13 +2,14 @@
 
 use std::time::Duration;
 
-use sync_notifier::domain::{ResourceName, SyncStatus, Timestamp};
+use futures_util::StreamExt;
+use sync_notifier::domain::{ResourceName, StackRef, SyncStatus, Timestamp};
 use sync_notifier::loopback::{LoopbackCodeConnections, LoopbackOptions, loopback_client};
 use sync_notifier::scenario::Scenario;
 use sync_notifier::source::{CodeConnectionsSource, SourceErrorKind, StatusSource};
 
-fn name(text: &str) -> ResourceName {
-    ResourceName::parse(text).unwrap()
+fn name(text: &str) -> StackRef {
+    StackRef::local(ResourceName::parse(text).unwrap())
 }
 
 async fn endpoint(
@@ -147,11 +148,14 @@ async fn discovery_walks_every_page_of_links_and_sync_configurations() {
     .await;
     let found: Vec<String> = source
         .discover()
-        .await
-        .unwrap()
-        .iter()
-        .map(|n| n.to_string())
-        .collect();
+        .filter_map(|found| async move {
+            match found {
+                sync_notifier::source::Discovered::Stack(stack) => Some(stack.key()),
+                failure => panic!("{failure:?}"),
+            }
+        })
+        .collect()
+        .await;
     assert_eq!(found, names);
     // 3 links in pages of 2; per link ⌈3/2⌉, ⌈3/2⌉ and ⌈1/2⌉ pages of configurations.
     assert_eq!(endpoint.calls("ListRepositoryLinks"), 2);
@@ -271,8 +275,8 @@ async fn a_checked_stack_renews_its_idle_expiry_only_when_a_third_of_it_is_left(
     let store = std::sync::Arc::new(sync_notifier::store::LocalStore::in_memory());
     let settings = crate::support::settings();
     let runner = sync_notifier::run::Runner::new(source, store.clone(), Vec::new(), settings);
-    let stack = name("payments-stack");
-    let idle_ms = sync_notifier::run::RunSettings::IDLE_TTL.as_millis() as i64;
+    let stack = "payments-stack".to_owned();
+    let idle_ms = sync_notifier::domain::ledger::Policy::DEFAULT_IDLE_TTL.as_millis() as i64;
     let expiry = || async {
         match &store.load(std::slice::from_ref(&stack)).await.unwrap()[&stack] {
             Loaded::Found { version, record } => (*version, record.expires_at.expect("an expiry")),

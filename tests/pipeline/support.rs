@@ -54,14 +54,19 @@ pub fn told(bodies: &[Value]) -> Vec<(String, String, String)> {
 }
 
 /// Settings for runners built by hand: discover, every kind, 4 calls at once, an hour of
-/// retention, a one-minute lease.
+/// retention, a one-minute lease, and no stuck detection (these scenarios are days old).
 pub fn settings() -> sync_notifier::run::RunSettings {
+    use sync_notifier::domain::ledger::Policy;
     sync_notifier::run::RunSettings {
         watch: sync_notifier::config::Watch::Discover,
-        notify_on: sync_notifier::config::KindSet::ALL,
+        notify_on: sync_notifier::domain::KindSet::ALL,
         fetch_concurrency: 4,
-        retention: std::time::Duration::from_secs(3600),
-        lease: std::time::Duration::from_secs(60),
-        vanished_ttl: sync_notifier::run::RunSettings::DEFAULT_VANISHED_TTL,
+        policy: Policy {
+            retention: std::time::Duration::from_secs(3600),
+            lease: std::time::Duration::from_secs(60),
+            idle_ttl: Policy::DEFAULT_IDLE_TTL,
+            vanished_ttl: Policy::DEFAULT_VANISHED_TTL,
+        },
+        rules: sync_notifier::domain::Rules { stuck_after: None },
     }
 }

@@ -1,13 +1,21 @@
 //! One test per rule of ARCHITECTURE §6, then property tests over random histories.
 
 use super::*;
-use crate::domain::{AttemptId, Revision, SyncEvent};
+use crate::domain::{AttemptId, ResourceName, Revision, SyncEvent};
 use proptest::prelude::*;
 
 const NOW: Timestamp = Timestamp::from_millis(1_795_688_100_000);
 
-fn stack() -> ResourceName {
-    ResourceName::parse("payments-stack").unwrap()
+fn stack() -> StackRef {
+    StackRef::local(ResourceName::parse("payments-stack").unwrap())
+}
+
+/// Rules 1–7 alone (stuck detection, rule 10, is off: `NOW` is hours after the attempts).
+const ATTEMPT_RULES: Rules = Rules { stuck_after: None };
+
+/// `decide` as a tick sees it: no blockers read, at `NOW`.
+fn decide_at(previous: Option<&ResourceState>, current: &ResourceStatus) -> Decision {
+    decide(&stack(), previous, current, None, NOW, &ATTEMPT_RULES)
 }
 
 fn revision(sha: &str) -> Revision {
@@ -46,6 +54,7 @@ fn attempt(n: i64, status: SyncStatus) -> SyncAttempt {
         initial_revision: revision(&format!("sha-{}", n - 1)),
         target_revision: revision(&format!("sha-{n}")),
         events,
+        events_omitted: 0,
     }
 }
 
@@ -63,7 +72,7 @@ fn run(observations: &[ResourceStatus]) -> Vec<Vec<Notification>> {
     observations
         .iter()
         .map(|current| {
-            let decision = decide(&stack(), state.as_ref(), current, NOW);
+            let decision = decide_at(state.as_ref(), current);
             state = Some(decision.state);
             decision.notifications
         })
@@ -91,12 +100,7 @@ fn rule_1_first_sighting_records_a_baseline_and_notifies_nothing() {
         FAILED,
         SyncStatus::Unknown("QUEUED".into()),
     ] {
-        let decision = decide(
-            &stack(),
-            None,
-            &status(attempt(1, first.clone()), None),
-            NOW,
-        );
+        let decision = decide_at(None, &status(attempt(1, first.clone()), None));
         assert!(decision.notifications.is_empty(), "{first}");
         assert_eq!(decision.state.attempt.status, first);
         assert!(
@@ -217,6 +221,27 @@ fn rule_6_a_replaced_running_attempt_that_did_not_succeed_is_reported_failed_and
 }
 
 #[test]
+fn rule_6_a_replaced_attempt_whose_outcome_aws_no_longer_reports_is_not_told_as_failed() {
+    // Attempt 1 was running; since then attempt 2 succeeded and attempt 3 started, so
+    // LatestSuccessfulSync (2) is newer than 1: how 1 ended is unknown.
+    let ticks = run(&[
+        status(attempt(1, IN_PROGRESS), Some(attempt(0, SUCCEEDED))),
+        status(attempt(3, IN_PROGRESS), Some(attempt(2, SUCCEEDED))),
+    ]);
+    assert_eq!(
+        kinds(&ticks[1]),
+        vec![(attempt(3, INITIATED).id(), Started)]
+    );
+    assert_eq!(
+        ticks[1][0].replaced,
+        Some(Replaced {
+            started_at: attempt(1, INITIATED).started_at,
+            sha: "sha-1".into()
+        })
+    );
+}
+
+#[test]
 fn rule_6_does_not_repeat_an_ending_already_told() {
     let ticks = run(&[
         status(attempt(1, IN_PROGRESS), None),
@@ -257,7 +282,7 @@ fn rule_7_ids_are_stable_per_resource_attempt_and_kind() {
         one,
         notification_id(&stack(), &attempt(2, FAILED).id(), Failed)
     );
-    let other = ResourceName::parse("orders-stack").unwrap();
+    let other = StackRef::local(ResourceName::parse("orders-stack").unwrap());
     assert_ne!(
         one,
         notification_id(&other, &attempt(1, FAILED).id(), Failed)
@@ -273,14 +298,9 @@ fn unknown_statuses_are_recorded_never_notified() {
         status(attempt(2, unknown.clone()), None),
     ]);
     assert!(ticks.concat().is_empty());
-    let decision = decide(
-        &stack(),
-        Some(&ResourceState {
-            attempt: attempt(2, unknown.clone()),
-            notified: vec![],
-        }),
+    let decision = decide_at(
+        Some(&ResourceState::baseline(&attempt(2, unknown.clone()))),
         &status(attempt(2, SUCCEEDED), Some(attempt(2, SUCCEEDED))),
-        NOW,
     );
     assert_eq!(
         kinds(&decision.notifications),
@@ -290,13 +310,8 @@ fn unknown_statuses_are_recorded_never_notified() {
 
 #[test]
 fn a_stale_read_of_an_older_attempt_changes_nothing() {
-    let previous = decide(&stack(), None, &status(attempt(5, IN_PROGRESS), None), NOW).state;
-    let decision = decide(
-        &stack(),
-        Some(&previous),
-        &status(attempt(4, FAILED), None),
-        NOW,
-    );
+    let previous = decide_at(None, &status(attempt(5, IN_PROGRESS), None)).state;
+    let decision = decide_at(Some(&previous), &status(attempt(4, FAILED), None));
     assert!(decision.notifications.is_empty());
     assert_eq!(decision.state, previous);
 }
@@ -402,14 +417,26 @@ proptest! {
     }
 
     #[test]
-    fn a_running_attempt_seen_replaced_is_told_its_ending_exactly_once(steps in steps()) {
-        let (observations, _) = history(&steps);
-        let told = kinds(&run(&observations).concat());
-        for pair in observations.windows(2) {
+    fn a_running_attempt_seen_replaced_is_told_its_ending_once_when_known_and_never_when_not(steps in steps()) {
+        let (observations, outcome) = history(&steps);
+        let ticks = run(&observations);
+        let told = kinds(&ticks.concat());
+        for (index, pair) in observations.windows(2).enumerate() {
             let (before, after) = (&pair[0].latest_sync, &pair[1].latest_sync);
-            if before.status.is_running() && before.id() != after.id() {
-                let endings = told.iter().filter(|(id, kind)| *id == before.id() && *kind != Started).count();
-                prop_assert_eq!(endings, 1);
+            if !(before.status.is_running() && before.id() != after.id()) {
+                continue;
+            }
+            let endings: Vec<_> = told.iter().filter(|(id, kind)| *id == before.id() && *kind != Started).collect();
+            let success = pair[1].latest_successful_sync.as_ref();
+            let known = success.is_none_or(|success| success.started_at <= before.started_at);
+            if known {
+                prop_assert_eq!(endings.len(), 1);
+                let succeeded = outcome[&((before.started_at.as_millis() - 1_795_680_000_000) / 60_000)];
+                prop_assert_eq!(endings[0].1 == Succeeded, succeeded, "the ending told is the true one");
+            } else {
+                prop_assert!(endings.is_empty(), "an unknown outcome is never told: {:?}", endings);
+                let first = ticks[index + 1].first();
+                prop_assert!(first.is_none_or(|first| first.replaced.as_ref().is_some_and(|replaced| replaced.started_at == before.started_at)));
             }
         }
     }
@@ -426,4 +453,308 @@ proptest! {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Rule 7 under any read order: stale and alternating reads never tell anything twice.
+
+/// An attempt that starts at minute `start` and deploys `sha`.
+fn attempt_at(start: i64, sha: &str, status: SyncStatus) -> SyncAttempt {
+    let mut attempt = attempt(start, status);
+    attempt.target_revision.sha = sha.into();
+    attempt
+}
+
+#[test]
+fn rule_7_reads_alternating_between_attempts_of_the_same_start_tell_nothing_twice() {
+    // The two examples: IN_PROGRESS a, FAILED b, FAILED a (all starting at T); and
+    // IN_PROGRESS a, b, a, b.
+    let a = |status| attempt_at(1, "a", status);
+    let b = |status| attempt_at(1, "b", status);
+    let ticks = run(&[
+        status(a(IN_PROGRESS), None),
+        status(b(FAILED), None),
+        status(a(FAILED), None),
+    ]);
+    let told = kinds(&ticks.concat());
+    assert_eq!(
+        told,
+        vec![(a(FAILED).id(), Failed), (b(FAILED).id(), Failed)],
+        "failed(a) is not told again"
+    );
+    let ticks = run(&[
+        status(a(IN_PROGRESS), None),
+        status(b(IN_PROGRESS), None),
+        status(a(IN_PROGRESS), None),
+        status(b(IN_PROGRESS), None),
+    ]);
+    let told = kinds(&ticks.concat());
+    assert_eq!(
+        told,
+        vec![(a(FAILED).id(), Failed), (b(IN_PROGRESS).id(), Started)]
+    );
+}
+
+proptest! {
+    #[test]
+    fn no_read_order_tells_an_attempt_and_kind_twice(
+        reads in prop::collection::vec((0usize..4, 0u8..4, any::<bool>()), 1..30)
+    ) {
+        // Four attempts, two of them starting at the same minute; any status, any order,
+        // with or without a latest success.
+        let pool = [(1, "a"), (1, "b"), (2, "c"), (3, "d")];
+        let observations: Vec<ResourceStatus> = reads
+            .iter()
+            .map(|(which, phase, success)| {
+                let (start, sha) = pool[*which];
+                let status = [INITIATED, IN_PROGRESS, SUCCEEDED, FAILED][usize::from(*phase)].clone();
+                let latest_success = success.then(|| attempt_at(start, sha, SUCCEEDED));
+                status_of_attempt(attempt_at(start, sha, status), latest_success)
+            })
+            .collect();
+        let told = kinds(&run(&observations).concat());
+        let unique: std::collections::HashSet<_> = told.iter().cloned().collect();
+        prop_assert_eq!(unique.len(), told.len(), "{:?}", told);
+        // And never two different endings for one attempt.
+        for (id, kind) in &told {
+            if kind.is_ending() {
+                prop_assert_eq!(told.iter().filter(|(other, k)| other == id && k.is_ending()).count(), 1);
+            }
+        }
+    }
+}
+
+fn status_of_attempt(latest: SyncAttempt, success: Option<SyncAttempt>) -> ResourceStatus {
+    ResourceStatus {
+        desired_state: None,
+        latest_sync: latest,
+        latest_successful_sync: success,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Rule 9: blockers.
+
+fn blocker(id: &str, status: BlockerStatus) -> Blocker {
+    Blocker {
+        id: id.into(),
+        blocker_type: "AUTOMATED".into(),
+        status,
+        created_reason: "Stack update failed and rolled back".into(),
+        created_at: Timestamp::from_millis(1_795_687_400_000),
+        contexts: vec![("StackName".into(), "payments-stack".into())],
+        resolved_reason: (status == BlockerStatus::Resolved).then(|| "fixed the template".into()),
+        resolved_at: (status == BlockerStatus::Resolved)
+            .then(|| Timestamp::from_millis(1_795_688_000_000)),
+    }
+}
+
+/// Runs observations with the blockers read in each tick (`None`: not read).
+fn run_with_blockers(
+    observations: &[(ResourceStatus, Option<Vec<Blocker>>)],
+) -> Vec<Vec<Notification>> {
+    let mut state: Option<ResourceState> = None;
+    observations
+        .iter()
+        .map(|(current, blockers)| {
+            let decision = decide(
+                &stack(),
+                state.as_ref(),
+                current,
+                blockers.as_deref(),
+                NOW,
+                &ATTEMPT_RULES,
+            );
+            state = Some(decision.state);
+            decision.notifications
+        })
+        .collect()
+}
+
+fn kinds_only(notifications: &[Notification]) -> Vec<NotificationKind> {
+    notifications.iter().map(|n| n.kind).collect()
+}
+
+#[test]
+fn rule_9_a_blocker_is_told_blocked_once_and_unblocked_once() {
+    use BlockerStatus::{Active, Resolved};
+    let failed = status(attempt(1, FAILED), None);
+    let ticks = run_with_blockers(&[
+        (failed.clone(), Some(vec![])),
+        (failed.clone(), Some(vec![blocker("b1", Active)])),
+        (failed.clone(), Some(vec![blocker("b1", Active)])),
+        (failed.clone(), None),
+        (failed.clone(), Some(vec![blocker("b1", Resolved)])),
+        (failed.clone(), Some(vec![blocker("b1", Resolved)])),
+        (failed.clone(), Some(vec![])),
+    ]);
+    let told: Vec<Vec<NotificationKind>> = ticks.iter().map(|tick| kinds_only(tick)).collect();
+    assert_eq!(
+        told,
+        vec![
+            vec![],
+            vec![NotificationKind::Blocked],
+            vec![],
+            vec![],
+            vec![NotificationKind::Unblocked],
+            vec![],
+            vec![]
+        ]
+    );
+    let blocked = &ticks[1][0];
+    assert_eq!(blocked.blocker.as_ref().unwrap().id, "b1");
+    assert_eq!(blocked.occurred_at, blocker("b1", Active).created_at);
+    let unblocked = &ticks[4][0];
+    assert_eq!(
+        unblocked
+            .blocker
+            .as_ref()
+            .unwrap()
+            .resolved_reason
+            .as_deref(),
+        Some("fixed the template")
+    );
+    assert_ne!(blocked.id, unblocked.id);
+}
+
+#[test]
+fn rule_9_a_blocker_active_at_first_sight_is_told_unlike_rule_1() {
+    let ticks = run_with_blockers(&[(
+        status(attempt(1, FAILED), None),
+        Some(vec![blocker("b1", BlockerStatus::Active)]),
+    )]);
+    assert_eq!(kinds_only(&ticks[0]), vec![NotificationKind::Blocked]);
+}
+
+#[test]
+fn rule_9_a_blocker_that_disappears_is_told_unblocked_and_one_resolved_unseen_is_not_told() {
+    let failed = status(attempt(1, FAILED), None);
+    let ticks = run_with_blockers(&[
+        (
+            failed.clone(),
+            Some(vec![blocker("b1", BlockerStatus::Active)]),
+        ),
+        (
+            failed.clone(),
+            Some(vec![blocker("b2", BlockerStatus::Resolved)]),
+        ),
+    ]);
+    assert_eq!(kinds_only(&ticks[1]), vec![NotificationKind::Unblocked]);
+    assert_eq!(ticks[1][0].blocker.as_ref().unwrap().id, "b1");
+}
+
+#[test]
+fn rule_9_blocker_notifications_come_after_the_attempt_they_follow() {
+    let ticks = run_with_blockers(&[
+        (status(attempt(1, IN_PROGRESS), None), Some(vec![])),
+        (
+            status(attempt(1, FAILED), None),
+            Some(vec![blocker("b1", BlockerStatus::Active)]),
+        ),
+    ]);
+    assert_eq!(
+        kinds_only(&ticks[1]),
+        vec![NotificationKind::Failed, NotificationKind::Blocked]
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Rule 10: stuck.
+
+fn run_at(observations: &[(ResourceStatus, Timestamp)], rules: Rules) -> Vec<Vec<Notification>> {
+    let mut state: Option<ResourceState> = None;
+    observations
+        .iter()
+        .map(|(current, now)| {
+            let decision = decide(&stack(), state.as_ref(), current, None, *now, &rules);
+            state = Some(decision.state);
+            decision.notifications
+        })
+        .collect()
+}
+
+#[test]
+fn rule_10_an_attempt_running_too_long_is_told_stuck_once_and_its_end_says_so() {
+    let started = attempt(1, IN_PROGRESS).started_at;
+    let minutes = |m: i64| started.plus_millis(m * 60_000);
+    let ticks = run_at(
+        &[
+            (
+                status(attempt(0, SUCCEEDED), Some(attempt(0, SUCCEEDED))),
+                minutes(0),
+            ),
+            (status(attempt(1, IN_PROGRESS), None), minutes(1)),
+            (status(attempt(1, IN_PROGRESS), None), minutes(59)),
+            (status(attempt(1, IN_PROGRESS), None), minutes(61)),
+            (status(attempt(1, IN_PROGRESS), None), minutes(90)),
+            (
+                status(attempt(1, SUCCEEDED), Some(attempt(1, SUCCEEDED))),
+                minutes(95),
+            ),
+        ],
+        Rules::default(),
+    );
+    let told: Vec<Vec<NotificationKind>> = ticks.iter().map(|tick| kinds_only(tick)).collect();
+    assert_eq!(
+        told,
+        vec![
+            vec![],
+            vec![Started],
+            vec![],
+            vec![NotificationKind::Stuck],
+            vec![],
+            vec![Succeeded]
+        ]
+    );
+    assert_eq!(ticks[3][0].running_seconds(), Some(61 * 60));
+    assert!(
+        ticks[5][0].reported_stuck,
+        "the ending says it had been reported stuck"
+    );
+    assert!(!ticks[1][0].reported_stuck);
+}
+
+#[test]
+fn rule_10_never_tells_stuck_when_turned_off_and_tells_a_new_attempt_already_stuck_at_once() {
+    let started = attempt(1, IN_PROGRESS).started_at;
+    let later = started.plus_millis(3 * 3600 * 1000);
+    let observations = [
+        (status(attempt(0, SUCCEEDED), None), started),
+        (status(attempt(1, IN_PROGRESS), None), later),
+        (
+            status(attempt(1, IN_PROGRESS), None),
+            later.plus_millis(60_000),
+        ),
+    ];
+    let off = run_at(&observations, Rules { stuck_after: None });
+    assert!(
+        off.concat()
+            .iter()
+            .all(|n| n.kind != NotificationKind::Stuck)
+    );
+    let on = run_at(&observations, Rules::default());
+    assert_eq!(kinds_only(&on[1]), vec![Started, NotificationKind::Stuck]);
+    assert!(on[2].is_empty());
+}
+
+#[test]
+fn rule_10_a_stuck_attempt_replaced_carries_that_it_was_stuck() {
+    let started = attempt(1, IN_PROGRESS).started_at;
+    let ticks = run_at(
+        &[
+            (status(attempt(1, IN_PROGRESS), None), started),
+            (
+                status(attempt(1, IN_PROGRESS), None),
+                started.plus_millis(2 * 3600 * 1000),
+            ),
+            (
+                status(attempt(180, IN_PROGRESS), None),
+                started.plus_millis(3 * 3600 * 1000),
+            ),
+        ],
+        Rules::default(),
+    );
+    assert_eq!(kinds_only(&ticks[1]), vec![NotificationKind::Stuck]);
+    assert_eq!(kinds_only(&ticks[2]), vec![Failed, Started]);
+    assert!(ticks[2][0].reported_stuck);
 }

@@ -1,0 +1,188 @@
+//! What every AWS SDK client here shares: bounded calls, a bounded answer size, and one
+//! short, safe description of a failure.
+//!
+//! - [`timeouts`]: every call has a connect, read, attempt and operation timeout (the
+//!   operation, retries included, at most 10 s), so a CodeConnections or DynamoDB
+//!   endpoint that accepts a connection and never answers cannot hold a run.
+//! - [`AnswerLimit`]: an interceptor that reads no more than [`ANSWER_LIMIT`] of an answer.
+//! - [`describe`]: says what failed in a line — the service's error, an HTTP status
+//!   without a body, an answer that could not be read, a timeout, "cannot connect" — and
+//!   never carries a response body (which for `GetSecretValue` is the secret).
+
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_codeconnections::config::interceptors::BeforeDeserializationInterceptorContextMut;
+use aws_sdk_codeconnections::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_codeconnections::error::{BoxError, ProvideErrorMetadata, SdkError};
+use aws_smithy_types::body::SdkBody;
+
+/// The largest answer read from CodeConnections (a real one is a few kilobytes).
+pub const ANSWER_LIMIT: usize = 1024 * 1024;
+
+/// The longest one AWS call may take, its retries included.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The timeouts of every AWS client: 3 s to connect, 5 s for an attempt (and for the
+/// first byte of its answer), 10 s for the whole call with the SDK's retries.
+pub fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .read_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(Duration::from_secs(5))
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
+}
+
+/// The SDK configuration from the usual places (environment, profile, the Lambda role),
+/// with [`timeouts`].
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts())
+        .load()
+        .await
+}
+
+/// Why no AWS Region is set, with the fix; `None` when one is.
+pub fn missing_region(config: &aws_config::SdkConfig) -> Option<String> {
+    if config.region().is_some() {
+        return None;
+    }
+    Some(match std::env::var("AWS_REGION") {
+        Ok(value) if value.trim().is_empty() => {
+            "AWS_REGION is empty; set it to the Region of your synced stacks, e.g. AWS_REGION=us-east-1".to_owned()
+        }
+        _ => "no AWS Region is set; set AWS_REGION (e.g. AWS_REGION=us-east-1) or a region in your AWS profile (aws configure)".to_owned(),
+    })
+}
+
+/// Checks that credentials can be found, or says how to provide them.
+pub async fn check_credentials(config: &aws_config::SdkConfig) -> Result<(), String> {
+    use aws_sdk_codeconnections::config::ProvideCredentials;
+    let fix = "configure them with `aws configure` or `aws sso login`, or set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
+    let Some(provider) = config.credentials_provider() else {
+        return Err(format!("no AWS credentials are configured; {fix}"));
+    };
+    provider
+        .provide_credentials()
+        .await
+        .map(|_| ())
+        .map_err(|error| {
+            format!(
+                "no AWS credentials could be found ({}); {fix}",
+                crate::text::preview(&error.to_string(), 200)
+            )
+        })
+}
+
+/// One line that says what happened to an AWS call: the service's error code and
+/// message; or the HTTP status of an answer without an error in it; an answer that could
+/// not be read (and why); a timeout; or that the endpoint could not be reached. It never
+/// carries a response body.
+pub fn describe<E>(
+    error: &SdkError<E, aws_sdk_codeconnections::config::http::HttpResponse>,
+) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match error {
+        SdkError::ServiceError(service) => {
+            let err = service.err();
+            let status = service.raw().status().as_u16();
+            match err.code() {
+                Some(code) => format!("{code}: {}", err.message().unwrap_or("no message")),
+                None if (200..300).contains(&status) => format!(
+                    "the answer (HTTP {status}) could not be decoded: {}",
+                    causes(err)
+                ),
+                None => match service.raw().body().bytes() {
+                    Some([]) | None => format!("HTTP {status} with no body"),
+                    Some(_) => format!("HTTP {status} without an error the SDK could read"),
+                },
+            }
+        }
+        SdkError::TimeoutError(_) => "timed out: no answer within the call's time limit".to_owned(),
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => {
+            "timed out waiting for the endpoint to answer".to_owned()
+        }
+        SdkError::DispatchFailure(failure) if failure.is_io() => {
+            format!("cannot connect to the endpoint ({})", causes(error))
+        }
+        SdkError::DispatchFailure(_) => format!("the request could not be sent: {}", causes(error)),
+        SdkError::ResponseError(response) => format!(
+            "the answer (HTTP {}) could not be read: {}",
+            response.raw().status().as_u16(),
+            causes(error)
+        ),
+        SdkError::ConstructionFailure(_) => {
+            format!("the request could not be built: {}", causes(error))
+        }
+        _ => "the AWS SDK failed".to_owned(),
+    }
+}
+
+/// The messages of an error's causes, joined, without repeats, kept short.
+fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut messages: Vec<String> = Vec::new();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        let message = cause.to_string();
+        if !message.is_empty() && !messages.iter().any(|seen| seen.contains(&message)) {
+            messages.push(message);
+        }
+        next = cause.source();
+    }
+    if messages.is_empty() {
+        messages.push(error.to_string());
+    }
+    crate::text::preview(&messages.join(": "), 300)
+}
+
+/// Reads no more than [`ANSWER_LIMIT`] of any answer: a larger one fails its call as an
+/// answer that could not be read, naming the limit, instead of filling the memory of a
+/// 128 MB function.
+#[derive(Debug)]
+pub struct AnswerLimit;
+
+pub fn answer_limit_interceptor() -> AnswerLimit {
+    AnswerLimit
+}
+
+#[derive(Debug)]
+struct TooLarge(u64);
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the answer is {} bytes, over the {} MB sync-notifier reads",
+            self.0,
+            ANSWER_LIMIT / (1024 * 1024)
+        )
+    }
+}
+
+impl std::error::Error for TooLarge {}
+
+impl Intercept for AnswerLimit {
+    fn name(&self) -> &'static str {
+        "AnswerLimit"
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let body = context.response_mut().body_mut();
+        if let Some(length) = body.content_length()
+            && length > ANSWER_LIMIT as u64
+        {
+            return Err(Box::new(TooLarge(length)));
+        }
+        let taken = std::mem::replace(body, SdkBody::taken());
+        *body = SdkBody::from_body_1_x(http_body_util::Limited::new(taken, ANSWER_LIMIT));
+        Ok(())
+    }
+}

@@ -1,0 +1,569 @@
+//! The ledger's promises, each as a property over random runs, then the small rules.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::domain::decide::Decision;
+use crate::domain::{
+    Filter, KindSet, Notification, NotificationKind, ResourceName, ResourceState, Revision,
+    StackRef, SyncAttempt, SyncEvent, SyncStatus, Timestamp,
+};
+
+const START: i64 = 1_795_680_000_000;
+const HOUR: i64 = 3_600_000;
+
+fn policy() -> Policy {
+    Policy {
+        retention: Duration::from_secs(24 * 3600),
+        lease: Duration::from_secs(120),
+        idle_ttl: Policy::DEFAULT_IDLE_TTL,
+        vanished_ttl: Policy::DEFAULT_VANISHED_TTL,
+    }
+}
+
+fn revision(sha: &str) -> Revision {
+    Revision {
+        provider_type: "GitHub".into(),
+        owner_id: "acme".into(),
+        repository_name: "infra".into(),
+        branch: "main".into(),
+        directory: "app.yaml".into(),
+        sha: sha.into(),
+    }
+}
+
+fn attempt(n: i64) -> SyncAttempt {
+    SyncAttempt {
+        started_at: Timestamp::from_millis(START + n * 60_000),
+        status: SyncStatus::InProgress,
+        target: "app".into(),
+        initial_revision: revision("0"),
+        target_revision: revision(&format!("sha-{n}")),
+        events: Vec::new(),
+        events_omitted: 0,
+    }
+}
+
+/// Notification number `n` (its id says its order), decided at `now`.
+fn notification(n: usize, kind: NotificationKind, now: Timestamp) -> Notification {
+    Notification {
+        id: format!("msg_{n:05}"),
+        kind,
+        resource: ResourceName::parse("app").unwrap(),
+        location: None,
+        account_name: None,
+        attempt: attempt(n as i64),
+        previous_status: None,
+        desired_state: None,
+        occurred_at: now,
+        detected_at: now,
+        note: None,
+        blocker: None,
+        replaced: None,
+        reported_stuck: false,
+    }
+}
+
+fn decision(notifications: Vec<Notification>) -> Decision {
+    Decision {
+        state: ResourceState::baseline(&attempt(0)),
+        notifications,
+    }
+}
+
+static FAILED_ONLY: Filter = Filter::events(KindSet::of(&[NotificationKind::Failed]));
+static ALL: Filter = Filter::ALL;
+
+fn recipients() -> Vec<Recipient<'static>> {
+    vec![
+        Recipient {
+            key: "slack:team",
+            filter: &ALL,
+            durable: true,
+        },
+        Recipient {
+            key: "pagerduty:oncall",
+            filter: &FAILED_ONLY,
+            durable: true,
+        },
+        Recipient {
+            key: "console",
+            filter: &ALL,
+            durable: false,
+        },
+    ]
+}
+
+/// One delivery's fate in a simulated run.
+#[derive(Debug, Clone, Copy)]
+enum Fate {
+    Delivered,
+    Refused,
+    Failed,
+}
+
+fn fate() -> impl Strategy<Value = Fate> {
+    prop_oneof![
+        3 => Just(Fate::Delivered),
+        1 => Just(Fate::Refused),
+        2 => Just(Fate::Failed),
+    ]
+}
+
+/// A simulated tick: how many new notifications (and whether failures), how much time
+/// passed, and the fate of each delivery tried.
+#[derive(Debug, Clone)]
+struct Step {
+    new: Vec<bool>,
+    hours: i64,
+    fates: Vec<Fate>,
+}
+
+fn steps() -> impl Strategy<Value = Vec<Step>> {
+    prop::collection::vec(
+        (
+            prop::collection::vec(any::<bool>(), 0..3),
+            0i64..10,
+            prop::collection::vec(fate(), 0..12),
+        )
+            .prop_map(|(new, hours, fates)| Step { new, hours, fates }),
+        1..20,
+    )
+}
+
+/// Everything a simulation saw.
+#[derive(Default)]
+struct Seen {
+    /// Successful deliveries per (destination, id).
+    delivered: HashMap<(String, String), usize>,
+    /// Every notification decided: id → when.
+    decided: HashMap<String, Timestamp>,
+    /// Ids dropped from the record, and when.
+    gone: HashMap<String, Timestamp>,
+    /// Per destination, the ids in the order they were sent, and delivered.
+    sent: HashMap<String, Vec<String>>,
+    delivered_order: HashMap<String, Vec<String>>,
+    /// (destination, id) delivered or refused for good.
+    settled: std::collections::HashSet<(String, String)>,
+    /// The kind of each notification.
+    kinds: HashMap<String, NotificationKind>,
+}
+
+/// Runs the ledger like a run would (absorb, claim, deliver in queue order stopping at a
+/// failure, settle, release) over `steps`.
+fn simulate(steps: &[Step]) -> (Seen, Option<ResourceRecord>) {
+    let recipients = recipients();
+    let mut seen = Seen::default();
+    let mut record: Option<ResourceRecord> = None;
+    let mut now = Timestamp::from_millis(START);
+    let mut next = 0;
+    for step in steps {
+        now = now.plus_millis(step.hours * HOUR);
+        let notifications: Vec<Notification> = step
+            .new
+            .iter()
+            .map(|failed| {
+                next += 1;
+                let kind = if *failed {
+                    NotificationKind::Failed
+                } else {
+                    NotificationKind::Started
+                };
+                let notification = notification(next, kind, now);
+                seen.decided.insert(notification.id.clone(), now);
+                seen.kinds.insert(notification.id.clone(), kind);
+                notification
+            })
+            .collect();
+        let before: Vec<String> = record
+            .iter()
+            .flat_map(|record| {
+                record
+                    .pending
+                    .iter()
+                    .map(|item| item.notification.id.clone())
+            })
+            .collect();
+        let absorbed = absorb(
+            record.as_ref(),
+            Some(decision(notifications)),
+            &recipients,
+            KindSet::ALL,
+            now,
+            &policy(),
+        )
+        .expect("a decision always gives a record");
+        let mut current = absorbed.record;
+        if let Claim::Claimed(claimed) = claim(&current, "run", now, policy().lease) {
+            current = claimed;
+            let mut fates = step.fates.iter().copied().cycle();
+            let working = current.clone();
+            for (index, items) in queues(&working, &recipients) {
+                let key = recipients[index].key;
+                for item in items {
+                    let id = working.pending[item].notification.id.clone();
+                    seen.sent
+                        .entry(key.to_owned())
+                        .or_default()
+                        .push(id.clone());
+                    match fates.next().unwrap_or(Fate::Delivered) {
+                        Fate::Delivered => {
+                            *seen
+                                .delivered
+                                .entry((key.to_owned(), id.clone()))
+                                .or_default() += 1;
+                            seen.delivered_order
+                                .entry(key.to_owned())
+                                .or_default()
+                                .push(id.clone());
+                            seen.settled.insert((key.to_owned(), id.clone()));
+                            settle(&mut current, key, &id, Settled::Delivered { thread: None });
+                        }
+                        Fate::Refused => {
+                            seen.settled.insert((key.to_owned(), id.clone()));
+                            settle(&mut current, key, &id, Settled::Refused)
+                        }
+                        Fate::Failed => break,
+                    }
+                }
+            }
+            release(&mut current, &recipients);
+        }
+        let after: Vec<String> = current
+            .pending
+            .iter()
+            .map(|item| item.notification.id.clone())
+            .collect();
+        for id in before.iter().chain(seen.decided.keys()) {
+            if !after.contains(id) {
+                seen.gone.entry(id.clone()).or_insert(now);
+            }
+        }
+        record = Some(current);
+    }
+    (seen, record)
+}
+
+proptest! {
+    #[test]
+    fn nothing_is_delivered_twice_to_a_destination_that_succeeded(steps in steps()) {
+        let (seen, _) = simulate(&steps);
+        for ((destination, id), count) in &seen.delivered {
+            prop_assert_eq!(*count, 1, "{} got {} twice", destination, id);
+        }
+    }
+
+    #[test]
+    fn nothing_is_dropped_before_its_retention_unless_every_destination_has_it(steps in steps()) {
+        let (seen, _) = simulate(&steps);
+        let retention = policy().retention.as_millis() as i64;
+        for (id, gone_at) in &seen.gone {
+            let decided = seen.decided[id];
+            let expired = gone_at.as_millis() - decided.as_millis() > retention;
+            // Done everywhere it was owed: Slack and the console always, PagerDuty for a
+            // failure.
+            let settled = |key: &str| seen.settled.contains(&(key.to_owned(), id.clone()));
+            let failed = seen.kinds[id] == NotificationKind::Failed;
+            let complete = settled("slack:team") && settled("console") && (!failed || settled("pagerduty:oncall"));
+            prop_assert!(expired || complete, "{} dropped {} ms after it was decided", id, gone_at.as_millis() - decided.as_millis());
+        }
+    }
+
+    #[test]
+    fn each_destination_gets_a_stacks_notifications_in_the_order_they_were_decided(steps in steps()) {
+        let (seen, _) = simulate(&steps);
+        for (destination, delivered) in &seen.delivered_order {
+            let in_order = delivered.windows(2).all(|pair| pair[0] < pair[1]);
+            prop_assert!(in_order, "{}: {:?}", destination, delivered);
+        }
+    }
+
+    #[test]
+    fn a_lease_blocks_a_second_claimant_until_it_lapses(held_for in 0i64..300_000, asked_after in 0i64..300_000) {
+        let mut record = ResourceRecord::new(ResourceState::baseline(&attempt(0)));
+        record.pending.push(Pending {
+            notification: notification(1, NotificationKind::Started, Timestamp::from_millis(START)),
+            done: Vec::new(),
+            targets: vec!["slack:team".into()],
+        });
+        let at = Timestamp::from_millis(START);
+        let Claim::Claimed(claimed) = claim(&record, "first", at, Duration::from_millis(held_for as u64)) else {
+            panic!("the first claimant gets it");
+        };
+        let later = at.plus_millis(asked_after);
+        let second = claim(&claimed, "second", later, policy().lease);
+        if asked_after < held_for {
+            prop_assert_eq!(second, Claim::Held { until: at.plus_millis(held_for) });
+        } else {
+            prop_assert!(matches!(second, Claim::Claimed(_)));
+        }
+    }
+}
+
+#[test]
+fn a_notification_is_pending_for_the_durable_destinations_that_want_it() {
+    let now = Timestamp::from_millis(START);
+    let absorbed = absorb(
+        None,
+        Some(decision(vec![
+            notification(1, NotificationKind::Started, now),
+            notification(2, NotificationKind::Failed, now),
+        ])),
+        &recipients(),
+        KindSet::ALL,
+        now,
+        &policy(),
+    )
+    .unwrap();
+    let targets: Vec<&Vec<String>> = absorbed
+        .record
+        .pending
+        .iter()
+        .map(|item| &item.targets)
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            &vec!["slack:team".to_owned()],
+            &vec!["slack:team".to_owned(), "pagerduty:oncall".to_owned()]
+        ]
+    );
+    let queued: Vec<(usize, Vec<usize>)> = queues(&absorbed.record, &recipients());
+    assert_eq!(queued, vec![(0, vec![0, 1]), (1, vec![1]), (2, vec![0, 1])]);
+}
+
+#[test]
+fn notify_on_records_a_transition_without_making_it_pending() {
+    let now = Timestamp::from_millis(START);
+    let absorbed = absorb(
+        None,
+        Some(decision(vec![notification(
+            1,
+            NotificationKind::Started,
+            now,
+        )])),
+        &recipients(),
+        KindSet::of(&[NotificationKind::Failed]),
+        now,
+        &policy(),
+    )
+    .unwrap();
+    assert!(absorbed.record.pending.is_empty());
+    assert_eq!(absorbed.transitions.len(), 1);
+    assert!(!absorbed.transitions[0].notify);
+}
+
+#[test]
+fn a_notification_a_destination_of_another_process_is_owed_is_kept_for_it() {
+    // Decided by the function for Slack; a `check` without the secret has only the console.
+    let now = Timestamp::from_millis(START);
+    let mut record = ResourceRecord::new(ResourceState::baseline(&attempt(0)));
+    record.pending.push(Pending {
+        notification: notification(1, NotificationKind::Started, now),
+        done: vec!["console".into()],
+        targets: vec!["slack:team".into()],
+    });
+    let console_only = [Recipient {
+        key: "console",
+        filter: &ALL,
+        durable: false,
+    }];
+    let absorbed = absorb(
+        Some(&record),
+        None,
+        &console_only,
+        KindSet::ALL,
+        now,
+        &policy(),
+    )
+    .unwrap();
+    assert_eq!(absorbed.record.pending.len(), 1, "still owed to slack:team");
+}
+
+#[test]
+fn retention_expires_what_is_older_and_keeps_what_is_not() {
+    let decided = Timestamp::from_millis(START);
+    let mut record = ResourceRecord::new(ResourceState::baseline(&attempt(0)));
+    record.pending.push(Pending {
+        notification: notification(1, NotificationKind::Started, decided),
+        done: Vec::new(),
+        targets: vec!["slack:team".into()],
+    });
+    let just_in = decided.plus_millis(24 * HOUR);
+    let kept = absorb(
+        Some(&record),
+        None,
+        &recipients(),
+        KindSet::ALL,
+        just_in,
+        &policy(),
+    )
+    .unwrap();
+    assert!(kept.expired.is_empty());
+    let past = decided.plus_millis(24 * HOUR + 1);
+    let dropped = absorb(
+        Some(&record),
+        None,
+        &recipients(),
+        KindSet::ALL,
+        past,
+        &policy(),
+    )
+    .unwrap();
+    assert_eq!(dropped.expired.len(), 1);
+    assert!(dropped.record.pending.is_empty());
+}
+
+#[test]
+fn the_ttl_is_renewed_only_when_a_third_is_left_and_a_vanished_stack_expires_once() {
+    let now = Timestamp::from_millis(START);
+    let policy = policy();
+    let fresh = renewed_expiry(None, now, &policy);
+    assert_eq!(fresh, now.plus_millis(90 * 24 * HOUR));
+    assert_eq!(
+        renewed_expiry(Some(fresh), now.plus_millis(59 * 24 * HOUR), &policy),
+        fresh
+    );
+    assert!(renewed_expiry(Some(fresh), now.plus_millis(61 * 24 * HOUR), &policy) > fresh);
+
+    let mut record = ResourceRecord::new(ResourceState::baseline(&attempt(0)));
+    record.expires_at = Some(fresh);
+    let Vanish::Expiring {
+        until,
+        write: Some(expiring),
+    } = vanish(&record, now, &policy)
+    else {
+        panic!("a vanished stack's expiry is written");
+    };
+    assert_eq!(until, now.plus_millis(30 * 24 * HOUR));
+    assert_eq!(
+        vanish(&expiring, now.plus_millis(HOUR), &policy),
+        Vanish::Expiring { until, write: None },
+        "written once"
+    );
+    record.lease = Some(Lease {
+        owner: "other".into(),
+        until: now.plus_millis(60_000),
+    });
+    assert_eq!(vanish(&record, now, &policy), Vanish::AfterDelivery);
+}
+
+#[test]
+fn settling_records_threads_and_release_drops_what_is_complete() {
+    let now = Timestamp::from_millis(START);
+    let absorbed = absorb(
+        None,
+        Some(decision(vec![notification(
+            1,
+            NotificationKind::Started,
+            now,
+        )])),
+        &recipients()[..1],
+        KindSet::ALL,
+        now,
+        &policy(),
+    )
+    .unwrap();
+    let mut record = absorbed.record;
+    record.state.told.push(crate::domain::Told {
+        attempt: attempt(1).id(),
+        kinds: vec![NotificationKind::Started],
+    });
+    let thread = Thread {
+        destination: "slack:team".into(),
+        attempt: attempt(1).id(),
+        channel: "C0123".into(),
+        ts: "1795680060.000100".into(),
+    };
+    settle(
+        &mut record,
+        "slack:team",
+        "msg_00001",
+        Settled::Delivered {
+            thread: Some(thread.clone()),
+        },
+    );
+    assert_eq!(record.thread("slack:team", &attempt(1).id()), Some(&thread));
+    release(&mut record, &recipients()[..1]);
+    assert!(record.pending.is_empty());
+    assert!(record.lease.is_none());
+}
+
+#[test]
+fn stored_events_keep_the_newest_within_the_budget_and_count_the_rest() {
+    let mut attempt = attempt(1);
+    attempt.events = (0..120)
+        .map(|index| SyncEvent {
+            event: format!("{index:03} {}", "x".repeat(2000)),
+            event_type: "INFO".into(),
+            time: Timestamp::from_millis(START + index * 1000),
+            external_id: None,
+        })
+        .collect();
+    keep_newest_events(&mut attempt, EVENTS_KEPT, EVENT_BYTES_KEPT);
+    assert!(attempt.events.len() < 20, "{}", attempt.events.len());
+    assert_eq!(attempt.events.len() + attempt.events_omitted, 120);
+    assert!(
+        attempt.events.last().unwrap().event.starts_with("119"),
+        "the newest is kept"
+    );
+    assert!(
+        attempt
+            .events
+            .iter()
+            .all(|event| event.event.chars().count() <= EVENT_TEXT_KEPT)
+    );
+    let bytes: usize = attempt
+        .events
+        .iter()
+        .map(|event| event.event.len() + 4)
+        .sum();
+    assert!(bytes <= EVENT_BYTES_KEPT);
+}
+
+#[test]
+fn fit_shrinks_events_first_and_hands_back_only_what_cannot_be_kept() {
+    let now = Timestamp::from_millis(START);
+    let mut record = ResourceRecord::new(ResourceState::baseline(&attempt(0)));
+    for n in 0..5 {
+        let mut item = notification(n, NotificationKind::Failed, now);
+        item.attempt.events = (0..40)
+            .map(|index| SyncEvent {
+                event: "y".repeat(300),
+                event_type: "ERROR".into(),
+                time: Timestamp::from_millis(START + index),
+                external_id: None,
+            })
+            .collect();
+        record.pending.push(Pending {
+            notification: item,
+            done: Vec::new(),
+            targets: vec!["slack:team".into()],
+        });
+    }
+    let events = |record: &ResourceRecord| -> usize {
+        record
+            .pending
+            .iter()
+            .map(|item| item.notification.attempt.events.len())
+            .sum()
+    };
+    // Fits once fewer events are kept: nothing handed back.
+    let overflow = fit(&mut record, |record| events(record) <= 60);
+    assert!(overflow.is_empty());
+    assert!(events(&record) <= 60);
+    assert_eq!(record.pending.len(), 5);
+    // Fits only with two notifications: the oldest are handed back to be sent now.
+    let overflow = fit(&mut record, |record| record.pending.len() <= 2);
+    assert_eq!(overflow.len(), 3);
+    assert_eq!(overflow[0].notification.id, "msg_00000");
+}
+
+#[test]
+fn a_stack_in_another_account_is_filtered_by_its_own_name() {
+    let stack = StackRef::local(ResourceName::parse("app").unwrap());
+    assert!(ALL.matches(NotificationKind::Failed, &stack));
+}

@@ -1,0 +1,159 @@
+//! Credentials of destinations, which must never be printed: webhook URLs (Slack's path is
+//! the key), Standard Webhooks signing secrets, bot tokens and routing keys. `Debug` and
+//! `Display` show only what helps an operator (a URL's scheme and host), never the secret.
+
+use std::fmt;
+
+use base64::Engine as _;
+
+/// A webhook URL. `Debug` and `Display` show the scheme and host only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(reqwest::Url);
+
+impl SecretUrl {
+    /// Accepts `https` URLs, and `http` only for loopback hosts (local testing).
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let url = reqwest::Url::parse(value.trim()).map_err(|error| {
+            format!(
+                "{} is not a URL ({error}); expected https://host/path",
+                mask(value)
+            )
+        })?;
+        let loopback = match url.host() {
+            Some(url::Host::Domain(domain)) => domain == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        match url.scheme() {
+            "https" if url.host().is_some() => Ok(SecretUrl(url)),
+            "http" if loopback => Ok(SecretUrl(url)),
+            scheme => Err(format!(
+                "{} uses {scheme}; webhook URLs must be https:// (http:// is allowed only for localhost and 127.0.0.1)",
+                mask(value)
+            )),
+        }
+    }
+
+    pub fn expose(&self) -> &reqwest::Url {
+        &self.0
+    }
+
+    /// The host, which is no secret and tells people where it points.
+    pub fn host(&self) -> &str {
+        self.0.host_str().unwrap_or("")
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretUrl({self})")
+    }
+}
+
+impl fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}/…", self.0.scheme(), self.host())
+    }
+}
+
+/// Shows where a rejected URL points without showing its secret part.
+pub fn mask(value: &str) -> String {
+    match reqwest::Url::parse(value.trim()) {
+        Ok(url) => format!("\"{}://{}/…\"", url.scheme(), url.host_str().unwrap_or("")),
+        Err(_) => format!("a value of {} characters", value.chars().count()),
+    }
+}
+
+/// A Standard Webhooks signing secret (`whsec_` + base64 of the key). Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningSecret(Vec<u8>);
+
+impl SigningSecret {
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let fix = "expected whsec_ followed by base64 of a random key of 24 to 64 bytes, e.g. whsec_$(openssl rand -base64 32)";
+        let Some(encoded) = value.trim().strip_prefix("whsec_") else {
+            return Err(format!("the value does not start with whsec_; {fix}"));
+        };
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|_| format!("the part after whsec_ is not valid base64; {fix}"))?;
+        if !(24..=64).contains(&key.len()) {
+            return Err(format!("the key is {} bytes long; {fix}", key.len()));
+        }
+        Ok(SigningSecret(key))
+    }
+
+    pub fn key(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SigningSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningSecret(redacted)")
+    }
+}
+
+/// A token or key (a Slack bot token, a PagerDuty routing key). `Debug` and `Display`
+/// show its kind and length only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretToken(String);
+
+impl SecretToken {
+    pub fn new(value: impl Into<String>) -> SecretToken {
+        SecretToken(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretToken({self})")
+    }
+}
+
+impl fmt::Display for SecretToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "(secret of {} characters)", self.0.chars().count())
+    }
+}
+
+/// Quotes a value for a message, unless it may be a secret (a URL, a token, or anything
+/// long).
+pub fn quote(value: &str) -> String {
+    let secret_like = value.contains("://")
+        || value.contains("whsec_")
+        || value.starts_with("xox")
+        || value.chars().count() > 40;
+    if secret_like {
+        format!("(a value of {} characters)", value.chars().count())
+    } else {
+        format!("{:?}", crate::text::single_line(value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_never_repeats_what_may_be_a_secret() {
+        assert_eq!(quote("slak"), "\"slak\"");
+        assert_eq!(
+            quote("https://hooks.slack.com/services/T/B/SECRET"),
+            "(a value of 43 characters)"
+        );
+        assert!(!quote("whsec_abc").contains("abc"));
+        assert!(!quote("xoxb-123").contains("123"));
+    }
+
+    #[test]
+    fn tokens_never_print() {
+        let token = SecretToken::new("xoxb-1234-SECRET");
+        assert!(!format!("{token:?} {token}").contains("SECRET"));
+    }
+}

@@ -1,0 +1,615 @@
+//! The stored shape of a stack's record: JSON, the same in both stores (DynamoDB keeps it
+//! in one attribute; the local file in one entry per stack).
+//!
+//! This is an interface of its own (users upgrade in place), so it is written out here
+//! rather than derived from the domain types: a change to the domain cannot change what
+//! is stored without a change to this file. Every field added since release 0.1.0 is
+//! optional, so a record written by 0.1.0 reads as it is (its `state.notified`, the kinds
+//! told of its recorded attempt, becomes that attempt's entry in `told`), pending
+//! notifications, leases and expiries included (`tests/upgrade` proves it on state 0.1.0
+//! wrote). Anything this build cannot read is reported as unreadable, never guessed at.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::ledger::{Lease, Pending, Quiet, ResourceRecord, Thread};
+use crate::domain::{
+    AccountId, AttemptId, Blocker, BlockerStatus, KnownBlocker, Location, Notification,
+    NotificationKind, Region, Replaced, ResourceName, ResourceState, Revision, SyncAttempt,
+    SyncEvent, SyncStatus, Timestamp, Told,
+};
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredRecord {
+    state: StoredState,
+    #[serde(default)]
+    pending: Vec<StoredPending>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lease: Option<StoredLease>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    threads: Vec<StoredThread>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredState {
+    attempt: StoredAttempt,
+    /// Release 0.1.0: the kinds told of `attempt` (now its entry in `told`).
+    #[serde(default, skip_serializing)]
+    notified: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    told: Vec<StoredTold>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    blockers: Vec<StoredKnownBlocker>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredTold {
+    attempt: StoredAttemptId,
+    kinds: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredAttemptId {
+    started_at: i64,
+    sha: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredKnownBlocker {
+    blocker: StoredBlocker,
+    #[serde(default)]
+    unblocked: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredBlocker {
+    id: String,
+    #[serde(rename = "type")]
+    blocker_type: String,
+    status: String,
+    created_reason: String,
+    created_at: i64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    contexts: Vec<StoredContext>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resolved_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resolved_at: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredContext {
+    key: String,
+    value: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredAttempt {
+    started_at: i64,
+    status: String,
+    target: String,
+    initial_revision: StoredRevision,
+    target_revision: StoredRevision,
+    #[serde(default)]
+    events: Vec<StoredEvent>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    events_omitted: usize,
+}
+
+fn is_zero(value: &usize) -> bool {
+    *value == 0
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredRevision {
+    provider_type: String,
+    owner_id: String,
+    repository_name: String,
+    branch: String,
+    directory: String,
+    sha: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredEvent {
+    event: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    time: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    external_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredPending {
+    notification: StoredNotification,
+    #[serde(default)]
+    done: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    targets: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredNotification {
+    id: String,
+    kind: String,
+    resource: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    location: Option<StoredLocation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    account_name: Option<String>,
+    attempt: StoredAttempt,
+    #[serde(default)]
+    previous_status: Option<String>,
+    #[serde(default)]
+    desired_state: Option<StoredRevision>,
+    occurred_at: i64,
+    detected_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    blocker: Option<StoredBlocker>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    replaced: Option<StoredAttemptId>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    reported_stuck: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredLocation {
+    account: String,
+    region: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredLease {
+    owner: String,
+    until: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredThread {
+    destination: String,
+    attempt: StoredAttemptId,
+    channel: String,
+    ts: String,
+}
+
+/// The record of destination-wide state (quiet periods a destination asked for).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct StoredDestinations {
+    #[serde(default)]
+    quiet: Vec<StoredQuiet>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredQuiet {
+    destination: String,
+    until: i64,
+}
+
+/// The record as stored JSON.
+pub fn encode(record: &ResourceRecord) -> Result<String, String> {
+    serde_json::to_string(&StoredRecord::from(record)).map_err(|error| error.to_string())
+}
+
+/// The record as a JSON value (the local file nests it as an object).
+pub fn encode_value(record: &ResourceRecord) -> Result<serde_json::Value, String> {
+    serde_json::to_value(StoredRecord::from(record)).map_err(|error| error.to_string())
+}
+
+/// A stored record, or why it cannot be read.
+pub fn decode(json: &str) -> Result<ResourceRecord, String> {
+    let stored: StoredRecord = serde_json::from_str(json)
+        .map_err(|error| format!("the stored record does not parse: {error}"))?;
+    stored
+        .try_into()
+        .map_err(|error| format!("the stored record does not make sense: {error}"))
+}
+
+/// [`decode`] from a JSON value.
+pub fn decode_value(value: serde_json::Value) -> Result<ResourceRecord, String> {
+    let stored: StoredRecord = serde_json::from_value(value)
+        .map_err(|error| format!("the stored record does not parse: {error}"))?;
+    stored
+        .try_into()
+        .map_err(|error| format!("the stored record does not make sense: {error}"))
+}
+
+/// Destination-wide state as stored JSON.
+pub fn encode_destinations(quiet: &[Quiet]) -> Result<String, String> {
+    let stored = StoredDestinations {
+        quiet: quiet
+            .iter()
+            .map(|quiet| StoredQuiet {
+                destination: quiet.destination.clone(),
+                until: quiet.until.as_millis(),
+            })
+            .collect(),
+    };
+    serde_json::to_string(&stored).map_err(|error| error.to_string())
+}
+
+pub fn decode_destinations(json: &str) -> Result<Vec<Quiet>, String> {
+    let stored: StoredDestinations = serde_json::from_str(json)
+        .map_err(|error| format!("the destinations record does not parse: {error}"))?;
+    Ok(stored
+        .quiet
+        .into_iter()
+        .map(|quiet| Quiet {
+            destination: quiet.destination,
+            until: Timestamp::from_millis(quiet.until),
+        })
+        .collect())
+}
+
+// ---------------------------------------------------------------- domain → stored
+
+impl From<&ResourceRecord> for StoredRecord {
+    fn from(record: &ResourceRecord) -> Self {
+        StoredRecord {
+            state: StoredState {
+                attempt: (&record.state.attempt).into(),
+                notified: Vec::new(),
+                told: record
+                    .state
+                    .told
+                    .iter()
+                    .map(|told| StoredTold {
+                        attempt: (&told.attempt).into(),
+                        kinds: told
+                            .kinds
+                            .iter()
+                            .map(|kind| kind.event_type().to_owned())
+                            .collect(),
+                    })
+                    .collect(),
+                blockers: record
+                    .state
+                    .blockers
+                    .iter()
+                    .map(|known| StoredKnownBlocker {
+                        blocker: (&known.blocker).into(),
+                        unblocked: known.unblocked,
+                    })
+                    .collect(),
+            },
+            pending: record
+                .pending
+                .iter()
+                .map(|item| StoredPending {
+                    notification: (&item.notification).into(),
+                    done: item.done.clone(),
+                    targets: item.targets.clone(),
+                })
+                .collect(),
+            lease: record.lease.as_ref().map(|lease| StoredLease {
+                owner: lease.owner.clone(),
+                until: lease.until.as_millis(),
+            }),
+            expires_at: record.expires_at.map(Timestamp::as_millis),
+            threads: record
+                .threads
+                .iter()
+                .map(|thread| StoredThread {
+                    destination: thread.destination.clone(),
+                    attempt: (&thread.attempt).into(),
+                    channel: thread.channel.clone(),
+                    ts: thread.ts.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<&AttemptId> for StoredAttemptId {
+    fn from(id: &AttemptId) -> Self {
+        StoredAttemptId {
+            started_at: id.started_at.as_millis(),
+            sha: id.sha.clone(),
+        }
+    }
+}
+
+impl From<&Revision> for StoredRevision {
+    fn from(revision: &Revision) -> Self {
+        StoredRevision {
+            provider_type: revision.provider_type.clone(),
+            owner_id: revision.owner_id.clone(),
+            repository_name: revision.repository_name.clone(),
+            branch: revision.branch.clone(),
+            directory: revision.directory.clone(),
+            sha: revision.sha.clone(),
+        }
+    }
+}
+
+impl From<&SyncAttempt> for StoredAttempt {
+    fn from(attempt: &SyncAttempt) -> Self {
+        StoredAttempt {
+            started_at: attempt.started_at.as_millis(),
+            status: attempt.status.as_str().to_owned(),
+            target: attempt.target.clone(),
+            initial_revision: (&attempt.initial_revision).into(),
+            target_revision: (&attempt.target_revision).into(),
+            events: attempt
+                .events
+                .iter()
+                .map(|event| StoredEvent {
+                    event: event.event.clone(),
+                    event_type: event.event_type.clone(),
+                    time: event.time.as_millis(),
+                    external_id: event.external_id.clone(),
+                })
+                .collect(),
+            events_omitted: attempt.events_omitted,
+        }
+    }
+}
+
+impl From<&Blocker> for StoredBlocker {
+    fn from(blocker: &Blocker) -> Self {
+        StoredBlocker {
+            id: blocker.id.clone(),
+            blocker_type: blocker.blocker_type.clone(),
+            status: blocker.status.as_str().to_owned(),
+            created_reason: blocker.created_reason.clone(),
+            created_at: blocker.created_at.as_millis(),
+            contexts: blocker
+                .contexts
+                .iter()
+                .map(|(key, value)| StoredContext {
+                    key: key.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+            resolved_reason: blocker.resolved_reason.clone(),
+            resolved_at: blocker.resolved_at.map(Timestamp::as_millis),
+        }
+    }
+}
+
+impl From<&Notification> for StoredNotification {
+    fn from(notification: &Notification) -> Self {
+        StoredNotification {
+            id: notification.id.clone(),
+            kind: notification.kind.event_type().to_owned(),
+            resource: notification.resource.as_str().to_owned(),
+            location: notification
+                .location
+                .as_ref()
+                .map(|location| StoredLocation {
+                    account: location.account.as_str().to_owned(),
+                    region: location.region.as_str().to_owned(),
+                }),
+            account_name: notification.account_name.clone(),
+            attempt: (&notification.attempt).into(),
+            previous_status: notification
+                .previous_status
+                .as_ref()
+                .map(|status| status.as_str().to_owned()),
+            desired_state: notification.desired_state.as_ref().map(Into::into),
+            occurred_at: notification.occurred_at.as_millis(),
+            detected_at: notification.detected_at.as_millis(),
+            note: notification.note.clone(),
+            blocker: notification.blocker.as_ref().map(Into::into),
+            replaced: notification
+                .replaced
+                .as_ref()
+                .map(|replaced| StoredAttemptId {
+                    started_at: replaced.started_at.as_millis(),
+                    sha: replaced.sha.clone(),
+                }),
+            reported_stuck: notification.reported_stuck,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- stored → domain
+
+fn kind(word: &str) -> Result<NotificationKind, String> {
+    NotificationKind::from_word(word)
+        .filter(|_| word.starts_with("sync."))
+        .ok_or_else(|| {
+            format!(
+                "unknown notification kind {:?}",
+                crate::text::preview(word, 40)
+            )
+        })
+}
+
+impl From<StoredAttemptId> for AttemptId {
+    fn from(id: StoredAttemptId) -> Self {
+        AttemptId {
+            started_at: Timestamp::from_millis(id.started_at),
+            sha: id.sha,
+        }
+    }
+}
+
+impl From<StoredRevision> for Revision {
+    fn from(revision: StoredRevision) -> Self {
+        Revision {
+            provider_type: revision.provider_type,
+            owner_id: revision.owner_id,
+            repository_name: revision.repository_name,
+            branch: revision.branch,
+            directory: revision.directory,
+            sha: revision.sha,
+        }
+    }
+}
+
+impl From<StoredAttempt> for SyncAttempt {
+    fn from(attempt: StoredAttempt) -> Self {
+        SyncAttempt {
+            started_at: Timestamp::from_millis(attempt.started_at),
+            status: SyncStatus::parse(&attempt.status),
+            target: attempt.target,
+            initial_revision: attempt.initial_revision.into(),
+            target_revision: attempt.target_revision.into(),
+            events: attempt
+                .events
+                .into_iter()
+                .map(|event| SyncEvent {
+                    event: event.event,
+                    event_type: event.event_type,
+                    time: Timestamp::from_millis(event.time),
+                    external_id: event.external_id,
+                })
+                .collect(),
+            events_omitted: attempt.events_omitted,
+        }
+    }
+}
+
+impl TryFrom<StoredBlocker> for Blocker {
+    type Error = String;
+    fn try_from(blocker: StoredBlocker) -> Result<Self, String> {
+        let status = match blocker.status.as_str() {
+            "ACTIVE" => BlockerStatus::Active,
+            "RESOLVED" => BlockerStatus::Resolved,
+            other => {
+                return Err(format!(
+                    "unknown blocker status {:?}",
+                    crate::text::preview(other, 40)
+                ));
+            }
+        };
+        Ok(Blocker {
+            id: blocker.id,
+            blocker_type: blocker.blocker_type,
+            status,
+            created_reason: blocker.created_reason,
+            created_at: Timestamp::from_millis(blocker.created_at),
+            contexts: blocker
+                .contexts
+                .into_iter()
+                .map(|context| (context.key, context.value))
+                .collect(),
+            resolved_reason: blocker.resolved_reason,
+            resolved_at: blocker.resolved_at.map(Timestamp::from_millis),
+        })
+    }
+}
+
+impl TryFrom<StoredNotification> for Notification {
+    type Error = String;
+    fn try_from(stored: StoredNotification) -> Result<Self, String> {
+        let location = match stored.location {
+            None => None,
+            Some(location) => Some(Location {
+                account: AccountId::parse(&location.account)?,
+                region: Region::parse(&location.region)?,
+            }),
+        };
+        Ok(Notification {
+            kind: kind(&stored.kind)?,
+            resource: ResourceName::parse(&stored.resource).map_err(|error| error.to_string())?,
+            location,
+            account_name: stored.account_name,
+            attempt: stored.attempt.into(),
+            previous_status: stored.previous_status.as_deref().map(SyncStatus::parse),
+            desired_state: stored.desired_state.map(Into::into),
+            occurred_at: Timestamp::from_millis(stored.occurred_at),
+            detected_at: Timestamp::from_millis(stored.detected_at),
+            note: stored.note,
+            blocker: stored.blocker.map(TryInto::try_into).transpose()?,
+            replaced: stored.replaced.map(|replaced| Replaced {
+                started_at: Timestamp::from_millis(replaced.started_at),
+                sha: replaced.sha,
+            }),
+            reported_stuck: stored.reported_stuck,
+            id: stored.id,
+        })
+    }
+}
+
+impl TryFrom<StoredRecord> for ResourceRecord {
+    type Error = String;
+    fn try_from(stored: StoredRecord) -> Result<Self, String> {
+        let attempt: SyncAttempt = stored.state.attempt.into();
+        let kinds = |words: Vec<String>| {
+            words
+                .iter()
+                .map(|word| kind(word))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let mut told = stored
+            .state
+            .told
+            .into_iter()
+            .map(|told| {
+                Ok(Told {
+                    attempt: told.attempt.into(),
+                    kinds: kinds(told.kinds)?,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        if !told.iter().any(|entry| entry.attempt == attempt.id()) {
+            // Release 0.1.0 kept only the recorded attempt's kinds, in `notified`.
+            told.push(Told {
+                attempt: attempt.id(),
+                kinds: kinds(stored.state.notified)?,
+            });
+        }
+        let blockers = stored
+            .state
+            .blockers
+            .into_iter()
+            .map(|known| {
+                Ok(KnownBlocker {
+                    blocker: known.blocker.try_into()?,
+                    unblocked: known.unblocked,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let pending = stored
+            .pending
+            .into_iter()
+            .map(|item| {
+                Ok(Pending {
+                    notification: item.notification.try_into()?,
+                    done: item.done,
+                    targets: item.targets,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(ResourceRecord {
+            state: ResourceState {
+                attempt,
+                told,
+                blockers,
+            },
+            pending,
+            lease: stored.lease.map(|lease| Lease {
+                owner: lease.owner,
+                until: Timestamp::from_millis(lease.until),
+            }),
+            expires_at: stored.expires_at.map(Timestamp::from_millis),
+            threads: stored
+                .threads
+                .into_iter()
+                .map(|thread| Thread {
+                    destination: thread.destination,
+                    attempt: thread.attempt.into(),
+                    channel: thread.channel,
+                    ts: thread.ts,
+                })
+                .collect(),
+        })
+    }
+}
