@@ -135,14 +135,15 @@ pub fn codeconnections_client(
     aws_sdk_codeconnections::Client::from_conf(config)
 }
 
+/// The clients destinations are built with (the AWS SDK configuration for AWS-service
+/// destinations is loaded from the environment; nothing is called until one sends).
+async fn clients() -> Clients {
+    Clients::new(http_client()).with_aws(crate::aws::sdk_config().await)
+}
+
 /// The destinations the configuration names, and the console.
-fn destinations(config: &Config, format: ConsoleFormat, out: &Output) -> Vec<Destination> {
-    let clients = Clients::new(http_client());
-    let mut destinations = crate::notify::destinations(
-        &config.destinations,
-        &clients,
-        config.console_region.as_ref(),
-    );
+async fn destinations(config: &Config, format: ConsoleFormat, out: &Output) -> Vec<Destination> {
+    let mut destinations = config.build_destinations(&clients().await);
     announce(&destinations);
     destinations.push(Destination::console(
         format,
@@ -183,7 +184,12 @@ pub async fn replay(
         watch: Watch::Resources(names),
         ..RunSettings::from(config)
     };
-    let runner = Runner::new(source, store, destinations(config, format, &out), settings);
+    let runner = Runner::new(
+        source,
+        store,
+        destinations(config, format, &out).await,
+        settings,
+    );
 
     let mut summaries = Vec::new();
     for tick in 0..endpoint.tick_count() {
@@ -284,7 +290,7 @@ pub async fn check(
     let runner = Runner::new(
         source,
         store,
-        destinations(config, format, &out),
+        destinations(config, format, &out).await,
         RunSettings::from(config),
     );
     let scope = match resources {
@@ -383,12 +389,7 @@ pub async fn send_test_to(
 
 /// `send-test`: the results, one line each.
 pub async fn send_test(config: &Config, out: Output) -> Result<Vec<TestResult>, CliError> {
-    let clients = Clients::new(http_client());
-    let destinations = crate::notify::destinations(
-        &config.destinations,
-        &clients,
-        config.console_region.as_ref(),
-    );
+    let destinations = config.build_destinations(&clients().await);
     if destinations.is_empty() {
         return Err(CliError::NoDestination);
     }

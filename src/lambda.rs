@@ -381,7 +381,8 @@ pub async fn serve() -> Result<(), lambda_runtime::Error> {
         )),
         None => crate::store::AnyStore::Local(crate::store::LocalStore::in_memory()),
     };
-    let clients = crate::notify::Clients::new(crate::notify::http_client());
+    let clients =
+        crate::notify::Clients::new(crate::notify::http_client()).with_aws(sdk_config.clone());
     let destinations = crate::notify::destinations(
         &config.destinations,
         &clients,

@@ -70,6 +70,9 @@ pub struct Delivered {
 pub struct Clients {
     pub http: reqwest::Client,
     pub policy: DeliveryPolicy,
+    /// The AWS SDK configuration, for destinations that are AWS services (SNS,
+    /// EventBridge); `None` where there is none (a local replay without AWS).
+    pub aws: Option<aws_config::SdkConfig>,
 }
 
 impl Clients {
@@ -77,7 +80,14 @@ impl Clients {
         Clients {
             http,
             policy: DeliveryPolicy::default(),
+            aws: None,
         }
+    }
+
+    /// The same clients, with the AWS SDK configuration.
+    pub fn with_aws(mut self, aws: aws_config::SdkConfig) -> Clients {
+        self.aws = Some(aws);
+        self
     }
 }
 

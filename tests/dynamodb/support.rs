@@ -406,6 +406,7 @@ impl Receivers {
         config.build_destinations(&Clients {
             http: http_client(),
             policy,
+            aws: None,
         })
     }
 

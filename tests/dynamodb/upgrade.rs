@@ -92,6 +92,7 @@ impl Destinations {
             config.build_destinations(&Clients {
                 http: http_client(),
                 policy: DeliveryPolicy::default(),
+                aws: None,
             }),
             RunSettings::from(&config),
         )

@@ -315,6 +315,7 @@ fn destinations(variables: &[(String, String)], policy: DeliveryPolicy) -> Vec<D
     config(variables).build_destinations(&Clients {
         http: http_client(),
         policy,
+        aws: None,
     })
 }
 
