@@ -70,6 +70,19 @@ pub fn clip(text: &str, limit: usize) -> String {
     cut
 }
 
+/// `text` cut to at most `limit` units like [`clip`], after `mend` repaired what the cut
+/// broke in the text's markup (half an entity, a dangling escape) before the "…".
+pub fn cut_mended(text: &str, limit: usize, mend: impl Fn(&mut String)) -> String {
+    if units(text) <= limit {
+        return text.to_owned();
+    }
+    let mut cut = clip(text, limit.saturating_sub(1));
+    cut.pop();
+    mend(&mut cut);
+    cut.push('…');
+    cut
+}
+
 /// Appends lines to a text while they fit in `limit` units, then says how many were
 /// left out with "…and N more" (which always fits: room for it is kept).
 pub fn fit_lines(heading: &str, lines: &[String], total: usize, limit: usize) -> String {

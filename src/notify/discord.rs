@@ -8,69 +8,15 @@
 
 use serde_json::{Value, json};
 
-use super::facts::Commit;
-use super::layout::{Message, Part};
-use super::secret::SecretUrl;
-use super::{Clients, Context, Delivered, DeliveryError, Entry, Kind, Variables, http};
+use super::hook::chat_webhook;
+use super::layout::{Markup, Message};
 use crate::domain::{Notification, NotificationKind, Region, SyncEvent, Timestamp};
-use crate::text::{clip, fit_lines, single_line, units};
+use crate::text::{clip, cut_mended, fit_lines, single_line, units};
 
-pub const TITLE_LIMIT: usize = 256;
-pub const DESCRIPTION_LIMIT: usize = 4096;
-pub const FIELDS_LIMIT: usize = 25;
-pub const FIELD_NAME_LIMIT: usize = 256;
-pub const FIELD_VALUE_LIMIT: usize = 1024;
-pub const FOOTER_LIMIT: usize = 2048;
-pub const EMBED_TOTAL_LIMIT: usize = 6000;
-pub const CONTENT_LIMIT: usize = 2000;
-const EVENT_LIMIT: usize = 400;
-
-/// A Discord webhook.
-#[derive(Debug)]
-pub struct Discord {
-    url: SecretUrl,
-    http: reqwest::Client,
-}
-
-impl Kind for Discord {
-    const TYPE: &'static str = "discord";
-    const VARIABLES: &'static [&'static str] = &["DISCORD_WEBHOOK_URL"];
-    const FIELDS: &'static [&'static str] = &["url"];
-    type Settings = SecretUrl;
-
-    fn from_entry(entry: &mut Entry) -> Option<SecretUrl> {
-        entry.url("url")
-    }
-
-    fn from_variables(variables: &mut Variables) -> Option<SecretUrl> {
-        variables.url("DISCORD_WEBHOOK_URL")
-    }
-
-    fn identity(url: &SecretUrl) -> String {
-        url.expose().as_str().to_owned()
-    }
-
-    fn describe(url: &SecretUrl) -> String {
-        url.to_string()
-    }
-
-    fn build(url: &SecretUrl, clients: &Clients) -> Discord {
-        Discord {
-            url: url.clone(),
-            http: clients.http.clone(),
-        }
-    }
-
-    async fn send(
-        &self,
-        notification: &Notification,
-        context: &Context<'_>,
-    ) -> Result<Delivered, DeliveryError> {
-        let body = super::encode(context.gate, &discord_message(notification, context.region))?;
-        http::post_webhook(&self.http, context.gate, &self.url, &body, Vec::new).await?;
-        Ok(Delivered::default())
-    }
-}
+/// Discord's limits (characters): an embed's title and description, its fields.
+const TITLE_LIMIT: usize = 256;
+const DESCRIPTION_LIMIT: usize = 4096;
+const FIELDS_LIMIT: usize = 25;
 
 /// Backslash-escapes Discord's markdown, mention and masked-link characters (without
 /// `[` and `]` no `[text](url)` can form; `<` stops `<@id>`, `<#id>` and `<t:…>` tags); a
@@ -88,22 +34,17 @@ pub fn escape(text: &str) -> String {
 
 /// A raw value made safe for an embed: cut, on one line, escaped.
 fn value(raw: &str, limit: usize) -> String {
-    escape(&single_line(&clip(raw, limit)))
+    MARKDOWN.value(raw, limit)
 }
 
 /// Cuts escaped text to `limit`, never leaving a lone escaping backslash at the end.
 fn cut(text: &str, limit: usize) -> String {
-    if units(text) <= limit {
-        return text.to_owned();
-    }
-    let mut cut = clip(text, limit.saturating_sub(1));
-    cut.pop();
-    let trailing = cut.chars().rev().take_while(|c| *c == '\\').count();
-    if trailing % 2 == 1 {
-        cut.pop();
-    }
-    cut.push('…');
-    cut
+    cut_mended(text, limit, |cut| {
+        let trailing = cut.chars().rev().take_while(|c| *c == '\\').count();
+        if trailing % 2 == 1 {
+            cut.pop();
+        }
+    })
 }
 
 /// Discord's own timestamp markup, shown in the reader's time zone.
@@ -111,33 +52,19 @@ fn date(at: Timestamp, style: char) -> String {
     format!("<t:{}:{style}>", at.as_millis().div_euclid(1000))
 }
 
-fn commit_link(commit: &Commit) -> String {
-    let sha = value(&commit.short_sha, 40);
-    match &commit.url {
-        Some(url) => format!("[{sha}]({url})"),
-        None => sha,
-    }
-}
-
-/// A field's value in Discord markdown.
-fn render(parts: &[Part]) -> String {
-    parts
-        .iter()
-        .map(|part| match part {
-            Part::Raw(raw, limit) => value(raw, *limit),
-            Part::Fixed(text) => text.clone(),
-            Part::Commit(commit) => commit_link(commit),
-            Part::Date(at) => date(*at, 'f'),
-        })
-        .collect()
-}
+/// Discord's markdown.
+const MARKDOWN: Markup = Markup {
+    escape,
+    link: |text, url| format!("[{text}]({url})"),
+    date: |at| date(at, 'f'),
+};
 
 fn event_line(event: &SyncEvent) -> String {
     format!(
         "• {} **{}** {}",
         date(event.time, 'T'),
         value(&event.event_type, 30),
-        value(&event.event, EVENT_LIMIT)
+        value(&event.event, 400) // an event is cut at 400 characters
     )
 }
 
@@ -151,7 +78,23 @@ fn colour(kind: NotificationKind) -> u32 {
     }
 }
 
+chat_webhook!(
+    Discord,
+    DiscordFormat,
+    "discord",
+    "DISCORD_WEBHOOK_URL",
+    discord_message
+);
+
+/// More of Discord's limits: a field's name and value.
+const FIELD_NAME_LIMIT: usize = 256;
+const FIELD_VALUE_LIMIT: usize = 1024;
+
 pub fn discord_message(notification: &Notification, region: Option<&Region>) -> Value {
+    // And the footer, the whole embed, the message's content.
+    const FOOTER_LIMIT: usize = 2048;
+    const EMBED_TOTAL_LIMIT: usize = 6000;
+    const CONTENT_LIMIT: usize = 2000;
     let message = Message::of(notification, region);
     let facts = &message.facts;
 
@@ -162,7 +105,7 @@ pub fn discord_message(notification: &Notification, region: Option<&Region>) -> 
         .map(|field| {
             (
                 clip(field.label, FIELD_NAME_LIMIT),
-                cut(&render(&field.parts), FIELD_VALUE_LIMIT),
+                cut(&MARKDOWN.parts(&field.parts), FIELD_VALUE_LIMIT),
                 !field.wide,
             )
         })

@@ -10,6 +10,7 @@
 
 use super::facts::{Commit, Facts};
 use crate::domain::{Notification, NotificationKind, Region, SyncEvent, Timestamp};
+use crate::text::{clip, single_line};
 
 /// How many events a chat message lists before "…and N more".
 pub const EVENTS_SHOWN: usize = 10;
@@ -28,6 +29,44 @@ pub enum Part {
     Commit(Commit),
     /// An instant, shown as the destination shows dates.
     Date(Timestamp),
+}
+
+/// How a destination writes a field's pieces: its escaping, its links, its dates.
+pub struct Markup {
+    /// Makes text from AWS or Git safe in the format.
+    pub escape: fn(&str) -> String,
+    /// `text` (already safe) linked to a URL.
+    pub link: fn(&str, &str) -> String,
+    pub date: fn(Timestamp) -> String,
+}
+
+impl Markup {
+    /// A value from AWS or Git, made safe: cut to `limit`, on one line, escaped.
+    pub fn value(&self, raw: &str, limit: usize) -> String {
+        (self.escape)(&single_line(&clip(raw, limit)))
+    }
+
+    /// A commit: its short id, linked when its page is known.
+    pub fn commit(&self, commit: &Commit) -> String {
+        let sha = self.value(&commit.short_sha, 40);
+        match &commit.url {
+            Some(url) => (self.link)(&sha, url),
+            None => sha,
+        }
+    }
+
+    /// A field's value.
+    pub fn parts(&self, parts: &[Part]) -> String {
+        parts
+            .iter()
+            .map(|part| match part {
+                Part::Raw(raw, limit) => self.value(raw, *limit),
+                Part::Fixed(text) => text.clone(),
+                Part::Commit(commit) => self.commit(commit),
+                Part::Date(at) => (self.date)(*at),
+            })
+            .collect()
+    }
 }
 
 /// A labelled value.

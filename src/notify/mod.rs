@@ -14,6 +14,7 @@ mod console;
 mod discord;
 pub mod facts;
 mod gate;
+mod hook;
 pub mod http;
 pub mod layout;
 pub mod secret;

@@ -9,70 +9,17 @@
 
 use serde_json::{Value, json};
 
-use super::facts::Commit;
-use super::layout::{Message, Part};
-use super::secret::SecretUrl;
-use super::{Clients, Context, Delivered, DeliveryError, Entry, Kind, Variables, http};
+use super::hook::chat_webhook;
+use super::layout::{Markup, Message};
 use crate::domain::{Notification, NotificationKind, Region, SyncEvent, Timestamp};
-use crate::text::{clip, fit_lines, single_line, units};
+use crate::text::{clip, cut_mended, fit_lines, single_line};
 
-/// Block Kit limits we stay inside, whatever the input.
-pub const HEADER_LIMIT: usize = 150;
-pub const SECTION_LIMIT: usize = 3000;
-pub const FIELD_LIMIT: usize = 2000;
-pub const FIELDS_LIMIT: usize = 10;
-pub const BUTTON_LIMIT: usize = 75;
-/// Slack truncates longer `text`; a phone shows far less, so the fallback stays short.
-pub const FALLBACK_LIMIT: usize = 300;
-/// Longest event text shown.
-const EVENT_LIMIT: usize = 400;
-
-/// A Slack incoming webhook.
-#[derive(Debug)]
-pub struct Slack {
-    url: SecretUrl,
-    http: reqwest::Client,
-}
-
-impl Kind for Slack {
-    const TYPE: &'static str = "slack";
-    const VARIABLES: &'static [&'static str] = &["SLACK_WEBHOOK_URL"];
-    const FIELDS: &'static [&'static str] = &["url"];
-    type Settings = SecretUrl;
-
-    fn from_entry(entry: &mut Entry) -> Option<SecretUrl> {
-        entry.url("url")
-    }
-
-    fn from_variables(variables: &mut Variables) -> Option<SecretUrl> {
-        variables.url("SLACK_WEBHOOK_URL")
-    }
-
-    fn identity(url: &SecretUrl) -> String {
-        url.expose().as_str().to_owned()
-    }
-
-    fn describe(url: &SecretUrl) -> String {
-        url.to_string()
-    }
-
-    fn build(url: &SecretUrl, clients: &Clients) -> Slack {
-        Slack {
-            url: url.clone(),
-            http: clients.http.clone(),
-        }
-    }
-
-    async fn send(
-        &self,
-        notification: &Notification,
-        context: &Context<'_>,
-    ) -> Result<Delivered, DeliveryError> {
-        let body = super::encode(context.gate, &slack_message(notification, context.region))?;
-        http::post_webhook(&self.http, context.gate, &self.url, &body, Vec::new).await?;
-        Ok(Delivered::default())
-    }
-}
+/// Block Kit limits we stay inside, whatever the input: a header, a section's text, a
+/// field, the fields of a section.
+const HEADER_LIMIT: usize = 150;
+const SECTION_LIMIT: usize = 3000;
+const FIELD_LIMIT: usize = 2000;
+const FIELDS_LIMIT: usize = 10;
 
 /// Escapes the three characters Slack's mrkdwn treats as control characters.
 pub fn escape(text: &str) -> String {
@@ -83,28 +30,23 @@ pub fn escape(text: &str) -> String {
 
 /// A raw value made safe for mrkdwn: cut, on one line, escaped.
 fn value(raw: &str, limit: usize) -> String {
-    escape(&single_line(&clip(raw, limit)))
+    MRKDWN.value(raw, limit)
 }
 
 /// Cuts mrkdwn to `limit` without leaving half an entity (`&am`) or half a link (`<http…`).
 fn cut(text: &str, limit: usize) -> String {
-    if units(text) <= limit {
-        return text.to_owned();
-    }
-    let mut cut = clip(text, limit.saturating_sub(1));
-    cut.pop();
-    if let Some(amp) = cut.rfind('&')
-        && !cut[amp..].contains(';')
-    {
-        cut.truncate(amp);
-    }
-    if let Some(open) = cut.rfind('<')
-        && !cut[open..].contains('>')
-    {
-        cut.truncate(open);
-    }
-    cut.push('…');
-    cut
+    cut_mended(text, limit, |cut| {
+        if let Some(amp) = cut.rfind('&')
+            && !cut[amp..].contains(';')
+        {
+            cut.truncate(amp);
+        }
+        if let Some(open) = cut.rfind('<')
+            && !cut[open..].contains('>')
+        {
+            cut.truncate(open);
+        }
+    })
 }
 
 /// A Slack date token: shown in the reader's time zone, with a UTC fallback.
@@ -116,26 +58,12 @@ fn date(at: Timestamp, format: &str) -> String {
     )
 }
 
-fn commit_link(commit: &Commit) -> String {
-    let sha = value(&commit.short_sha, 40);
-    match &commit.url {
-        Some(url) => format!("<{url}|{sha}>"),
-        None => sha,
-    }
-}
-
-/// A field's value in mrkdwn.
-fn render(parts: &[Part]) -> String {
-    parts
-        .iter()
-        .map(|part| match part {
-            Part::Raw(raw, limit) => value(raw, *limit),
-            Part::Fixed(text) => text.clone(),
-            Part::Commit(commit) => commit_link(commit),
-            Part::Date(at) => date(*at, "{date_short_pretty} at {time}"),
-        })
-        .collect()
-}
+/// Slack's mrkdwn.
+const MRKDWN: Markup = Markup {
+    escape,
+    link: |text, url| format!("<{url}|{text}>"),
+    date: |at| date(at, "{date_short_pretty} at {time}"),
+};
 
 /// One line per event: `• 10:03:47 ERROR — what happened`.
 fn event_line(event: &SyncEvent) -> String {
@@ -154,9 +82,12 @@ fn event_line(event: &SyncEvent) -> String {
     format!(
         "• {} {kind}{}",
         date(event.time, "{time_secs}"),
-        value(&event.event, EVENT_LIMIT)
+        value(&event.event, 400) // an event is cut at 400 characters
     )
 }
+
+/// Slack truncates a longer `text`; a phone shows far less, so the fallback stays short.
+const FALLBACK_LIMIT: usize = 300;
 
 /// The fallback people see in a phone notification: what, which stack, which commit,
 /// and for a failure the newest error.
@@ -190,10 +121,21 @@ fn fallback(message: &Message) -> String {
     cut(&text, FALLBACK_LIMIT)
 }
 
+chat_webhook!(
+    Slack,
+    SlackFormat,
+    "slack",
+    "SLACK_WEBHOOK_URL",
+    slack_message
+);
+
 pub fn slack_message(notification: &Notification, region: Option<&Region>) -> Value {
     let message = Message::of(notification, region);
     json!({"text": fallback(&message), "blocks": blocks(&message)})
 }
+
+/// Block Kit's limit on a button's label.
+const BUTTON_LIMIT: usize = 75;
 
 /// The Block Kit blocks of a message (shared with the Slack app).
 pub fn blocks(message: &Message) -> Vec<Value> {
@@ -208,7 +150,7 @@ pub fn blocks(message: &Message) -> Vec<Value> {
     let fields: Vec<String> = message
         .fields
         .iter()
-        .map(|field| format!("*{}*\n{}", field.label, render(&field.parts)))
+        .map(|field| format!("*{}*\n{}", field.label, MRKDWN.parts(&field.parts)))
         .collect();
     for chunk in fields.chunks(FIELDS_LIMIT) {
         blocks.push(json!({

@@ -14,9 +14,8 @@
 
 use serde_json::{Value, json};
 
+use super::hook::chat_webhook;
 use super::layout::{Message, Part};
-use super::secret::SecretUrl;
-use super::{Clients, Context, Delivered, DeliveryError, Entry, Kind, Variables, http};
 use crate::domain::{Notification, NotificationKind, Region};
 use crate::text::{clip, more, single_line};
 
@@ -24,53 +23,6 @@ use crate::text::{clip, more, single_line};
 /// Teams adds its own envelope to what we send.
 pub const TEAMS_LIMIT: usize = 20_000;
 const EVENT_LIMIT: usize = 600;
-
-/// A Microsoft Teams Workflows webhook.
-#[derive(Debug)]
-pub struct Teams {
-    url: SecretUrl,
-    http: reqwest::Client,
-}
-
-impl Kind for Teams {
-    const TYPE: &'static str = "teams";
-    const VARIABLES: &'static [&'static str] = &["TEAMS_WEBHOOK_URL"];
-    const FIELDS: &'static [&'static str] = &["url"];
-    type Settings = SecretUrl;
-
-    fn from_entry(entry: &mut Entry) -> Option<SecretUrl> {
-        entry.url("url")
-    }
-
-    fn from_variables(variables: &mut Variables) -> Option<SecretUrl> {
-        variables.url("TEAMS_WEBHOOK_URL")
-    }
-
-    fn identity(url: &SecretUrl) -> String {
-        url.expose().as_str().to_owned()
-    }
-
-    fn describe(url: &SecretUrl) -> String {
-        url.to_string()
-    }
-
-    fn build(url: &SecretUrl, clients: &Clients) -> Teams {
-        Teams {
-            url: url.clone(),
-            http: clients.http.clone(),
-        }
-    }
-
-    async fn send(
-        &self,
-        notification: &Notification,
-        context: &Context<'_>,
-    ) -> Result<Delivered, DeliveryError> {
-        let body = super::encode(context.gate, &teams_message(notification, context.region))?;
-        http::post_webhook(&self.http, context.gate, &self.url, &body, Vec::new).await?;
-        Ok(Delivered::default())
-    }
-}
 
 /// A value as plain text: cut and on one line (a `TextRun` needs no escaping).
 fn value(raw: &str, limit: usize) -> String {
@@ -136,6 +88,14 @@ fn colours(kind: NotificationKind) -> (&'static str, &'static str) {
         NotificationKind::Test => ("emphasis", "Default"),
     }
 }
+
+chat_webhook!(
+    Teams,
+    TeamsFormat,
+    "teams",
+    "TEAMS_WEBHOOK_URL",
+    teams_message
+);
 
 pub fn teams_message(notification: &Notification, region: Option<&Region>) -> Value {
     let message = Message::of(notification, region);
