@@ -19,21 +19,24 @@ use std::time::Duration;
 
 use futures_util::stream::{BoxStream, FuturesUnordered};
 use futures_util::{FutureExt, StreamExt};
-use serde::Serialize;
 use tokio::sync::{OnceCell, Semaphore};
 use tokio::time::Instant;
 
+mod deliver;
+mod summary;
+
+pub use summary::{DeliveryCounts, ResourceProblem, Summary, TransitionSummary};
+use summary::{Outcome, push_listed};
+
 use crate::config::{Config, Watch};
-use crate::domain::ledger::{
-    self, Claim, Pending, Policy, Quiet, Recipient, ResourceRecord, Settled, Thread, Vanish,
-};
+use crate::domain::ledger::{self, Claim, Pending, Policy, Recipient, ResourceRecord, Vanish};
 use crate::domain::{
-    KindSet, NotificationKind, ResourceName, ResourceStatus, Rules, StackRef, SyncStatus,
+    Blocker, Decision, KindSet, ResourceName, ResourceStatus, Rules, StackRef, SyncStatus,
     Timestamp, decide,
 };
-use crate::notify::{DeliveryError, Destination, Gate};
+use crate::notify::{Destination, Gate};
 use crate::source::{Discovered, SourceError, SourceErrorKind, StatusSource};
-use crate::store::{DestinationState, Loaded, SaveError, StateStore, StoreError};
+use crate::store::{Loaded, SaveError, StateStore, StoreError};
 
 /// Stacks per state read (DynamoDB's `BatchGetItem` limit).
 pub const BATCH: usize = 100;
@@ -44,8 +47,6 @@ pub const BATCHES_IN_FLIGHT: usize = 3;
 const FIRST_SWEEP_WINDOW: i64 = 5 * 60;
 /// Every stack's blockers are read at least this often (rule 9).
 const SWEEP_PERIOD: i64 = 3600;
-/// Problems listed in a summary per kind (the counts are always whole).
-const LISTED: usize = 100;
 
 /// The parts of the configuration a tick uses.
 #[derive(Debug, Clone)]
@@ -114,83 +115,6 @@ impl Tick {
     }
 }
 
-/// What a tick did, returned to the invoker and logged as one JSON line.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Summary {
-    pub resources_checked: usize,
-    /// Resources seen for the first time: a baseline was recorded, nothing was told.
-    pub baselines: usize,
-    pub transitions: Vec<TransitionSummary>,
-    pub deliveries: DeliveryCounts,
-    pub failures: Vec<ResourceProblem>,
-    /// Resources left for a later tick: another run holds them, or time ran out.
-    pub deferred: Vec<ResourceProblem>,
-    /// Resources no longer found that have a record: it is kept until a TTL, and
-    /// revived if they come back (they are also in `failures`).
-    pub vanished: Vec<ResourceProblem>,
-    pub state_writes: usize,
-    /// `GetSyncBlockerSummary` calls made.
-    pub blocker_checks: usize,
-    /// Destinations paused for the rest of the tick, and why.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub paused: Vec<ResourceProblem>,
-    /// How many failures and deferred stacks there were in all (the lists stop at 100).
-    pub failure_count: usize,
-    pub deferred_count: usize,
-}
-
-impl Summary {
-    /// Whether every stack was checked and every notification delivered (or dropped for
-    /// good): what `check` exits 0 on.
-    pub fn is_clean(&self) -> bool {
-        self.failure_count == 0 && self.deliveries.retrying == 0 && self.deliveries.expired == 0
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TransitionSummary {
-    pub resource: String,
-    #[serde(rename = "type")]
-    pub event_type: &'static str,
-    pub id: String,
-    /// False when `NOTIFY_ON` leaves this kind out.
-    pub notify: bool,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DeliveryCounts {
-    pub delivered: usize,
-    /// Failed this time; kept pending for the next tick.
-    pub retrying: usize,
-    /// Refused for good by a destination (400/403/404/410).
-    pub refused: usize,
-    /// Undelivered for longer than the retention, and dropped.
-    pub expired: usize,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ResourceProblem {
-    pub resource: String,
-    pub reason: String,
-}
-
-/// What happened to one stack in a tick.
-#[derive(Default)]
-struct Outcome {
-    checked: bool,
-    baseline: bool,
-    transitions: Vec<TransitionSummary>,
-    deliveries: DeliveryCounts,
-    failure: Option<String>,
-    deferred: Option<String>,
-    vanished: Option<String>,
-    writes: usize,
-    blocker_checks: usize,
-}
-
 pub struct Runner<S, T> {
     source: S,
     store: T,
@@ -227,12 +151,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn push_listed(list: &mut Vec<ResourceProblem>, resource: String, reason: String) {
-    if list.len() < LISTED {
-        list.push(ResourceProblem { resource, reason });
-    }
 }
 
 impl TickState<'_> {
@@ -603,6 +521,8 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
             || state.sweep_due(stack)
     }
 
+    /// One stack: what AWS says and what is recorded, decided, planned by the ledger,
+    /// claimed, delivered.
     async fn process(
         &self,
         state: &TickState<'_>,
@@ -623,51 +543,25 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
         };
         let mut outcome = Outcome {
             checked: true,
+            baseline: previous.is_none(),
             ..Outcome::default()
         };
-
-        // A failed blocker read fails the check like a failed status call (rule 8).
-        let status = match status {
-            Ok(current) if self.needs_blockers(state, stack, &current, previous.as_ref()) => {
-                outcome.blocker_checks += 1;
-                let blockers = match state.permits.acquire().await {
-                    Ok(_permit) => self.source.blockers(stack).await,
-                    Err(_) => Err(SourceError::new(
-                        SourceErrorKind::Unavailable,
-                        "the run is ending",
-                    )),
-                };
-                blockers.map(|blockers| (current, Some(blockers)))
-            }
-            Ok(current) => Ok((current, None)),
-            Err(error) => Err(error),
-        };
-
-        let decision = match status {
+        let decision = match self
+            .observe(state, stack, status, previous.as_ref(), &mut outcome)
+            .await
+        {
             Ok((current, blockers)) => {
-                outcome.baseline = previous.is_none();
-                let mut decision = decide(
-                    stack,
-                    previous.as_ref().map(|record| &record.state),
-                    &current,
-                    blockers.as_deref(),
-                    state.now,
-                    &self.settings.rules,
-                );
-                let account_name = self.source.account_name(stack);
-                for notification in &mut decision.notifications {
-                    notification.account_name.clone_from(&account_name);
-                }
-                Some(decision)
+                Some(self.decide(state, stack, previous.as_ref(), &current, blockers))
             }
             Err(error) => {
+                outcome.baseline = false;
                 outcome.failure = Some(error.to_string());
-                let nothing_pending = previous
+                // Rule 8: the recorded state is kept, but what was decided before still goes
+                // out; a stack no longer found gets its expiry once nothing is pending.
+                if previous
                     .as_ref()
-                    .is_none_or(|record| record.pending.is_empty());
-                // Whatever the failure, even not found: what was decided before still goes
-                // out; a vanished stack gets its expiry once nothing is pending.
-                if nothing_pending {
+                    .is_none_or(|record| record.pending.is_empty())
+                {
                     if let (SourceErrorKind::NotFound, Some(record)) = (error.kind, &previous) {
                         self.vanish(stack, version, record, state.now, &mut outcome)
                             .await;
@@ -677,7 +571,6 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
                 None
             }
         };
-
         let Some(absorbed) = ledger::absorb(
             previous.as_ref(),
             decision,
@@ -688,39 +581,107 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
         ) else {
             return outcome;
         };
-        outcome.transitions = absorbed
-            .transitions
-            .iter()
-            .map(|transition| TransitionSummary {
-                resource: stack.key(),
-                event_type: transition.kind.event_type(),
-                id: transition.id.clone(),
-                notify: transition.notify,
-            })
-            .collect();
-        let expired = absorbed.expired;
+        outcome.transitions = transitions(stack, &absorbed.transitions);
+        if let Some((claimed, overflow, version)) = self
+            .claim(
+                state,
+                stack,
+                version,
+                previous.as_ref(),
+                absorbed,
+                &mut outcome,
+            )
+            .await
+        {
+            self.deliver(state, stack, claimed, overflow, version, &mut outcome)
+                .await;
+        }
+        outcome
+    }
+
+    /// What AWS says of a stack: its status and, when rule 9 wants them, its blockers. A
+    /// failed blocker read fails the check like a failed status call (rule 8).
+    async fn observe(
+        &self,
+        state: &TickState<'_>,
+        stack: &StackRef,
+        status: Result<ResourceStatus, SourceError>,
+        previous: Option<&ResourceRecord>,
+        outcome: &mut Outcome,
+    ) -> Result<(ResourceStatus, Option<Vec<Blocker>>), SourceError> {
+        let current = status?;
+        if !self.needs_blockers(state, stack, &current, previous) {
+            return Ok((current, None));
+        }
+        outcome.blocker_checks += 1;
+        let blockers = match state.permits.acquire().await {
+            Ok(_permit) => self.source.blockers(stack).await?,
+            Err(_) => {
+                return Err(SourceError::new(
+                    SourceErrorKind::Unavailable,
+                    "the run is ending",
+                ));
+            }
+        };
+        Ok((current, Some(blockers)))
+    }
+
+    /// Rules 1–7, 9 and 10, with the account's name on every notification (hub mode).
+    fn decide(
+        &self,
+        state: &TickState<'_>,
+        stack: &StackRef,
+        previous: Option<&ResourceRecord>,
+        current: &ResourceStatus,
+        blockers: Option<Vec<Blocker>>,
+    ) -> Decision {
+        let mut decision = decide(
+            stack,
+            previous.map(|record| &record.state),
+            current,
+            blockers.as_deref(),
+            state.now,
+            &self.settings.rules,
+        );
+        let account_name = self.source.account_name(stack);
+        for notification in &mut decision.notifications {
+            notification.account_name.clone_from(&account_name);
+        }
+        decision
+    }
+
+    /// Writes what the ledger planned. With nothing to deliver, only a change is written;
+    /// otherwise the record is claimed (the conditional write that makes this run the one
+    /// that delivers) and returned with its new version, and with what did not fit the
+    /// store (delivered by this run, never kept).
+    async fn claim(
+        &self,
+        state: &TickState<'_>,
+        stack: &StackRef,
+        version: Option<u64>,
+        previous: Option<&ResourceRecord>,
+        absorbed: ledger::Absorbed,
+        outcome: &mut Outcome,
+    ) -> Option<(ResourceRecord, Vec<Pending>, u64)> {
         let mut record = absorbed.record;
         // Rather than lose what does not fit the store: deliver it now, keep less.
         let overflow = ledger::fit(&mut record, |record| self.store.fits(record));
         for item in &overflow {
             tracing::error!(resource = %stack, notification_id = %item.notification.id, "the stack's record is over the store's size limit: this notification is delivered in this run only, never retried");
         }
-
         if record.pending.is_empty() && overflow.is_empty() {
             record.lease = None;
-            if previous.as_ref() != Some(&record) {
+            if previous != Some(&record) {
                 match self.store.save(&stack.key(), version, &record).await {
                     Ok(_) => {
                         outcome.writes += 1;
-                        report_expired(stack, &expired, &mut outcome);
+                        report_expired(stack, &absorbed.expired, outcome);
                     }
-                    Err(error) => lost_write(&mut outcome, error),
+                    Err(error) => lost_write(outcome, error),
                 }
             }
-            return outcome;
+            return None;
         }
-
-        // Claim: only the run whose conditional write succeeds delivers.
         let claimed = match ledger::claim(
             &record,
             &state.owner,
@@ -733,247 +694,21 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
                 outcome.deferred = Some(format!(
                     "another run is delivering its notifications until {until}"
                 ));
-                return outcome;
+                return None;
             }
             // Only overflow to send: nothing to hold in the store.
             Claim::Nothing => record,
         };
-        let version = match self.store.save(&stack.key(), version, &claimed).await {
+        match self.store.save(&stack.key(), version, &claimed).await {
             Ok(version) => {
                 outcome.writes += 1;
-                report_expired(stack, &expired, &mut outcome);
-                version
+                report_expired(stack, &absorbed.expired, outcome);
+                Some((claimed, overflow, version))
             }
             Err(error) => {
                 outcome.transitions.clear();
-                lost_write(&mut outcome, error);
-                return outcome;
-            }
-        };
-        self.deliver(state, stack, claimed, overflow, version, &mut outcome)
-            .await;
-        outcome
-    }
-
-    /// Sends what each destination is owed, oldest first, every destination at its own
-    /// pace; each delivery is written to the record as soon as it is done, so a crash
-    /// repeats only what was in flight. A destination that fails stops there for this
-    /// stack, so it never receives notifications out of order.
-    async fn deliver(
-        &self,
-        state: &TickState<'_>,
-        stack: &StackRef,
-        mut record: ResourceRecord,
-        overflow: Vec<Pending>,
-        mut version: u64,
-        outcome: &mut Outcome,
-    ) {
-        let gates = self.gates(state).await;
-        let mut working = record.clone();
-        working.pending.extend(overflow);
-        let queues = ledger::queues(&working, state.recipients);
-        if queues.is_empty() {
-            // Owed only to destinations this process does not have: nothing to hold.
-            ledger::release(&mut record, state.recipients);
-            match self.store.save(&stack.key(), Some(version), &record).await {
-                Ok(_) => outcome.writes += 1,
-                Err(error) => lost_write(outcome, error),
-            }
-            return;
-        }
-
-        /// What a destination's sender tells the recorder.
-        enum Report {
-            /// One delivery's result (the thread it posted, if any).
-            Sent(usize, usize, Result<Option<Thread>, DeliveryError>),
-            /// This destination has nothing more to send this run.
-            Done,
-        }
-        let (sent, mut reports) = tokio::sync::mpsc::unbounded_channel();
-        let mut senders_left = queues.len();
-        let senders: Vec<_> = queues
-            .into_iter()
-            .map(|(index, items)| {
-                let sent = sent.clone();
-                let working = &working;
-                async move {
-                    let destination = &self.destinations[index];
-                    if let Some(gate) = gates.get(destination.key()) {
-                        // Threads posted earlier in this run, for later messages of an attempt.
-                        let mut posted: Vec<Thread> = Vec::new();
-                        for item in items {
-                            let notification = &working.pending[item].notification;
-                            let attempt = notification.attempt.id();
-                            let thread = posted
-                                .iter()
-                                .rev()
-                                .find(|thread| thread.attempt == attempt)
-                                .or_else(|| working.thread(destination.key(), &attempt))
-                                .cloned();
-                            let result =
-                                destination.send(notification, gate, thread.as_ref()).await;
-                            let thread = match &result {
-                                Ok(delivered) => {
-                                    delivered.thread.clone().map(|(channel, ts)| Thread {
-                                        destination: destination.key().to_owned(),
-                                        attempt,
-                                        channel,
-                                        ts,
-                                    })
-                                }
-                                Err(_) => None,
-                            };
-                            posted.extend(thread.clone());
-                            let stop = matches!(result, Err(DeliveryError::Retry(_)));
-                            let _ = sent.send(Report::Sent(index, item, result.map(|_| thread)));
-                            if stop {
-                                break;
-                            }
-                        }
-                    }
-                    let _ = sent.send(Report::Done);
-                }
-            })
-            .collect();
-        drop(sent);
-        let sending = futures_util::future::join_all(senders);
-
-        // Each delivery is written as soon as it is done (those that finish together share a
-        // write); the write after the last one also releases the stack.
-        let recording = async {
-            let mut recording = true;
-            while let Some(first) = reports.recv().await {
-                let mut changed = false;
-                let mut batch = vec![first];
-                while let Ok(more) = reports.try_recv() {
-                    batch.push(more);
-                }
-                for report in batch {
-                    let Report::Sent(index, item, result) = report else {
-                        senders_left -= 1;
-                        continue;
-                    };
-                    let destination = &self.destinations[index];
-                    let notification = &working.pending[item].notification;
-                    let key = destination.key();
-                    let id = &notification.id;
-                    let event_type = notification.kind.event_type();
-                    match result {
-                        Ok(thread) => {
-                            outcome.deliveries.delivered += 1;
-                            tracing::info!(resource = %stack, destination = key, notification_id = %id, event_type, "delivered");
-                            ledger::settle(&mut record, key, id, Settled::Delivered { thread });
-                            changed = true;
-                        }
-                        Err(DeliveryError::Permanent(reason)) => {
-                            outcome.deliveries.refused += 1;
-                            tracing::error!(resource = %stack, destination = key, notification_id = %id, %reason, "destination refused the notification for good");
-                            ledger::settle(&mut record, key, id, Settled::Refused);
-                            changed = true;
-                        }
-                        Err(DeliveryError::Retry(reason)) => {
-                            outcome.deliveries.retrying += 1;
-                            tracing::warn!(resource = %stack, destination = key, notification_id = %id, %reason, "delivery failed; will retry next tick");
-                        }
-                    }
-                }
-                let last = senders_left == 0;
-                if last {
-                    ledger::release(&mut record, state.recipients);
-                }
-                if !recording || !(changed || last) {
-                    continue;
-                }
-                match self.store.save(&stack.key(), Some(version), &record).await {
-                    Ok(saved) => {
-                        version = saved;
-                        outcome.writes += 1;
-                    }
-                    Err(error) => {
-                        // Our lease outlived itself and another run took over; it will redo
-                        // what we could not record (a receiver may see one repeat, same id).
-                        tracing::warn!(resource = %stack, %error, "could not record deliveries");
-                        outcome.failure = Some(format!("could not record deliveries: {error}"));
-                        recording = false;
-                    }
-                }
-            }
-        };
-        futures_util::future::join(sending, recording).await;
-    }
-
-    /// The destinations' gates for this tick, made at its first delivery with the quiet
-    /// periods kept in state.
-    async fn gates<'s>(&self, state: &'s TickState<'_>) -> &'s HashMap<String, Gate> {
-        state
-            .gates
-            .get_or_init(|| async {
-                let quiet = match self.store.load_destinations().await {
-                    Ok(kept) => kept.quiet,
-                    Err(error) => {
-                        tracing::warn!(%error, "could not read the destinations' quiet periods; every destination is tried");
-                        Vec::new()
-                    }
-                };
-                self.destinations
-                    .iter()
-                    .map(|destination| {
-                        let until = quiet
-                            .iter()
-                            .filter(|quiet| quiet.destination == destination.key())
-                            .map(|quiet| quiet.until)
-                            .max();
-                        (
-                            destination.key().to_owned(),
-                            Gate::new(destination.key(), destination.policy(), state.deadline, until),
-                        )
-                    })
-                    .collect()
-            })
-            .await
-    }
-
-    /// Keeps the quiet periods destinations asked for in this tick, for every later run.
-    async fn keep_quiet_periods(&self, state: &TickState<'_>) {
-        let Some(gates) = state.gates.get() else {
-            return;
-        };
-        let asked: Vec<Quiet> = gates
-            .values()
-            .filter_map(|gate| {
-                gate.asked_quiet().map(|until| Quiet {
-                    destination: gate.key().to_owned(),
-                    until,
-                })
-            })
-            .collect();
-        if asked.is_empty() {
-            return;
-        }
-        for _ in 0..3 {
-            let mut kept = match self.store.load_destinations().await {
-                Ok(kept) => kept,
-                Err(error) => {
-                    tracing::warn!(%error, "could not keep the quiet periods destinations asked for");
-                    return;
-                }
-            };
-            let now = Timestamp::now();
-            kept.quiet.retain(|quiet| {
-                quiet.until > now && !asked.iter().any(|new| new.destination == quiet.destination)
-            });
-            kept.quiet.extend(asked.iter().cloned());
-            match self
-                .store
-                .save_destinations(&DestinationState { ..kept })
-                .await
-            {
-                Ok(_) => return,
-                Err(SaveError::Conflict) => continue,
-                Err(SaveError::Store(error)) => {
-                    tracing::warn!(%error, "could not keep the quiet periods destinations asked for");
-                    return;
-                }
+                lost_write(outcome, error);
+                None
             }
         }
     }
@@ -1019,6 +754,19 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
     }
 }
 
+/// The summary's lines for what the ledger took in.
+fn transitions(stack: &StackRef, transitions: &[ledger::Transition]) -> Vec<TransitionSummary> {
+    transitions
+        .iter()
+        .map(|transition| TransitionSummary {
+            resource: stack.key(),
+            event_type: transition.kind.event_type(),
+            id: transition.id.clone(),
+            notify: transition.notify,
+        })
+        .collect()
+}
+
 /// Notifications dropped at the retention, reported once the write that drops them
 /// succeeded (a run that loses the write drops nothing).
 fn report_expired(stack: &StackRef, expired: &[Pending], outcome: &mut Outcome) {
@@ -1042,12 +790,4 @@ fn lost_write(outcome: &mut Outcome, error: SaveError) {
         }
         SaveError::Store(error) => outcome.failure = Some(error.to_string()),
     }
-}
-
-/// The kinds a tick may tell (for the start-up log).
-pub fn told_kinds(settings: &RunSettings) -> Vec<NotificationKind> {
-    NotificationKind::CHOOSABLE
-        .into_iter()
-        .filter(|kind| settings.notify_on.contains(*kind))
-        .collect()
 }
