@@ -45,7 +45,10 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 
 /// Why no AWS Region is set, with the fix; `None` when one is.
 pub fn missing_region(config: &aws_config::SdkConfig) -> Option<String> {
-    if config.region().is_some() {
+    if config
+        .region()
+        .is_some_and(|region| !region.as_ref().trim().is_empty())
+    {
         return None;
     }
     Some(match std::env::var("AWS_REGION") {

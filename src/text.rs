@@ -109,6 +109,15 @@ pub fn fit_lines(heading: &str, lines: &[String], total: usize, limit: usize) ->
     text
 }
 
+/// `text` cut to at most `limit` characters, plainly (no "…"): for values cut at the
+/// length an API model allows.
+pub fn truncate_chars(text: &str, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        Some((index, _)) => text[..index].to_owned(),
+        None => text.to_owned(),
+    }
+}
+
 /// A value quoted back in an error: at most `limit` characters, on one line.
 pub fn preview(value: &str, limit: usize) -> String {
     single_line(&clip(value, limit))

@@ -6,6 +6,7 @@
 //! scenario holds AWS JSON shapes, translated to CBOR here.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +14,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ciborium::Value as Cbor;
-use http_body_util::{BodyExt, Full};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use serde_json::Value as Json;
@@ -23,10 +25,32 @@ use crate::domain::{ResourceName, Timestamp};
 use crate::scenario::{Response as Answer, Scenario};
 
 const NAMESPACE: &str = "com.amazonaws.codeconnections";
+
+/// Every answer's body: whole, or trickled.
+type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed_unsync()
+}
 /// Members of the API whose values are timestamps (tag 1 on the wire).
 const TIMESTAMP_MEMBERS: [&str; 4] = ["StartedAt", "Time", "CreatedAt", "ResolvedAt"];
 
-#[derive(Debug, Clone, Copy)]
+/// How the endpoint misbehaves for one stack's status calls (tests of the bounds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Accepts the call and never answers.
+    Hang,
+    /// Answers at once, then sends the body a few bytes at a time, this long apart.
+    Trickle(Duration),
+    /// Answers 200 with a valid-looking body of this many bytes.
+    Oversized(usize),
+    /// Answers 200 with a body that is not CBOR.
+    NotCbor,
+    /// Answers this status with no body at all.
+    EmptyStatus(u16),
+}
+
+#[derive(Debug, Clone)]
 pub struct LoopbackOptions {
     /// Added to every answer, to model the real service's latency.
     pub latency: Duration,
@@ -37,6 +61,8 @@ pub struct LoopbackOptions {
     pub advance_after_idle: Option<Duration>,
     /// Stacks per repository link, so discovery walks several links and pages.
     pub stacks_per_link: usize,
+    /// Stacks whose status calls misbehave, by name.
+    pub faults: HashMap<String, Fault>,
 }
 
 impl Default for LoopbackOptions {
@@ -46,6 +72,7 @@ impl Default for LoopbackOptions {
             page_size: 2,
             advance_after_idle: None,
             stacks_per_link: 3,
+            faults: HashMap::new(),
         }
     }
 }
@@ -156,7 +183,8 @@ impl LoopbackCodeConnections {
 }
 
 /// An SDK client for a loopback endpoint: fixed region and dummy credentials (no AWS
-/// account needed), and quick retries so a throttled scenario replays fast.
+/// account needed), quick retries so a throttled scenario replays fast, and the same
+/// bounds as the real client (timeouts, the answer size).
 pub fn loopback_client(endpoint: &str) -> aws_sdk_codeconnections::Client {
     use aws_sdk_codeconnections::config::{
         BehaviorVersion, Credentials, Region, retry::RetryConfig,
@@ -172,6 +200,8 @@ pub fn loopback_client(endpoint: &str) -> aws_sdk_codeconnections::Client {
             "loopback",
         ))
         .endpoint_url(endpoint)
+        .timeout_config(crate::aws::timeouts())
+        .interceptor(crate::aws::AnswerLimit)
         .retry_config(
             RetryConfig::standard()
                 .with_max_attempts(3)
@@ -182,7 +212,7 @@ pub fn loopback_client(endpoint: &str) -> aws_sdk_codeconnections::Client {
     aws_sdk_codeconnections::Client::from_conf(config)
 }
 
-async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Body> {
     let operation = request
         .uri()
         .path()
@@ -229,6 +259,13 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Ful
         .tick
         .load(Ordering::SeqCst)
         .min(shared.scenario.ticks.len().saturating_sub(1));
+    let fault = (operation == "GetResourceSyncStatus")
+        .then(|| text_member(&input, "ResourceName"))
+        .flatten()
+        .and_then(|name| shared.options.faults.get(&name).cloned());
+    if let Some(fault) = fault {
+        return misbehave(fault).await;
+    }
     match operation.as_str() {
         "GetResourceSyncStatus" => get_resource_sync_status(&shared.scenario, tick, &input),
         "GetSyncBlockerSummary" => get_sync_blocker_summary(&shared.scenario, tick, &input),
@@ -239,6 +276,42 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Ful
             "UnsupportedOperationException",
             &format!("the loopback endpoint does not serve {other:?}"),
         ),
+    }
+}
+
+/// An answer that breaks what the SDK expects, one way or another.
+async fn misbehave(fault: Fault) -> Response<Body> {
+    let response = |status: u16, body: Body| {
+        Response::builder()
+            .status(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
+            .header("content-type", "application/cbor")
+            .header("smithy-protocol", "rpc-v2-cbor")
+            .body(body)
+            .unwrap_or_else(|_| Response::new(full(Vec::new())))
+    };
+    match fault {
+        Fault::Hang => {
+            std::future::pending::<()>().await;
+            response(500, full(Vec::new()))
+        }
+        Fault::Trickle(gap) => {
+            let chunks = futures_util::stream::unfold(0usize, move |sent| async move {
+                (sent < 1000).then_some(())?;
+                tokio::time::sleep(gap).await;
+                let frame = hyper::body::Frame::data(Bytes::from_static(&[0xa0]));
+                Some((Ok::<_, Infallible>(frame), sent + 1))
+            });
+            response(200, StreamBody::new(chunks).boxed_unsync())
+        }
+        Fault::Oversized(bytes) => {
+            // A CBOR map whose one text value is `bytes` long: valid, and too big.
+            let mut body = vec![0xa1, 0x61, b'x', 0x7a];
+            body.extend_from_slice(&(bytes as u32).to_be_bytes());
+            body.resize(body.len() + bytes, b'y');
+            response(200, full(body))
+        }
+        Fault::NotCbor => response(200, full(&b"<html>not CBOR</html>"[..])),
+        Fault::EmptyStatus(status) => response(status, full(Vec::new())),
     }
 }
 
@@ -260,7 +333,7 @@ fn advance_after_idle(shared: &Shared, idle: Duration) {
     *last = Some(now);
 }
 
-fn answer(answer: &Answer, wrap: Option<&str>) -> Response<Full<Bytes>> {
+fn answer(answer: &Answer, wrap: Option<&str>) -> Response<Body> {
     match answer {
         Answer::Output(output) => {
             let output = Json::Object(output.clone());
@@ -274,7 +347,7 @@ fn answer(answer: &Answer, wrap: Option<&str>) -> Response<Full<Bytes>> {
     }
 }
 
-fn not_found(name: &str) -> Response<Full<Bytes>> {
+fn not_found(name: &str) -> Response<Body> {
     error(
         404,
         "ResourceNotFoundException",
@@ -282,11 +355,7 @@ fn not_found(name: &str) -> Response<Full<Bytes>> {
     )
 }
 
-fn get_resource_sync_status(
-    scenario: &Scenario,
-    tick: usize,
-    input: &Cbor,
-) -> Response<Full<Bytes>> {
+fn get_resource_sync_status(scenario: &Scenario, tick: usize, input: &Cbor) -> Response<Body> {
     let name = text_member(input, "ResourceName").unwrap_or_default();
     let stack = ResourceName::parse(&name)
         .ok()
@@ -298,11 +367,7 @@ fn get_resource_sync_status(
 }
 
 /// A stack's blockers: what the scenario gives in its `SyncBlockerSummary`, else none.
-fn get_sync_blocker_summary(
-    scenario: &Scenario,
-    tick: usize,
-    input: &Cbor,
-) -> Response<Full<Bytes>> {
+fn get_sync_blocker_summary(scenario: &Scenario, tick: usize, input: &Cbor) -> Response<Body> {
     let name = text_member(input, "ResourceName").unwrap_or_default();
     let stack = ResourceName::parse(&name)
         .ok()
@@ -345,7 +410,7 @@ fn page<T: Clone>(items: &[T], input: &Cbor, page_size: usize) -> (Vec<T>, Optio
     (items.get(start..end).unwrap_or_default().to_vec(), next)
 }
 
-fn list_repository_links(shared: &Shared, input: &Cbor) -> Response<Full<Bytes>> {
+fn list_repository_links(shared: &Shared, input: &Cbor) -> Response<Body> {
     let (page, next) = page(&links(shared), input, shared.options.page_size);
     let links = page
         .into_iter()
@@ -367,7 +432,7 @@ fn list_repository_links(shared: &Shared, input: &Cbor) -> Response<Full<Bytes>>
     .with_next(next))
 }
 
-fn list_sync_configurations(shared: &Shared, input: &Cbor) -> Response<Full<Bytes>> {
+fn list_sync_configurations(shared: &Shared, input: &Cbor) -> Response<Body> {
     let link_id = text_member(input, "RepositoryLinkId").unwrap_or_default();
     let Some((_, names)) = links(shared).into_iter().find(|(id, _)| *id == link_id) else {
         return error(
@@ -468,7 +533,7 @@ fn json_to_cbor(value: &Json, member: Option<&str>) -> Cbor {
     }
 }
 
-fn cbor_response(status: u16, body: &Cbor) -> Response<Full<Bytes>> {
+fn cbor_response(status: u16, body: &Cbor) -> Response<Body> {
     let mut bytes = Vec::new();
     if ciborium::into_writer(body, &mut bytes).is_err() {
         bytes.clear();
@@ -477,15 +542,15 @@ fn cbor_response(status: u16, body: &Cbor) -> Response<Full<Bytes>> {
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         .header("content-type", "application/cbor")
         .header("smithy-protocol", "rpc-v2-cbor")
-        .body(Full::new(Bytes::from(bytes)))
-        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+        .body(full(bytes))
+        .unwrap_or_else(|_| Response::new(full(Vec::new())))
 }
 
-fn ok(body: Cbor) -> Response<Full<Bytes>> {
+fn ok(body: Cbor) -> Response<Body> {
     cbor_response(200, &body)
 }
 
-fn error(status: u16, type_name: &str, message: &str) -> Response<Full<Bytes>> {
+fn error(status: u16, type_name: &str, message: &str) -> Response<Body> {
     let body = Cbor::Map(vec![
         (
             Cbor::Text("__type".into()),

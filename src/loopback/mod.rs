@@ -7,24 +7,25 @@
 
 mod codeconnections;
 
-pub use codeconnections::{LoopbackCodeConnections, LoopbackOptions, loopback_client};
+pub use codeconnections::{Fault, LoopbackCodeConnections, LoopbackOptions, loopback_client};
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 /// Serves `handle` on a loopback port (0: a fresh one) until the returned task is aborted.
-pub async fn serve<F, Fut>(port: u16, handle: F) -> std::io::Result<(SocketAddr, JoinHandle<()>)>
+pub async fn serve<F, Fut, B>(port: u16, handle: F) -> std::io::Result<(SocketAddr, JoinHandle<()>)>
 where
     F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+    Fut: Future<Output = Response<B>> + Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let address = listener.local_addr()?;

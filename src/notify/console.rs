@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use super::layout::{EVENTS_SHOWN, Message};
 use super::{Context, Delivered, DeliveryError, webhook_body};
 use crate::domain::{Notification, NotificationKind};
-use crate::text::{clip, more, single_line, visible};
+use crate::text::{clip, more, visible};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ConsoleFormat {
@@ -63,9 +63,10 @@ impl Console {
     }
 }
 
-/// A value from AWS or Git, safe for a terminal and on one line.
+/// A value from AWS or Git, safe for a terminal and on one line: every control
+/// character (a line break too) shown as an escape.
 fn safe(raw: &str, limit: usize) -> String {
-    visible(&single_line(&clip(raw, limit)))
+    visible(&clip(raw, limit)).replace('\t', " ")
 }
 
 /// A short block a person reads in a terminal.

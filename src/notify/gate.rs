@@ -65,6 +65,8 @@ pub struct Gate {
     policy: DeliveryPolicy,
     deadline: Option<Instant>,
     used: Mutex<Used>,
+    /// One permit per request in flight.
+    in_flight: tokio::sync::Semaphore,
 }
 
 impl Gate {
@@ -84,6 +86,7 @@ impl Gate {
                 quiet_until,
                 ..Used::default()
             }),
+            in_flight: tokio::sync::Semaphore::new(policy.concurrency.max(1)),
         }
     }
 
@@ -157,11 +160,21 @@ impl Gate {
         F: FnMut(Duration) -> Fut,
         Fut: Future<Output = Attempt<T>>,
     {
-        if let Some(reason) = self.paused() {
-            return Err(DeliveryError::Retry(format!(
+        let paused = |reason: String| {
+            DeliveryError::Retry(format!(
                 "{}: not sent; paused for this run ({reason})",
                 self.key
-            )));
+            ))
+        };
+        if let Some(reason) = self.paused() {
+            return Err(paused(reason));
+        }
+        // Wait for a free slot; the destination may have been paused meanwhile.
+        let Ok(_slot) = self.in_flight.acquire().await else {
+            return Err(paused("the run is ending".into()));
+        };
+        if let Some(reason) = self.paused() {
+            return Err(paused(reason));
         }
         let quiet_until = self.used().quiet_until;
         if let Some(until) = quiet_until.filter(|until| *until > Timestamp::now()) {
@@ -257,6 +270,7 @@ mod tests {
             max_backoff: Duration::from_millis(20),
             max_retry_after: Duration::from_secs(1),
             retry_budget: Duration::from_millis(700),
+            concurrency: 4,
         }
     }
 

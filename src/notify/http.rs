@@ -55,6 +55,10 @@ pub struct DeliveryPolicy {
     /// How much time a destination may spend on retries (waits and retried requests,
     /// the one in flight included) in one run, across all its messages.
     pub retry_budget: Duration,
+    /// Requests in flight to one destination at once, across all stacks: polite to its
+    /// rate limits, and a dead destination ties up no more than this many before it is
+    /// paused.
+    pub concurrency: usize,
 }
 
 impl Default for DeliveryPolicy {
@@ -69,6 +73,7 @@ impl Default for DeliveryPolicy {
             max_backoff: Duration::from_secs(4),
             max_retry_after: Duration::from_secs(5),
             retry_budget: Duration::from_secs(15),
+            concurrency: 4,
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::domain::{
     Blocker, BlockerStatus, Location, ResourceName, ResourceStatus, Revision, StackRef,
     SyncAttempt, SyncEvent, SyncStatus, Timestamp,
 };
-use crate::text::clip;
+use crate::text::truncate_chars as clip;
 
 /// Reads Git sync status from AWS CodeConnections (or whatever
 /// `AWS_ENDPOINT_URL_CODECONNECTIONS` points the client at), in one account and Region.

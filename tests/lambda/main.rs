@@ -39,6 +39,17 @@ fn function(runtime: &LoopbackRuntimeApi, codeconnections: &str, extra: &[(&str,
     command.spawn().unwrap()
 }
 
+/// A function process that is stopped and reaped however the test ends, a failed
+/// assertion included.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
 fn transitions(summary: &Value) -> Vec<(String, String)> {
     summary["transitions"]
         .as_array()
@@ -307,5 +318,165 @@ async fn destinations_come_from_the_secret_read_once_at_cold_start() {
     assert!(
         !logs.contains(&webhook.url()) && !logs.contains(SECRET),
         "no secret in the logs: {logs}"
+    );
+}
+
+#[tokio::test]
+async fn the_invocation_answers_before_its_deadline_whatever_a_dependency_does() {
+    let scenario =
+        Scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("events/scenarios/demo.json"))
+            .unwrap();
+    let options = LoopbackOptions {
+        faults: [(
+            "orders-stack".to_owned(),
+            sync_notifier::loopback::Fault::Hang,
+        )]
+        .into(),
+        ..LoopbackOptions::default()
+    };
+    let codeconnections = LoopbackCodeConnections::start(scenario, options)
+        .await
+        .unwrap();
+    let runtime = LoopbackRuntimeApi::start().await.unwrap();
+    let _function = Running(function(&runtime, codeconnections.endpoint_url(), &[]));
+
+    // Four seconds to live; orders-stack's status call never answers.
+    let deadline = Duration::from_secs(4);
+    let asked = std::time::Instant::now();
+    let Answer::Response(summary) = runtime
+        .invoke_within(sample("scheduled-event.json"), deadline)
+        .await
+        .expect("an answer")
+    else {
+        panic!("error")
+    };
+    assert!(
+        asked.elapsed() < deadline,
+        "answered after {:?}",
+        asked.elapsed()
+    );
+    assert_eq!(
+        summary["baselines"], 2,
+        "the other stacks went on: {summary}"
+    );
+    let deferred: Vec<&str> = summary["deferred"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|problem| problem["resource"].as_str().unwrap())
+        .collect();
+    assert!(deferred.contains(&"orders-stack"), "{summary}");
+}
+
+#[tokio::test]
+async fn both_spellings_of_each_git_sync_event_run_through_the_binary() {
+    let scenario =
+        Scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("events/scenarios/demo.json"))
+            .unwrap();
+    let codeconnections = LoopbackCodeConnections::start(scenario, LoopbackOptions::default())
+        .await
+        .unwrap();
+    let runtime = LoopbackRuntimeApi::start().await.unwrap();
+    let _function = Running(function(&runtime, codeconnections.endpoint_url(), &[]));
+    let answer = |event: Value| {
+        let runtime = &runtime;
+        async move {
+            match runtime.invoke(event).await.expect("an answer") {
+                Answer::Response(summary) => summary,
+                Answer::Error(error) => panic!("{error}"),
+            }
+        }
+    };
+    answer(sample("scheduled-event.json")).await;
+    codeconnections.set_tick(1);
+
+    // The EventBridge reference's spelling, with the stack as an ARN and previousStatus.
+    let mut event = sample("git-sync-status-change.json");
+    event["detail-type"] = "GitSync Resource Sync Status Change".into();
+    event["detail"]["syncTarget"] =
+        "arn:aws:cloudformation:us-east-1:111122223333:stack/payments-stack/cd915317".into();
+    event["detail"]["previousStatus"] = "INITIATED".into();
+    let pushed = answer(event).await;
+    assert_eq!(pushed["resourcesChecked"], 1, "{pushed}");
+    assert_eq!(
+        transitions(&pushed),
+        [pair("sync.started", "payments-stack")]
+    );
+
+    // The repository-level event checks every stack of that repository link now.
+    codeconnections.set_tick(2);
+    for spelling in [
+        "Git Sync Repository Sync Status Change",
+        "GitSync Repository Sync Status Change",
+    ] {
+        let mut event = sample("git-sync-repository-status-change.json");
+        event["detail-type"] = spelling.into();
+        let summary = answer(event).await;
+        assert_eq!(summary["resourcesChecked"], 3, "{spelling}: {summary}");
+    }
+}
+
+#[tokio::test]
+async fn send_test_reports_how_each_destination_took_the_test_message() {
+    let scenario =
+        Scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("events/scenarios/demo.json"))
+            .unwrap();
+    let codeconnections = LoopbackCodeConnections::start(scenario, LoopbackOptions::default())
+        .await
+        .unwrap();
+    let webhook = Receiver::start().await.unwrap();
+    let slack = Receiver::start().await.unwrap();
+    slack.answer_with(&[404]);
+    let runtime = LoopbackRuntimeApi::start().await.unwrap();
+    let destinations = serde_json::json!([
+        {"type": "slack", "name": "deploys", "url": slack.url(), "events": ["sync.failed"]}
+    ])
+    .to_string();
+    let _function = Running(function(
+        &runtime,
+        codeconnections.endpoint_url(),
+        &[
+            ("WEBHOOK_URL", &webhook.url()),
+            ("WEBHOOK_SECRET", SECRET),
+            ("DESTINATIONS", &destinations),
+        ],
+    ));
+    let Answer::Response(answer) = runtime
+        .invoke(sample("send-test.json"))
+        .await
+        .expect("an answer")
+    else {
+        panic!("error")
+    };
+    let results = answer["sendTest"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "{answer}");
+    let by_result: Vec<(&str, bool)> = results
+        .iter()
+        .map(|result| {
+            (
+                result["result"].as_str().unwrap(),
+                result["destination"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("slack:deploys"),
+            )
+        })
+        .collect();
+    assert!(by_result.contains(&("delivered", false)), "{answer}");
+    assert!(
+        by_result.contains(&("refused", true)),
+        "filters do not apply: {answer}"
+    );
+    assert!(
+        !answer.to_string().contains(&webhook.url()),
+        "no URL in the answer"
+    );
+    let sent = webhook.received();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].json()["type"], "sync.test");
+    assert_eq!(sent[0].json()["data"]["test"], true);
+    assert!(
+        codeconnections.calls("GetResourceSyncStatus") == 0,
+        "no stack was checked"
     );
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 use crate::shared::{Receiver, Reply};
 use futures_util::future::join_all;
 use serde_json::json;
-use sync_notifier::notify::USER_AGENT;
+use sync_notifier::domain::ResourceName;
+use sync_notifier::notify::{DeliveryPolicy, USER_AGENT};
 
 use crate::support::*;
 
@@ -391,4 +392,153 @@ async fn logs_name_the_destination_and_never_its_url() {
     }
     let debug = format!("{:?}", pipeline.runner.store());
     assert!(!debug.contains("SECRETTOKEN"));
+}
+
+/// The ids a receiver accepted, whatever the destination's format (from the webhook's
+/// `webhook-id`, or the text of a chat message).
+fn accepted(receiver: &Receiver) -> usize {
+    receiver.received().len()
+}
+
+#[tokio::test]
+async fn one_dead_destination_starves_no_other_destination_and_no_stack() {
+    let stacks: Vec<String> = (0..100).map(|index| format!("stack-{index:03}")).collect();
+    let names: Vec<&str> = stacks.iter().map(String::as_str).collect();
+    let teams = Receiver::start().await.unwrap();
+    let slack = Receiver::start().await.unwrap();
+    // Teams hangs: every request is answered only long after the client gave up.
+    teams.reply((0..200).map(|_| Reply::status(200).after(Duration::from_secs(5))));
+    let pipeline = Pipeline::start(
+        start_then_fail(&names),
+        &[destinations_variable(&[
+            destination("teams", &teams.url(), json!({})),
+            destination("slack", &slack.url(), json!({"events": ["sync.started"]})),
+        ])],
+    )
+    .await;
+    pipeline.tick(0).await;
+
+    // Every stack starts: Slack gets all 100 in the first run; Teams, timed out once,
+    // is paused for the rest of the run instead of holding back the stacks behind it.
+    let first = pipeline.tick(1).await;
+    assert_eq!(accepted(&slack), 100, "{:?}", first.paused);
+    assert_eq!(first.deliveries.delivered, 100);
+    assert_eq!(first.paused.len(), 1, "{:?}", first.paused);
+    assert!(
+        teams.arrivals() <= 4,
+        "at most one request per slot (4) before the pause: {}",
+        teams.arrivals()
+    );
+
+    // Teams recovers: the next run gives it all 100, and Slack nothing more.
+    teams.recover();
+    let second = pipeline.tick(1).await;
+    assert_eq!(second.deliveries.delivered, 100, "{second:?}");
+    assert_eq!(accepted(&slack), 100, "nothing twice");
+    let texts: std::collections::HashSet<String> = teams
+        .received()
+        .iter()
+        .map(|request| request.json()["summary"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(texts.len(), 100, "each stack once");
+    assert_eq!(accepted(&teams), 100);
+    for stack in &names {
+        assert!(pipeline.pending(stack).await.is_empty(), "{stack}");
+    }
+}
+
+#[tokio::test]
+async fn a_run_killed_mid_delivery_repeats_only_what_was_in_flight() {
+    let slack = Receiver::start().await.unwrap();
+    let webhook = Receiver::start().await.unwrap();
+    // The webhook takes 8 s to answer; the run is killed 1 s in.
+    webhook.reply([Reply::status(200).after(Duration::from_secs(8))]);
+    let policy = DeliveryPolicy {
+        timeout: Duration::from_secs(10),
+        ..fast_policy()
+    };
+    let mut pipeline = Pipeline::with_policy(
+        start_then_fail(&["orders-stack"]),
+        &[destinations_variable(&[
+            destination("slack", &slack.url(), json!({})),
+            destination("webhook", &webhook.url(), json!({})),
+        ])],
+        policy,
+    )
+    .await;
+    pipeline.tick(0).await;
+    pipeline.endpoint.set_tick(1);
+    let killed = tokio::time::timeout(
+        Duration::from_secs(1),
+        pipeline.runner.tick(
+            Some(vec![ResourceName::parse("orders-stack").unwrap()]),
+            None,
+        ),
+    )
+    .await;
+    assert!(
+        killed.is_err(),
+        "the run was still delivering when it was killed"
+    );
+    assert_eq!(accepted(&slack), 1);
+
+    // Slack's delivery was written as soon as it succeeded.
+    let pending = pipeline.pending("orders-stack").await;
+    assert_eq!(pending.len(), 1);
+    assert!(
+        pending[0].done.iter().any(|key| key.starts_with("slack")),
+        "{pending:?}"
+    );
+
+    // Once the dead run's lease has lapsed, a new process delivers the webhook's copy only.
+    pipeline.lapse_leases("orders-stack").await;
+    pipeline.restart();
+    let recovered = pipeline.tick(1).await;
+    assert_eq!(recovered.deliveries.delivered, 1, "{recovered:?}");
+    assert_eq!(accepted(&slack), 1, "Slack is not sent it again");
+    assert!(
+        webhook
+            .received()
+            .iter()
+            .any(|request| request.json()["type"] == "sync.started")
+    );
+}
+
+#[tokio::test]
+async fn concurrent_stacks_share_one_retry_budget_and_cannot_overrun_it() {
+    let webhook = Receiver::start().await.unwrap();
+    // Every request fails after 250 ms.
+    webhook.reply((0..100).map(|_| Reply::status(500).after(Duration::from_millis(250))));
+    // A retry reserves its wait (≤ 20 ms) and its request's timeout (300 ms) from 1 s: the
+    // five stacks' first attempts fail together and only three retries fit, whichever
+    // stacks they belong to; then the destination is paused.
+    let policy = DeliveryPolicy {
+        timeout: Duration::from_millis(300),
+        max_attempts: 10,
+        base_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(20),
+        retry_budget: Duration::from_secs(1),
+        // All five first attempts in flight at once, so they fail together.
+        concurrency: 8,
+        ..fast_policy()
+    };
+    let names = ["a", "b", "c", "d", "e"];
+    let pipeline = Pipeline::with_policy(
+        start_then_fail(&names),
+        &[destinations_variable(&[destination(
+            "webhook",
+            &webhook.url(),
+            json!({}),
+        )])],
+        policy,
+    )
+    .await;
+    pipeline.tick(0).await;
+    let summary = pipeline.tick(1).await;
+    assert_eq!(summary.deliveries.retrying, 5);
+    assert_eq!(
+        webhook.arrivals(),
+        5 + 3,
+        "five first attempts, three retries"
+    );
 }

@@ -216,6 +216,7 @@ pub fn fast_policy() -> DeliveryPolicy {
         max_backoff: Duration::from_millis(40),
         max_retry_after: Duration::from_secs(2),
         retry_budget: Duration::from_secs(5),
+        concurrency: 4,
     }
 }
 
@@ -382,6 +383,27 @@ impl Pipeline {
     /// A new process (a Lambda cold start) sharing the same state.
     pub fn restart(&mut self) {
         self.runner = Pipeline::runner(&self.endpoint, &self.store, &self.variables, self.policy);
+    }
+
+    /// Lets the lease on `resource` lapse, as time would.
+    pub async fn lapse_leases(&self, resource: &str) {
+        let key = resource.to_owned();
+        let Some(Loaded::Found {
+            version,
+            mut record,
+        }) = self
+            .store
+            .load(std::slice::from_ref(&key))
+            .await
+            .unwrap()
+            .remove(&key)
+        else {
+            panic!("no record for {resource}");
+        };
+        if let Some(lease) = &mut record.lease {
+            lease.until = Timestamp::from_millis(0);
+        }
+        self.store.save(&key, Some(version), &record).await.unwrap();
     }
 
     /// Moves every kept quiet period (`Retry-After`) into the past, as time would.

@@ -3,6 +3,7 @@
 
 mod cli;
 mod delivery;
+mod faults;
 mod rules;
 #[path = "../support/mod.rs"]
 mod shared;

@@ -187,6 +187,14 @@ impl Receiver {
         }
     }
 
+    /// Forgets the replies still scripted: every request gets 200 again (the destination
+    /// recovered).
+    pub fn recover(&self) {
+        if let Ok(mut script) = self.script.lock() {
+            script.replies.clear();
+        }
+    }
+
     /// The next request is answered only after `delay` (to provoke client timeouts).
     pub fn delay_next(&self, delay: Duration) {
         self.reply([Reply::status(200).after(delay)]);

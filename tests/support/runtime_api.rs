@@ -19,7 +19,8 @@ pub enum Answer {
 
 #[derive(Default)]
 struct State {
-    queue: VecDeque<(String, Value)>,
+    /// Events to hand out, each with the time the function gets for it.
+    queue: VecDeque<(String, Value, Duration)>,
     answers: HashMap<String, Answer>,
     next_id: u64,
     /// When the function first asked for work: the end of its init.
@@ -88,13 +89,19 @@ impl LoopbackRuntimeApi {
 
     /// Queues `event` and waits (up to 30 s) for the function's answer; `None` if none came.
     pub async fn invoke(&self, event: Value) -> Option<Answer> {
+        self.invoke_within(event, Duration::from_secs(30)).await
+    }
+
+    /// Queues `event` with a deadline `time` ahead (as Lambda's timeout would give) and
+    /// waits for the function's answer (up to 30 s); `None` if none came.
+    pub async fn invoke_within(&self, event: Value, time: Duration) -> Option<Answer> {
         let id = {
             let Ok(mut state) = self.state.lock() else {
                 return None;
             };
             state.next_id += 1;
             let id = format!("request-{}", state.next_id);
-            state.queue.push_back((id.clone(), event));
+            state.queue.push_back((id.clone(), event, time));
             id
         };
         for _ in 0..30_000 {
@@ -127,12 +134,12 @@ async fn handle(
                 .lock()
                 .ok()
                 .and_then(|mut state| state.queue.pop_front());
-            if let Some((id, event)) = next {
+            if let Some((id, event, time)) = next {
                 let deadline = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .unwrap_or_default()
                     .as_millis()
-                    + 30_000;
+                    + time.as_millis();
                 return Response::builder()
                     .header("lambda-runtime-aws-request-id", id)
                     .header("lambda-runtime-deadline-ms", deadline.to_string())
