@@ -222,24 +222,37 @@ pub fn console_url(notification: &Notification, region: Option<&Region>) -> Opti
         "https://{}/cloudformation/home?region={region}",
         region.console_host()
     );
-    let resource = notification.resource.as_str();
-    let arn = notification
-        .attempt
-        .events
-        .iter()
-        .filter_map(|event| event.external_id.as_deref())
-        .find(|id| is_stack_arn(id, region.as_str(), resource));
-    Some(match arn {
+    Some(match stack_arn(notification, Some(region)) {
         Some(arn) => format!("{home}#/stacks/stackinfo?stackId={}", encode(arn)),
         None => format!(
             "{home}#/stacks?filteringText={}&filteringStatus=active&viewNested=true",
-            encode(resource)
+            encode(notification.resource.as_str())
         ),
     })
 }
 
-/// `arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<id>`.
-fn is_stack_arn(id: &str, region: &str, resource: &str) -> bool {
+/// The stack's ARN, when one of the attempt's events carries it (as its `ExternalId`):
+/// an ARN of this stack, in its own Region in hub mode, else in `region` (the
+/// function's); in any Region when neither is known.
+pub fn stack_arn<'a>(notification: &'a Notification, region: Option<&Region>) -> Option<&'a str> {
+    let region = notification
+        .location
+        .as_ref()
+        .map(|location| &location.region)
+        .or(region)
+        .map(Region::as_str);
+    let resource = notification.resource.as_str();
+    notification
+        .attempt
+        .events
+        .iter()
+        .filter_map(|event| event.external_id.as_deref())
+        .find(|id| is_stack_arn(id, region, resource))
+}
+
+/// `arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<id>`, in `region`
+/// when it is given.
+fn is_stack_arn(id: &str, region: Option<&str>, resource: &str) -> bool {
     let parts: Vec<&str> = id.splitn(6, ':').collect();
     let [arn, partition, service, arn_region, account, rest] = parts.as_slice() else {
         return false;
@@ -253,7 +266,8 @@ fn is_stack_arn(id: &str, region: &str, resource: &str) -> bool {
     *arn == "arn"
         && partition.starts_with("aws")
         && *service == "cloudformation"
-        && *arn_region == region
+        && region.is_none_or(|region| *arn_region == region)
+        && !arn_region.is_empty()
         && account.len() == 12
         && account.chars().all(|c| c.is_ascii_digit())
         && name == resource
@@ -318,17 +332,19 @@ mod tests {
     fn stack_arns_must_name_this_stack_in_this_region() {
         let arn =
             "arn:aws:cloudformation:us-east-1:123456789012:stack/payments-stack/1b2c3d4e-aaaa";
-        assert!(is_stack_arn(arn, "us-east-1", "payments-stack"));
-        assert!(!is_stack_arn(arn, "eu-west-1", "payments-stack"));
-        assert!(!is_stack_arn(arn, "us-east-1", "orders-stack"));
+        assert!(is_stack_arn(arn, Some("us-east-1"), "payments-stack"));
+        assert!(is_stack_arn(arn, None, "payments-stack"));
+        assert!(!is_stack_arn(arn, Some("eu-west-1"), "payments-stack"));
+        assert!(!is_stack_arn(arn, Some("us-east-1"), "orders-stack"));
+        assert!(!is_stack_arn(arn, None, "orders-stack"));
         assert!(!is_stack_arn(
             "arn:aws:s3:::bucket",
-            "us-east-1",
+            Some("us-east-1"),
             "payments-stack"
         ));
         assert!(!is_stack_arn(
             "arn:aws:cloudformation:us-east-1:123456789012:stack/payments-stack/<x>",
-            "us-east-1",
+            Some("us-east-1"),
             "payments-stack"
         ));
     }

@@ -10,13 +10,16 @@
 //! `DESTINATIONS` fields and single variables, how it renders and sends) and one line in
 //! [`destination_kinds!`] below.
 
+mod aws_service;
 mod console;
 mod discord;
+mod eventbridge;
 pub mod facts;
 mod gate;
 mod hook;
 pub mod http;
 pub mod layout;
+mod q_developer;
 pub mod secret;
 mod slack;
 pub mod spec;
@@ -30,8 +33,10 @@ use crate::domain::{Filter, KindSet, Notification, Region};
 
 pub use console::{ConsoleFormat, pretty};
 pub use discord::discord_message;
+pub use eventbridge::{ENTRY_LIMIT, eventbridge_entry};
 pub use gate::{Attempt, Gate, MAX_QUIET};
 pub use http::{DeliveryPolicy, HTTP_TIMEOUT, USER_AGENT, http_client};
+pub use q_developer::q_developer_message;
 pub use secret::{SecretToken, SecretUrl, SigningSecret};
 pub use slack::slack_message;
 pub use spec::{DestinationSpec, Entry, Problem, Variables};
@@ -71,8 +76,9 @@ pub struct Delivered {
 pub struct Clients {
     pub http: reqwest::Client,
     pub policy: DeliveryPolicy,
-    /// The AWS SDK configuration, for destinations that are AWS services (SNS,
-    /// EventBridge); `None` where there is none (a local replay without AWS).
+    /// The AWS SDK configuration, for destinations that are AWS services (Amazon Q
+    /// Developer through SNS, EventBridge); `None` where there is none (tests and the
+    /// benchmark without AWS), and then those destinations refuse every message.
     pub aws: Option<aws_config::SdkConfig>,
 }
 
@@ -196,6 +202,8 @@ destination_kinds! {
     Webhook(webhook::Webhook),
     Teams(teams::Teams),
     Discord(discord::Discord),
+    QDeveloper(q_developer::QDeveloper),
+    EventBridge(eventbridge::EventBridge),
 }
 
 /// One configured destination.

@@ -379,10 +379,17 @@ fn misplaced(field: &str, kind: &str) -> Option<String> {
         ["webhook"] if field == "secret" => Some(format!(
             "only a webhook destination is signed, not {kind}; remove \"secret\" or set \"type\": \"webhook\""
         )),
-        owners => Some(format!(
-            "only a {} destination takes \"{field}\", not {kind}; remove it, or set \"type\" to the destination you mean",
-            owners.join(" or ")
-        )),
+        owners => {
+            let article = if owners[0].starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
+            Some(format!(
+                "only {article} {} destination takes \"{field}\", not {kind}; remove it, or set \"type\" to the destination you mean",
+                owners.join(" or ")
+            ))
+        }
     }
 }
 

@@ -9,7 +9,10 @@ use sync_notifier::domain::{
     AccountId, Blocker, BlockerStatus, Location, Notification, NotificationKind, Replaced,
     ResourceName, Revision, SyncAttempt, SyncEvent, SyncStatus, Timestamp,
 };
-use sync_notifier::notify::{discord_message, slack_message, teams_message};
+use sync_notifier::notify::{
+    ENTRY_LIMIT, discord_message, eventbridge_entry, q_developer_message, slack_message,
+    teams_message,
+};
 
 fn units(value: &Value) -> usize {
     value.as_str().unwrap_or_default().encode_utf16().count()
@@ -285,6 +288,67 @@ fn check_teams(message: &Value) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Amazon Q Developer: our ceilings (Slack's, the tightest platform), SNS's 256 KB, and
+/// no markup but ours.
+fn check_q_developer(message: &Value) -> Result<(), TestCaseError> {
+    let content = &message["content"];
+    let metadata = &message["metadata"];
+    prop_assert!(units(&content["title"]) <= 150);
+    prop_assert!(units(&content["description"]) <= 3000);
+    prop_assert!(units(&metadata["summary"]) <= 300);
+    prop_assert!(serde_json::to_vec(message).unwrap().len() <= 256 * 1024);
+    let mut markdown = vec![
+        content["title"].as_str().unwrap().to_owned(),
+        content["description"].as_str().unwrap().to_owned(),
+        metadata["summary"].as_str().unwrap().to_owned(),
+    ];
+    for keyword in content["keywords"].as_array().unwrap() {
+        markdown.push(keyword.as_str().unwrap().to_owned());
+    }
+    for text in &markdown {
+        let rest = without_own_markup(text);
+        prop_assert!(
+            !rest.contains('<') && !rest.contains('>'),
+            "unescaped markup in {text:?}"
+        );
+        prop_assert!(!text.contains('`') && !text.contains("]("), "{text:?}");
+    }
+    for step in content["nextSteps"].as_array().unwrap() {
+        let rest = without_own_markup(step.as_str().unwrap());
+        prop_assert!(!rest.contains('<') && !rest.contains('>'), "{step}");
+    }
+    for value in metadata["additionalContext"].as_object().unwrap().values() {
+        let value = value.as_str().unwrap();
+        prop_assert!(
+            (1..=1024).contains(&value.len())
+                && value.bytes().all(|byte| (0x21..=0x7e).contains(&byte)),
+            "{value:?}"
+        );
+    }
+    Ok(())
+}
+
+/// EventBridge: every entry is under 256 KB, its detail is a JSON object, and every
+/// event left out is counted.
+fn check_eventbridge(
+    notification: &Notification,
+    region: Option<&Region>,
+) -> Result<(), TestCaseError> {
+    let entry = eventbridge_entry(notification, region, "default").unwrap();
+    let detail = entry.detail().unwrap();
+    let size = entry.source().unwrap().len()
+        + entry.detail_type().unwrap().len()
+        + detail.len()
+        + entry.resources().iter().map(String::len).sum::<usize>();
+    prop_assert!(size < ENTRY_LIMIT, "{size}");
+    let detail: Value = serde_json::from_str(detail).unwrap();
+    let data = &detail["data"];
+    let kept = data["events"].as_array().unwrap().len();
+    let omitted = data["eventsOmitted"].as_u64().unwrap_or(0) as usize;
+    prop_assert_eq!(kept + omitted, notification.attempt.events.len());
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
@@ -295,5 +359,7 @@ proptest! {
         check_slack(&slack_message(&notification, region))?;
         check_discord(&discord_message(&notification, region))?;
         check_teams(&teams_message(&notification, region))?;
+        check_q_developer(&q_developer_message(&notification, region))?;
+        check_eventbridge(&notification, region)?;
     }
 }

@@ -1,7 +1,9 @@
 //! Notifications end to end: rendered payloads (snapshots and limits), Standard Webhooks
 //! signing, delivery through the real HTTP client to loopback receivers for every
-//! destination type and failure mode, and routing with `DESTINATIONS`.
+//! destination type and failure mode, the AWS-service destinations through the real SDK
+//! clients to a loopback SNS and EventBridge, and routing with `DESTINATIONS`.
 
+mod aws_destinations;
 mod delivery;
 mod limits;
 mod rendering;

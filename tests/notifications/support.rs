@@ -305,6 +305,8 @@ pub struct Pipeline {
     names: Vec<ResourceName>,
     variables: Vec<(String, String)>,
     policy: DeliveryPolicy,
+    /// The SDK configuration AWS-service destinations are built with, if any.
+    aws: Option<aws_config::SdkConfig>,
 }
 
 pub fn config(variables: &[(String, String)]) -> Config {
@@ -312,17 +314,33 @@ pub fn config(variables: &[(String, String)]) -> Config {
     Config::from_lookup(|name| map.get(name).cloned()).unwrap()
 }
 
-fn destinations(variables: &[(String, String)], policy: DeliveryPolicy) -> Vec<Destination> {
+fn destinations(
+    variables: &[(String, String)],
+    policy: DeliveryPolicy,
+    aws: Option<&aws_config::SdkConfig>,
+) -> Vec<Destination> {
     config(variables).build_destinations(&Clients {
         http: http_client(),
         policy,
-        aws: None,
+        aws: aws.cloned(),
     })
 }
 
 impl Pipeline {
     pub async fn start(scenario: Scenario, variables: &[(&str, String)]) -> Pipeline {
         Pipeline::with_policy(scenario, variables, fast_policy()).await
+    }
+
+    /// The pipeline, with AWS-service destinations built from `aws`.
+    pub async fn with_aws(
+        scenario: Scenario,
+        variables: &[(&str, String)],
+        aws: aws_config::SdkConfig,
+    ) -> Pipeline {
+        let mut pipeline = Pipeline::start(scenario, variables).await;
+        pipeline.aws = Some(aws);
+        pipeline.restart();
+        pipeline
     }
 
     pub async fn with_policy(
@@ -345,7 +363,7 @@ impl Pipeline {
                 ("STUCK_AFTER_MINUTES".to_string(), "0".to_string()),
             ])
             .collect();
-        let runner = Pipeline::runner(&endpoint, &store, &variables, policy);
+        let runner = Pipeline::runner(&endpoint, &store, &variables, policy, None);
         Pipeline {
             endpoint,
             store,
@@ -353,6 +371,7 @@ impl Pipeline {
             names,
             variables,
             policy,
+            aws: None,
         }
     }
 
@@ -361,12 +380,13 @@ impl Pipeline {
         store: &Arc<LocalStore>,
         variables: &[(String, String)],
         policy: DeliveryPolicy,
+        aws: Option<&aws_config::SdkConfig>,
     ) -> TestRunner {
         let config = config(variables);
         Runner::new(
             CodeConnectionsSource::new(loopback_client(endpoint.endpoint_url())),
             store.clone(),
-            destinations(variables, policy),
+            destinations(variables, policy, aws),
             RunSettings::from(&config),
         )
     }
@@ -382,7 +402,13 @@ impl Pipeline {
 
     /// A new process (a Lambda cold start) sharing the same state.
     pub fn restart(&mut self) {
-        self.runner = Pipeline::runner(&self.endpoint, &self.store, &self.variables, self.policy);
+        self.runner = Pipeline::runner(
+            &self.endpoint,
+            &self.store,
+            &self.variables,
+            self.policy,
+            self.aws.as_ref(),
+        );
     }
 
     /// Lets the lease on `resource` lapse, as time would.

@@ -4,17 +4,20 @@
 //!
 //! - [`Receiver`]: an HTTP receiver that records requests and answers from a script
 //!   (Slack, Teams, Discord, a webhook);
-//! - [`LoopbackRuntimeApi`]: the Lambda Runtime API, to drive the real binary in Lambda mode.
+//! - [`LoopbackRuntimeApi`]: the Lambda Runtime API, to drive the real binary in Lambda mode;
+//! - [`AwsServices`]: Amazon SNS and Amazon EventBridge, for the real SDK clients.
 
 // Each test crate uses its own part of this.
 #![allow(dead_code, unused_imports)]
 
+mod aws_services;
 mod receiver;
 mod runtime_api;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+pub use aws_services::{AwsServices, Call, Fault, Service, entry_size};
 pub use receiver::{Receiver, Recorded, Reply};
 pub use runtime_api::{Answer, LoopbackRuntimeApi};
 
