@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sync_notifier::config::Config;
-use sync_notifier::domain::{
-    Blocker, BlockerStatus, Notification, NotificationKind, SyncEvent, Timestamp,
-};
+use sync_notifier::domain::{Notification, NotificationKind, SyncEvent, Timestamp};
 use sync_notifier::notify::{
     Clients, DeliveryError, Destination, ENTRY_LIMIT, Gate, eventbridge_entry, http_client,
     q_developer_message, webhook_body,
@@ -69,35 +67,6 @@ fn strings(value: &Value) -> Vec<&str> {
         .as_array()
         .map(|items| items.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default()
-}
-
-/// A failure that left a blocker, and the blocker resolved; a sync running too long.
-fn blocked(kind: NotificationKind) -> Notification {
-    let mut notification = failure_with_many_long_events();
-    notification.kind = kind;
-    notification.blocker = Some(Blocker {
-        id: "b-4f2a9c".into(),
-        blocker_type: "AUTOMATED".into(),
-        status: if kind == NotificationKind::Blocked {
-            BlockerStatus::Active
-        } else {
-            BlockerStatus::Resolved
-        },
-        created_reason: "Stack orders-stack failed to update: rolled back".into(),
-        created_at: Timestamp::from_millis(1_795_687_430_000),
-        contexts: vec![("StackName".into(), "orders-stack".into())],
-        resolved_reason: (kind == NotificationKind::Unblocked).then(|| "Fixed the table".into()),
-        resolved_at: (kind == NotificationKind::Unblocked)
-            .then(|| Timestamp::from_millis(1_795_690_000_000)),
-    });
-    notification
-}
-
-fn stuck() -> Notification {
-    let mut notification = started();
-    notification.kind = NotificationKind::Stuck;
-    notification.occurred_at = Timestamp::from_millis(1_795_687_330_000 + 3 * 3600 * 1000);
-    notification
 }
 
 fn every_kind() -> Vec<Notification> {

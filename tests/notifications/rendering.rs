@@ -351,3 +351,112 @@ fn webhook_body_keeps_the_contract_fields_and_the_newest_events() {
     );
     assert_eq!(success["data"]["durationSeconds"], 198);
 }
+
+// ------------------------------------------- blocked, unblocked, stuck and test (rule 9, 10)
+
+const RESOLVE_COMMAND: &str = "aws codeconnections update-sync-blocker --id 'b-4f2a9c' --sync-type CFN_STACK_SYNC --resource-name 'orders-stack' --resolved-reason 'Fixed the cause of the failed sync' --region us-east-1";
+
+fn the_new_kinds() -> [(&'static str, sync_notifier::domain::Notification); 4] {
+    use sync_notifier::domain::NotificationKind;
+    [
+        ("blocked", blocked(NotificationKind::Blocked)),
+        ("unblocked", blocked(NotificationKind::Unblocked)),
+        ("stuck", stuck()),
+        ("test", test_message()),
+    ]
+}
+
+#[test]
+fn the_new_kinds_render_on_every_chat_destination_and_the_webhook() {
+    for (name, notification) in the_new_kinds() {
+        let region = Some(region());
+        let slack = slack_message(&notification, region.as_ref());
+        let teams = teams_message(&notification, region.as_ref());
+        let discord = discord_message(&notification, region.as_ref());
+        let webhook = serde_json::to_value(webhook_body(&notification, region.as_ref())).unwrap();
+        insta::assert_json_snapshot!(format!("slack_{name}"), slack);
+        insta::assert_json_snapshot!(format!("teams_{name}"), teams);
+        insta::assert_json_snapshot!(format!("discord_{name}"), discord);
+        insta::assert_json_snapshot!(format!("webhook_{name}"), webhook);
+        assert_eq!(
+            webhook["type"],
+            format!("sync.{name}"),
+            "the webhook body names the type"
+        );
+    }
+}
+
+#[test]
+fn a_blocked_message_says_what_blocks_since_when_and_how_to_resolve_it() {
+    use sync_notifier::domain::NotificationKind;
+    let notification = blocked(NotificationKind::Blocked);
+    let region = Some(region());
+    let slack = all_text(&slack_message(&notification, region.as_ref()));
+    let teams = all_text(&teams_message(&notification, region.as_ref()));
+    let discord = all_text(&discord_message(&notification, region.as_ref()));
+    for (destination, text) in [("slack", &slack), ("teams", &teams), ("discord", &discord)] {
+        assert!(
+            text.contains("Stack orders-stack failed to update: rolled back"),
+            "{destination}: the blocker's CreatedReason: {text}"
+        );
+        assert!(
+            text.contains("StackName"),
+            "{destination}: its Contexts: {text}"
+        );
+        assert!(
+            text.contains(RESOLVE_COMMAND),
+            "{destination}: the exact, quoted command: {text}"
+        );
+        assert!(
+            text.contains("2026-11-26 10:03:50 UTC") || text.contains("<t:1795687430:"),
+            "{destination}: since when: {text}"
+        );
+    }
+    let webhook = serde_json::to_value(webhook_body(&notification, region.as_ref())).unwrap();
+    assert_eq!(webhook["data"]["blocker"]["id"], "b-4f2a9c");
+    assert_eq!(webhook["data"]["blocker"]["status"], "ACTIVE");
+    assert_eq!(
+        webhook["data"]["blocker"]["createdReason"],
+        "Stack orders-stack failed to update: rolled back"
+    );
+}
+
+#[test]
+fn a_stuck_message_says_how_long_it_has_run_and_the_body_counts_the_seconds() {
+    let notification = stuck();
+    let region = Some(region());
+    let slack = slack_message(&notification, region.as_ref());
+    assert!(
+        slack["text"].as_str().unwrap().contains("3h"),
+        "the summary line tells how long: {}",
+        slack["text"]
+    );
+    let webhook = serde_json::to_value(webhook_body(&notification, region.as_ref())).unwrap();
+    assert_eq!(webhook["type"], "sync.stuck");
+    assert_eq!(webhook["data"]["runningSeconds"], 3 * 3600);
+}
+
+#[test]
+fn a_test_message_is_labelled_as_a_test_everywhere() {
+    let notification = test_message();
+    let region = Some(region());
+    for (destination, text) in [
+        (
+            "slack",
+            all_text(&slack_message(&notification, region.as_ref())),
+        ),
+        (
+            "teams",
+            all_text(&teams_message(&notification, region.as_ref())),
+        ),
+        (
+            "discord",
+            all_text(&discord_message(&notification, region.as_ref())),
+        ),
+    ] {
+        assert!(text.contains("Test message"), "{destination}: {text}");
+    }
+    let webhook = serde_json::to_value(webhook_body(&notification, region.as_ref())).unwrap();
+    assert_eq!(webhook["type"], "sync.test");
+    assert_eq!(webhook["data"]["test"], true);
+}

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use sync_notifier::config::Config;
 use sync_notifier::domain::ledger::Pending;
 use sync_notifier::domain::{
-    Notification, NotificationKind, Region, ResourceName, Revision, StackRef, SyncAttempt,
-    SyncEvent, SyncStatus, Timestamp, notification_id,
+    Blocker, BlockerStatus, Notification, NotificationKind, Region, ResourceName, Revision,
+    StackRef, SyncAttempt, SyncEvent, SyncStatus, Timestamp, notification_id,
 };
 use sync_notifier::loopback::{LoopbackCodeConnections, LoopbackOptions, loopback_client};
 use sync_notifier::notify::{Clients, DeliveryPolicy, Destination, http_client};
@@ -202,6 +202,40 @@ pub fn huge() -> Notification {
         Some(SyncStatus::InProgress),
         events,
     )
+}
+
+/// A failure that left a blocker, and the blocker resolved; a sync running too long.
+pub fn blocked(kind: NotificationKind) -> Notification {
+    let mut notification = failure_with_many_long_events();
+    notification.kind = kind;
+    notification.blocker = Some(Blocker {
+        id: "b-4f2a9c".into(),
+        blocker_type: "AUTOMATED".into(),
+        status: if kind == NotificationKind::Blocked {
+            BlockerStatus::Active
+        } else {
+            BlockerStatus::Resolved
+        },
+        created_reason: "Stack orders-stack failed to update: rolled back".into(),
+        created_at: Timestamp::from_millis(1_795_687_430_000),
+        contexts: vec![("StackName".into(), "orders-stack".into())],
+        resolved_reason: (kind == NotificationKind::Unblocked).then(|| "Fixed the table".into()),
+        resolved_at: (kind == NotificationKind::Unblocked)
+            .then(|| Timestamp::from_millis(1_795_690_000_000)),
+    });
+    notification
+}
+
+pub fn stuck() -> Notification {
+    let mut notification = started();
+    notification.kind = NotificationKind::Stuck;
+    notification.occurred_at = Timestamp::from_millis(1_795_687_330_000 + 3 * 3600 * 1000);
+    notification
+}
+
+/// The `sync.test` message `send-test` sends.
+pub fn test_message() -> Notification {
+    sync_notifier::cli::test_notification(Timestamp::from_millis(1_795_687_330_000))
 }
 
 // ---------------------------------------------------------------- a real pipeline
