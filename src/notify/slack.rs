@@ -2,7 +2,8 @@
 //! well as a phone notification.
 //!
 //! Every value that comes from AWS or Git is cut to length, put on one line and passed
-//! through [`escape`], so nothing in a commit or an event can ping `@channel` or a user,
+//! through [`escape_html`](crate::text::escape_html) (Slack's control characters are
+//! `&`, `<` and `>`), so nothing in a commit or an event can ping `@channel` or a user,
 //! or forge a link; the only `<…>` in a message are the links and dates written here.
 //! Block Kit's limits (50 blocks, 3000 characters a section text, 10 fields of 2000, 150
 //! for a header, 75 for a button) hold whatever the input.
@@ -13,8 +14,8 @@ use super::facts::Commit;
 use super::layout::{Message, Part};
 use super::secret::SecretUrl;
 use super::{Clients, Context, Delivered, DeliveryError, Entry, Kind, Variables, http};
-use crate::domain::{Notification, NotificationKind, Region, SyncEvent, Timestamp};
-use crate::text::{clip, fit_lines, single_line, units};
+use crate::domain::{Notification, Region, SyncEvent, Timestamp};
+use crate::text::{clip, escape_html as escape, fit_lines, single_line, units};
 
 /// Block Kit limits we stay inside, whatever the input.
 pub const HEADER_LIMIT: usize = 150;
@@ -72,13 +73,6 @@ impl Kind for Slack {
         http::post_webhook(&self.http, context.gate, &self.url, &body, Vec::new).await?;
         Ok(Delivered::default())
     }
-}
-
-/// Escapes the three characters Slack's mrkdwn treats as control characters.
-pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 /// A raw value made safe for mrkdwn: cut, on one line, escaped.
@@ -158,36 +152,9 @@ fn event_line(event: &SyncEvent) -> String {
     )
 }
 
-/// The fallback people see in a phone notification: what, which stack, which commit,
-/// and for a failure the newest error.
+/// The fallback people see in a phone notification (see [`Message::phone_line`]).
 fn fallback(message: &Message) -> String {
-    let facts = &message.facts;
-    let mut text = message.summary(value);
-    match message.kind {
-        NotificationKind::Failed => {
-            let reason = facts
-                .events
-                .iter()
-                .find(|event| event.event_type.eq_ignore_ascii_case("ERROR"))
-                .or(facts.events.first());
-            if let Some(event) = reason {
-                text.push_str(" · ");
-                text.push_str(&value(&event.event, 150));
-            }
-        }
-        NotificationKind::Succeeded => {
-            if let Some(duration) = &facts.duration {
-                text.push_str(&format!(" · took {duration}"));
-            }
-        }
-        NotificationKind::Stuck => {
-            if let Some(running) = &facts.running {
-                text.push_str(&format!(" · running for {running}"));
-            }
-        }
-        _ => {}
-    }
-    cut(&text, FALLBACK_LIMIT)
+    cut(&message.phone_line(value), FALLBACK_LIMIT)
 }
 
 pub fn slack_message(notification: &Notification, region: Option<&Region>) -> Value {
@@ -195,8 +162,8 @@ pub fn slack_message(notification: &Notification, region: Option<&Region>) -> Va
     json!({"text": fallback(&message), "blocks": blocks(&message)})
 }
 
-/// The Block Kit blocks of a message (shared with the Slack app).
-pub fn blocks(message: &Message) -> Vec<Value> {
+/// The Block Kit blocks of a message.
+fn blocks(message: &Message) -> Vec<Value> {
     let mut blocks = vec![json!({
         "type": "header",
         "text": {
@@ -220,26 +187,8 @@ pub fn blocks(message: &Message) -> Vec<Value> {
         }));
     }
 
-    let (shown, _) = message.shown_events();
-    if !shown.is_empty() {
-        let lines: Vec<String> = shown.iter().map(|event| event_line(event)).collect();
-        let text = fit_lines(
-            "*What happened* (newest first)",
-            &lines,
-            message.events_total,
-            SECTION_LIMIT,
-        );
-        blocks.push(json!({
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": cut(&text, SECTION_LIMIT)}
-        }));
-    }
-    for note in &message.notes {
-        blocks.push(json!({
-            "type": "context",
-            "elements": [{"type": "mrkdwn", "text": cut(&format!(":information_source: {}", value(note, 1000)), SECTION_LIMIT)}]
-        }));
-    }
+    blocks.extend(events_section(message));
+    blocks.extend(notes(message));
     if let Some((purpose, command)) = &message.command {
         blocks.push(json!({
             "type": "section",
@@ -261,28 +210,57 @@ pub fn blocks(message: &Message) -> Vec<Value> {
     if !buttons.is_empty() {
         blocks.push(json!({"type": "actions", "elements": buttons}));
     }
+    blocks.push(footer(message));
+    blocks
+}
+
+/// The events, newest first, as one section (none when there are none to show).
+fn events_section(message: &Message) -> Option<Value> {
+    let (shown, _) = message.shown_events();
+    if shown.is_empty() {
+        return None;
+    }
+    let lines: Vec<String> = shown.iter().map(|event| event_line(event)).collect();
+    let text = fit_lines(
+        "*What happened* (newest first)",
+        &lines,
+        message.events_total,
+        SECTION_LIMIT,
+    );
+    Some(json!({
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": cut(&text, SECTION_LIMIT)}
+    }))
+}
+
+fn notes(message: &Message) -> Vec<Value> {
+    message
+        .notes
+        .iter()
+        .map(|note| {
+            json!({
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": cut(&format!(":information_source: {}", value(note, 1000)), SECTION_LIMIT)}]
+            })
+        })
+        .collect()
+}
+
+/// The event type, and where every sync of the stack is listed.
+fn footer(message: &Message) -> Value {
     let mut footer = format!("`{}`", message.kind.event_type());
     if message.facts.console_url.is_some() {
         footer.push_str(" · every sync of this stack: its *Git sync* tab in the console");
     }
-    blocks.push(json!({
+    json!({
         "type": "context",
         "elements": [{"type": "mrkdwn", "text": footer}]
-    }));
-    blocks
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escape_neutralises_mentions_and_links() {
-        assert_eq!(
-            escape("<!channel> & <@U123|x>"),
-            "&lt;!channel&gt; &amp; &lt;@U123|x&gt;"
-        );
-    }
 
     #[test]
     fn cut_never_leaves_half_an_entity_or_link() {
