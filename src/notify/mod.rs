@@ -18,6 +18,7 @@ pub mod http;
 pub mod layout;
 pub mod secret;
 mod slack;
+mod slack_app;
 pub mod spec;
 mod teams;
 mod webhook;
@@ -32,7 +33,8 @@ pub use discord::discord_message;
 pub use gate::{Attempt, Gate, MAX_QUIET};
 pub use http::{DeliveryPolicy, HTTP_TIMEOUT, USER_AGENT, http_client};
 pub use secret::{SecretToken, SecretUrl, SigningSecret};
-pub use slack::slack_message;
+pub use slack::{slack_message, slack_thread_reply};
+pub use slack_app::SlackAppSettings;
 pub use spec::{DestinationSpec, Entry, Problem, Variables};
 pub use teams::teams_message;
 pub use webhook::{sign, webhook_body};
@@ -195,6 +197,7 @@ destination_kinds! {
     Webhook(webhook::Webhook),
     Teams(teams::Teams),
     Discord(discord::Discord),
+    SlackApp(slack_app::SlackApp),
 }
 
 /// One configured destination.

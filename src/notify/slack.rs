@@ -162,6 +162,13 @@ pub fn slack_message(notification: &Notification, region: Option<&Region>) -> Va
     json!({"text": fallback(&message), "blocks": blocks(&message)})
 }
 
+/// A reply in a message's thread: the title, the events and the notes, with the same
+/// fallback (the Slack app posts a failure's events this way under the message it updated).
+pub fn slack_thread_reply(notification: &Notification, region: Option<&Region>) -> Value {
+    let message = Message::of(notification, region);
+    json!({"text": fallback(&message), "blocks": reply_blocks(&message)})
+}
+
 /// The Block Kit blocks of a message.
 fn blocks(message: &Message) -> Vec<Value> {
     let mut blocks = vec![json!({
@@ -210,6 +217,19 @@ fn blocks(message: &Message) -> Vec<Value> {
     if !buttons.is_empty() {
         blocks.push(json!({"type": "actions", "elements": buttons}));
     }
+    blocks.push(footer(message));
+    blocks
+}
+
+/// What a reply in a message's thread says: the title, the events and the notes (the
+/// Slack app's reply to the message it updated in place).
+fn reply_blocks(message: &Message) -> Vec<Value> {
+    let mut blocks = vec![json!({
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": cut(&format!("*{}*", escape(&message.title)), SECTION_LIMIT)}
+    })];
+    blocks.extend(events_section(message));
+    blocks.extend(notes(message));
     blocks.push(footer(message));
     blocks
 }

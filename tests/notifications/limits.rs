@@ -9,7 +9,7 @@ use sync_notifier::domain::{
     AccountId, Blocker, BlockerStatus, Location, Notification, NotificationKind, Replaced,
     ResourceName, Revision, SyncAttempt, SyncEvent, SyncStatus, Timestamp,
 };
-use sync_notifier::notify::{discord_message, slack_message, teams_message};
+use sync_notifier::notify::{discord_message, slack_message, slack_thread_reply, teams_message};
 
 fn units(value: &Value) -> usize {
     value.as_str().unwrap_or_default().encode_utf16().count()
@@ -293,6 +293,7 @@ proptest! {
         let region = Region::parse("eu-west-1").ok();
         let region = if with_region { region.as_ref() } else { None };
         check_slack(&slack_message(&notification, region))?;
+        check_slack(&slack_thread_reply(&notification, region))?;
         check_discord(&discord_message(&notification, region))?;
         check_teams(&teams_message(&notification, region))?;
     }

@@ -9,4 +9,5 @@ mod routing;
 #[path = "../support/mod.rs"]
 mod shared;
 mod signing;
+mod slack_app;
 mod support;

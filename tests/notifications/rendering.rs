@@ -1,7 +1,9 @@
 //! Every rendered payload, as a snapshot, plus assertions on the parts that matter.
 
 use serde_json::Value;
-use sync_notifier::notify::{discord_message, slack_message, teams_message, webhook_body};
+use sync_notifier::notify::{
+    discord_message, slack_message, slack_thread_reply, teams_message, webhook_body,
+};
 
 use crate::support::*;
 
@@ -143,6 +145,39 @@ fn slack_note_of_a_replaced_sync_is_shown() {
     );
     assert!(!text.contains("What happened"));
     assert!(!text.contains("console.aws"), "no Region, no console link");
+}
+
+// ------------------------------------------------------------------------- Slack app
+
+#[test]
+fn slack_app_renders_every_kind_and_a_failure_s_reply() {
+    // What the app posts or updates is the webhook's Block Kit; only a failure's reply in
+    // the thread is its own.
+    for (name, notification) in every_kind() {
+        let message = slack_message(&notification, Some(&region()));
+        insta::assert_json_snapshot!(format!("slack_app_{name}"), message);
+        let footer = all_text(message["blocks"].as_array().unwrap().last().unwrap());
+        assert!(
+            footer.contains(notification.kind.event_type()),
+            "{name}: {footer}"
+        );
+    }
+    let reply = slack_thread_reply(&failure_with_many_long_events(), Some(&region()));
+    insta::assert_json_snapshot!("slack_app_failure_reply", reply);
+    let blocks = reply["blocks"].as_array().unwrap();
+    assert_eq!(blocks[0]["text"]["text"], "*❌ Sync failed: orders-stack*");
+    assert!(
+        blocks[1]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("*What happened* (newest first)\n• <!date^1795687427^{time_secs}|"),
+        "{}",
+        blocks[1]
+    );
+    assert!(
+        !all_text(&reply).contains("Open stack in CloudFormation"),
+        "the reply has no buttons: the message above has them"
+    );
 }
 
 // ------------------------------------------------------------------------- Teams

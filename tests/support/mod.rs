@@ -4,6 +4,7 @@
 //!
 //! - [`Receiver`]: an HTTP receiver that records requests and answers from a script
 //!   (Slack, Teams, Discord, a webhook);
+//! - [`SlackApi`]: the Slack Web API a Slack app posts and updates messages through;
 //! - [`LoopbackRuntimeApi`]: the Lambda Runtime API, to drive the real binary in Lambda mode.
 
 // Each test crate uses its own part of this.
@@ -11,12 +12,14 @@
 
 mod receiver;
 mod runtime_api;
+mod slack_api;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 pub use receiver::{Receiver, Recorded, Reply};
 pub use runtime_api::{Answer, LoopbackRuntimeApi};
+pub use slack_api::{Posted, SlackApi, SlackCall, SlackReply};
 
 /// A `Write` that tests can read back.
 #[derive(Clone, Default)]
