@@ -14,6 +14,7 @@ mod console;
 mod discord;
 pub mod facts;
 mod gate;
+mod google_chat;
 pub mod http;
 pub mod layout;
 pub mod secret;
@@ -31,6 +32,7 @@ use crate::domain::{Filter, KindSet, Notification, Region};
 pub use console::{ConsoleFormat, pretty};
 pub use discord::discord_message;
 pub use gate::{Attempt, Gate, MAX_QUIET};
+pub use google_chat::{google_chat_message, thread_key as google_chat_thread_key};
 pub use http::{DeliveryPolicy, HTTP_TIMEOUT, USER_AGENT, http_client};
 pub use secret::{SecretToken, SecretUrl, SigningSecret};
 pub use slack::{slack_message, slack_thread_reply};
@@ -198,6 +200,7 @@ destination_kinds! {
     Teams(teams::Teams),
     Discord(discord::Discord),
     SlackApp(slack_app::SlackApp),
+    GoogleChat(google_chat::GoogleChat),
 }
 
 /// One configured destination.

@@ -9,7 +9,9 @@ use sync_notifier::domain::{
     AccountId, Blocker, BlockerStatus, Location, Notification, NotificationKind, Replaced,
     ResourceName, Revision, SyncAttempt, SyncEvent, SyncStatus, Timestamp,
 };
-use sync_notifier::notify::{discord_message, slack_message, slack_thread_reply, teams_message};
+use sync_notifier::notify::{
+    discord_message, google_chat_message, slack_message, slack_thread_reply, teams_message,
+};
 
 fn units(value: &Value) -> usize {
     value.as_str().unwrap_or_default().encode_utf16().count()
@@ -285,6 +287,62 @@ fn check_teams(message: &Value) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Removes the tags the Google Chat renderer writes itself (bold, italics, links to the
+/// commit), so what is left must hold no `<` or `>` at all.
+fn without_own_tags(text: &str) -> String {
+    let mut rest = text.to_owned();
+    for tag in ["<b>", "</b>", "<i>", "</i>", "</a>"] {
+        rest = rest.replace(tag, "");
+    }
+    while let Some(start) = rest.find("<a href=\"https://") {
+        let Some(end) = rest[start..].find("\">") else {
+            break;
+        };
+        rest.replace_range(start..start + end + 2, "");
+    }
+    rest
+}
+
+fn check_google_chat(message: &Value) -> Result<(), TestCaseError> {
+    let size = serde_json::to_vec(message).unwrap().len();
+    prop_assert!(size <= 32_000, "{size} bytes, over Google Chat's 32,000");
+    let cards = message["cardsV2"].as_array().unwrap();
+    prop_assert_eq!(cards.len(), 1);
+    let card = &cards[0]["card"];
+    let sections = card["sections"].as_array().unwrap();
+    let widgets: usize = sections
+        .iter()
+        .map(|section| section["widgets"].as_array().unwrap().len())
+        .sum();
+    prop_assert!(widgets <= 100, "{widgets} widgets");
+    let text = message["text"].as_str().unwrap();
+    prop_assert!(
+        !text.contains('<') && !text.contains('>'),
+        "link or mention syntax in {text:?}"
+    );
+    let title = card["header"]["title"].as_str().unwrap();
+    prop_assert!(!title.contains('<') && !title.contains('&'), "{title:?}");
+    for section in sections {
+        let widgets = section["widgets"].as_array().unwrap();
+        prop_assert!(!widgets.is_empty(), "a section needs a widget");
+        for widget in widgets {
+            for html in [
+                &widget["decoratedText"]["text"],
+                &widget["textParagraph"]["text"],
+            ] {
+                if let Some(html) = html.as_str() {
+                    let rest = without_own_tags(html);
+                    prop_assert!(
+                        !rest.contains('<') && !rest.contains('>'),
+                        "unescaped markup in {html:?}"
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
@@ -296,5 +354,6 @@ proptest! {
         check_slack(&slack_thread_reply(&notification, region))?;
         check_discord(&discord_message(&notification, region))?;
         check_teams(&teams_message(&notification, region))?;
+        check_google_chat(&google_chat_message(&notification, region))?;
     }
 }

@@ -3,6 +3,7 @@
 //! destination type and failure mode, and routing with `DESTINATIONS`.
 
 mod delivery;
+mod google_chat;
 mod limits;
 mod rendering;
 mod routing;

@@ -2,7 +2,8 @@
 
 use serde_json::Value;
 use sync_notifier::notify::{
-    discord_message, slack_message, slack_thread_reply, teams_message, webhook_body,
+    discord_message, google_chat_message, google_chat_thread_key, slack_message,
+    slack_thread_reply, teams_message, webhook_body,
 };
 
 use crate::support::*;
@@ -337,6 +338,194 @@ fn discord_huge_event_list_stays_inside_every_limit() {
     assert!(total <= 6000, "{total}");
     assert!(units(&embed["description"]) <= 4096);
     assert!(embed["description"].as_str().unwrap().contains("…and 39"));
+}
+
+// ------------------------------------------------------------------------- Google Chat
+
+fn sections(message: &Value) -> &Vec<Value> {
+    message["cardsV2"][0]["card"]["sections"]
+        .as_array()
+        .unwrap()
+}
+
+/// Every widget's text, in order.
+fn widget_texts(message: &Value) -> Vec<String> {
+    sections(message)
+        .iter()
+        .flat_map(|section| section["widgets"].as_array().unwrap().iter())
+        .filter_map(|widget| {
+            widget["decoratedText"]["text"]
+                .as_str()
+                .or(widget["textParagraph"]["text"].as_str())
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+/// The events section's lines.
+fn event_lines(message: &Value) -> Vec<String> {
+    sections(message)
+        .iter()
+        .find(|section| section["header"] == "What happened (newest first)")
+        .map(|section| {
+            section["widgets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|widget| widget["textParagraph"]["text"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn google_chat_renders_every_kind() {
+    for (name, notification) in every_kind() {
+        let message = google_chat_message(&notification, Some(&region()));
+        insta::assert_json_snapshot!(format!("google_chat_{name}"), message);
+        let card = &message["cardsV2"][0]["card"];
+        assert_eq!(card["header"]["title"], title_of(&notification), "{name}");
+        let footer = widget_texts(&message).pop().unwrap();
+        assert!(
+            footer.starts_with(notification.kind.event_type()),
+            "{name}: {footer}"
+        );
+        match name {
+            "test" => assert!(message.get("thread").is_none(), "a test starts no thread"),
+            _ => assert_eq!(
+                message["thread"]["threadKey"],
+                google_chat_thread_key(&notification),
+                "{name}"
+            ),
+        }
+    }
+}
+
+/// The title every chat destination shows.
+fn title_of(notification: &sync_notifier::domain::Notification) -> String {
+    sync_notifier::notify::layout::Message::of(notification, None).title
+}
+
+#[test]
+fn google_chat_started_is_threaded_by_stack_and_attempt() {
+    let message = google_chat_message(&started(), Some(&region()));
+    assert_eq!(
+        message["text"],
+        "🔄 Sync started: orders-stack · c4f8a2e on acme/infra (main)"
+    );
+    let key = message["thread"]["threadKey"].as_str().unwrap();
+    assert!(key.starts_with("sync-notifier-"), "{key}");
+    assert_ne!(key, started().id, "per attempt, not per notification");
+    let failed = failure_with_many_long_events();
+    assert_eq!(
+        google_chat_thread_key(&failed),
+        key,
+        "the ending of the same attempt joins its thread"
+    );
+    let mut other_stack = started();
+    other_stack.resource = sync_notifier::domain::ResourceName::parse("payments-stack").unwrap();
+    assert_ne!(google_chat_thread_key(&other_stack), key);
+    let mut other_attempt = started();
+    other_attempt.attempt.started_at = sync_notifier::domain::Timestamp::from_millis(1);
+    assert_ne!(google_chat_thread_key(&other_attempt), key);
+    let texts = widget_texts(&message);
+    assert!(texts.contains(&"<a href=\"https://github.com/acme/infra/commit/c4f8a2e6b1d3f5a7c9e0b2d4f6a8c1e3b5d7f9a2\">c4f8a2e</a>".to_owned()), "{texts:?}");
+    let buttons = &sections(&message)[1]["widgets"][0]["buttonList"]["buttons"];
+    assert_eq!(buttons[0]["text"], "Open stack in CloudFormation");
+    assert!(
+        buttons[0]["onClick"]["openLink"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://us-east-1.console.aws.amazon.com/")
+    );
+}
+
+#[test]
+fn google_chat_failure_lists_the_newest_events_first() {
+    let message = google_chat_message(&failure_with_many_long_events(), Some(&region()));
+    let lines = event_lines(&message);
+    assert_eq!(lines.len(), 11, "ten events and how many more");
+    assert_eq!(
+        lines[0],
+        "10:03:47 <b>ERROR</b> Stack orders-stack is in UPDATE_ROLLBACK_COMPLETE state"
+    );
+    assert_eq!(lines[10], "<i>…and 15 more</i>");
+    assert!(
+        message["text"]
+            .as_str()
+            .unwrap()
+            .ends_with("· Stack orders-stack is in UPDATE_ROLLBACK_COMPLETE state")
+    );
+}
+
+#[test]
+fn google_chat_hostile_text_cannot_link_format_or_mention() {
+    let message = google_chat_message(&hostile(), Some(&region()));
+    insta::assert_json_snapshot!("google_chat_hostile", message);
+    let texts = widget_texts(&message).join("\n");
+    for forbidden in ["<!channel>", "<script", "<img", "<b>bold", "<users/", "<@U"] {
+        assert!(!texts.contains(forbidden), "{forbidden} survived: {texts}");
+    }
+    assert!(texts.contains("&lt;!channel&gt;"), "{texts}");
+    assert!(
+        texts.contains("&amp;amp;"),
+        "an & is escaped even before amp;"
+    );
+    assert!(
+        !texts.contains("<a href"),
+        "no link is built from unsafe parts"
+    );
+    let text = message["text"].as_str().unwrap();
+    assert!(!text.contains('<') && !text.contains('>'), "{text}");
+    assert!(text.contains("‹!channel›"), "{text}");
+}
+
+#[test]
+fn google_chat_huge_stays_inside_every_limit() {
+    let message = google_chat_message(&huge(), Some(&region()));
+    insta::assert_json_snapshot!("google_chat_huge", message);
+    let lines = event_lines(&message);
+    assert!(lines[0].contains(" 399 "), "newest first: {}", lines[0]);
+    assert_eq!(lines.last().unwrap(), "<i>…and 390 more</i>");
+    assert!(serde_json::to_vec(&message).unwrap().len() <= 32_000);
+}
+
+#[test]
+fn google_chat_drops_the_oldest_events_first_to_stay_under_32000_bytes() {
+    // Ten events of 400 escaped ampersands (2,000 bytes each), a long note and long
+    // values: too much for one message.
+    let mut crowded = failure_with_many_long_events();
+    crowded.attempt.events = (0..12)
+        .map(|index| {
+            event(
+                1_795_687_400 + index,
+                "ERROR",
+                &format!("{index:02} {}", "&".repeat(500)),
+            )
+        })
+        .collect();
+    crowded.note = Some("&".repeat(2000));
+    for revision in [
+        &mut crowded.attempt.target_revision,
+        crowded.desired_state.as_mut().unwrap(),
+    ] {
+        revision.directory = "&".repeat(500);
+        revision.branch = "&".repeat(500);
+        revision.repository_name = "&".repeat(500);
+    }
+    let message = google_chat_message(&crowded, Some(&region()));
+    let size = serde_json::to_vec(&message).unwrap().len();
+    assert!(size <= 30_000, "{size} bytes");
+    let lines = event_lines(&message);
+    let shown = lines.len() - 1;
+    assert!((1..10).contains(&shown), "some, not all: {shown}");
+    for (index, line) in lines[..shown].iter().enumerate() {
+        assert!(
+            line.contains(&format!(" {:02} ", 11 - index)),
+            "the newest, in order: {line}"
+        );
+    }
+    assert_eq!(lines[shown], format!("<i>…and {} more</i>", 12 - shown));
 }
 
 // ------------------------------------------------------------------------- Webhook

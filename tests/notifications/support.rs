@@ -578,13 +578,19 @@ pub fn event_type_of(kind: &str, body: &Value) -> String {
             .and_then(|blocks| blocks.last())
             .map_or(&Value::Null, |block| &block["inlines"][0]["text"]),
         "discord" => &body["embeds"][0]["footer"]["text"],
+        "google-chat" => body["cardsV2"][0]["card"]["sections"]
+            .as_array()
+            .and_then(|sections| sections.last())
+            .map_or(&Value::Null, |section| {
+                &section["widgets"][0]["textParagraph"]["text"]
+            }),
         _ => &Value::Null,
     };
     let first = footer.as_str().unwrap_or_default().split(' ').next();
     first.unwrap_or_default().trim_matches('`').to_owned()
 }
 
-pub const KINDS: [&str; 4] = ["slack", "webhook", "teams", "discord"];
+pub const KINDS: [&str; 5] = ["slack", "webhook", "teams", "discord", "google-chat"];
 
 /// Captures what the code logs while `future` runs (on this thread).
 pub async fn logs_of<F: std::future::Future>(future: F) -> (F::Output, String) {
