@@ -17,6 +17,7 @@ mod gate;
 mod google_chat;
 pub mod http;
 pub mod layout;
+mod pagerduty;
 pub mod secret;
 mod slack;
 mod slack_app;
@@ -34,6 +35,10 @@ pub use discord::discord_message;
 pub use gate::{Attempt, Gate, MAX_QUIET};
 pub use google_chat::{google_chat_message, thread_key as google_chat_thread_key};
 pub use http::{DeliveryPolicy, HTTP_TIMEOUT, USER_AGENT, http_client};
+pub use pagerduty::{
+    Endpoint as PagerDutyEndpoint, PagerDutySettings, dedup_key as pagerduty_dedup_key,
+    pagerduty_event,
+};
 pub use secret::{SecretToken, SecretUrl, SigningSecret};
 pub use slack::{slack_message, slack_thread_reply};
 pub use slack_app::SlackAppSettings;
@@ -201,6 +206,7 @@ destination_kinds! {
     Discord(discord::Discord),
     SlackApp(slack_app::SlackApp),
     GoogleChat(google_chat::GoogleChat),
+    PagerDuty(pagerduty::PagerDuty),
 }
 
 /// One configured destination.

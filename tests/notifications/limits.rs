@@ -10,7 +10,8 @@ use sync_notifier::domain::{
     ResourceName, Revision, SyncAttempt, SyncEvent, SyncStatus, Timestamp,
 };
 use sync_notifier::notify::{
-    discord_message, google_chat_message, slack_message, slack_thread_reply, teams_message,
+    discord_message, google_chat_message, pagerduty_event, slack_message, slack_thread_reply,
+    teams_message,
 };
 
 fn units(value: &Value) -> usize {
@@ -343,6 +344,34 @@ fn check_google_chat(message: &Value) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+fn check_pagerduty(notification: &Notification, event: &Value) -> Result<(), TestCaseError> {
+    let size = serde_json::to_vec(event).unwrap().len();
+    prop_assert!(size <= 512 * 1024, "{size} bytes, over PagerDuty's 512 KB");
+    if let Some(key) = event["dedup_key"].as_str() {
+        prop_assert!(key.chars().count() <= 255, "{key}");
+    }
+    let payload = &event["payload"];
+    if let Some(summary) = payload["summary"].as_str() {
+        prop_assert!(summary.chars().count() <= 1024);
+        prop_assert!(!summary.contains('\n'));
+        prop_assert!(!payload["source"].as_str().unwrap_or_default().is_empty());
+    }
+    let severity = payload["severity"].as_str();
+    prop_assert!(
+        severity.is_none_or(|severity| ["critical", "error", "warning"].contains(&severity))
+    );
+    prop_assert_eq!(
+        event["event_action"].as_str(),
+        match notification.kind {
+            NotificationKind::Failed | NotificationKind::Blocked | NotificationKind::Stuck =>
+                Some("trigger"),
+            NotificationKind::Succeeded | NotificationKind::Unblocked => Some("resolve"),
+            _ => None,
+        }
+    );
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
@@ -355,5 +384,6 @@ proptest! {
         check_discord(&discord_message(&notification, region))?;
         check_teams(&teams_message(&notification, region))?;
         check_google_chat(&google_chat_message(&notification, region))?;
+        check_pagerduty(&notification, &pagerduty_event(&notification, region).1)?;
     }
 }

@@ -5,6 +5,7 @@
 mod delivery;
 mod google_chat;
 mod limits;
+mod pagerduty;
 mod rendering;
 mod routing;
 #[path = "../support/mod.rs"]

@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 use sync_notifier::notify::{
-    discord_message, google_chat_message, google_chat_thread_key, slack_message,
-    slack_thread_reply, teams_message, webhook_body,
+    PagerDutyEndpoint, discord_message, google_chat_message, google_chat_thread_key,
+    pagerduty_event, slack_message, slack_thread_reply, teams_message, webhook_body,
 };
 
 use crate::support::*;
@@ -526,6 +526,64 @@ fn google_chat_drops_the_oldest_events_first_to_stay_under_32000_bytes() {
         );
     }
     assert_eq!(lines[shown], format!("<i>…and {} more</i>", 12 - shown));
+}
+
+// ------------------------------------------------------------------------- PagerDuty
+
+#[test]
+fn pagerduty_renders_every_kind() {
+    for (name, notification) in every_kind() {
+        let (endpoint, event) = pagerduty_event(&notification, Some(&region()));
+        insta::assert_json_snapshot!(
+            format!("pagerduty_{name}"),
+            serde_json::json!({"endpoint": endpoint, "event": event})
+        );
+        assert!(event.get("routing_key").is_none(), "the adapter adds it");
+        let (want_endpoint, action, severity) = match name {
+            "failed" => (PagerDutyEndpoint::Events, "trigger", "error"),
+            "blocked" => (PagerDutyEndpoint::Events, "trigger", "critical"),
+            "stuck" => (PagerDutyEndpoint::Events, "trigger", "warning"),
+            "succeeded" | "unblocked" => (PagerDutyEndpoint::Events, "resolve", ""),
+            _ => (PagerDutyEndpoint::Change, "", ""),
+        };
+        assert_eq!(endpoint, want_endpoint, "{name}");
+        assert_eq!(
+            event["event_action"].as_str().unwrap_or_default(),
+            action,
+            "{name}"
+        );
+        assert_eq!(
+            event["payload"]["severity"].as_str().unwrap_or_default(),
+            severity,
+            "{name}"
+        );
+        if action == "trigger" {
+            assert_eq!(event["payload"]["class"], notification.kind.event_type());
+        }
+    }
+}
+
+#[test]
+fn pagerduty_summary_is_one_line_of_at_most_1024_characters() {
+    let (_, event) = pagerduty_event(&hostile(), Some(&region()));
+    let summary = event["payload"]["summary"].as_str().unwrap();
+    assert!(!summary.contains('\n'), "{summary}");
+    let mut long = failure_with_many_long_events();
+    long.attempt.events[2].event = "x".repeat(5000);
+    long.attempt.target_revision.repository_name = "r".repeat(5000);
+    let (_, event) = pagerduty_event(&long, None);
+    assert!(
+        event["payload"]["summary"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .count()
+            <= 1024
+    );
+    assert!(
+        event.get("client_url").is_none(),
+        "no Region, no console link"
+    );
 }
 
 // ------------------------------------------------------------------------- Webhook

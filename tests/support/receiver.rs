@@ -1,5 +1,5 @@
 //! A loopback HTTP receiver that records every request and answers from a script,
-//! standing in for Slack, Teams, Discord or a webhook endpoint.
+//! standing in for Slack, Teams, Discord, Google Chat or a webhook endpoint.
 //!
 //! Each request is stamped from one process-wide sequence when it arrives and when it is
 //! answered, so tests can prove what happened before what (across receivers too)
