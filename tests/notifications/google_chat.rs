@@ -40,6 +40,13 @@ async fn an_attempt_is_one_thread_and_the_webhook_query_is_kept() {
     }
     let requests = receiver.received();
     assert_eq!(requests.len(), 2);
+    // What arrives (shown with --nocapture).
+    println!(
+        "POST {}?{}\n{:#}",
+        requests[1].path,
+        requests[1].query.as_deref().unwrap_or_default(),
+        requests[1].json()
+    );
     for request in &requests {
         assert_eq!(request.path, PATH);
         assert_eq!(

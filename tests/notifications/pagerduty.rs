@@ -83,6 +83,8 @@ async fn a_failure_opens_one_alert_and_the_next_success_resolves_it() {
     assert_eq!(pipeline.tick(2).await.deliveries.delivered, 1);
     let events = api.events();
     let trigger = &events[0].body;
+    // What arrives (shown with --nocapture).
+    println!("{trigger:#}");
     assert_eq!(events[0].status, 202);
     assert!(!events[0].change);
     assert_eq!(trigger["routing_key"], KEY);
@@ -121,6 +123,7 @@ async fn a_failure_opens_one_alert_and_the_next_success_resolves_it() {
 
     assert_eq!(pipeline.tick(3).await.deliveries.delivered, 1);
     let events = api.events();
+    println!("{:#}", events[1].body);
     assert_eq!(
         events[1].body,
         json!({"routing_key": KEY, "event_action": "resolve", "dedup_key": "sync-notifier/orders-stack"})

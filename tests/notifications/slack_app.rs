@@ -93,6 +93,13 @@ async fn one_message_per_attempt_posted_then_updated_in_place_with_the_failure_i
     assert_eq!(header(update), "❌ Sync failed: orders-stack");
     assert!(text_of(&update.body["blocks"]).contains("UPDATE_ROLLBACK_COMPLETE"));
     let reply = &calls[2];
+    // What arrives (shown with --nocapture).
+    for call in &calls {
+        println!(
+            "POST /api/{}\n{:#}\n→ {}",
+            call.method, call.body, call.answer
+        );
+    }
     assert_eq!(reply.body["thread_ts"], ts.as_str());
     assert_eq!(
         reply.body["reply_broadcast"], true,
@@ -456,4 +463,122 @@ fn start_up_problems_name_the_place_and_the_fix() {
         "{message}"
     );
     assert!(!message.contains("SECRETNOTATOKEN"), "{message}");
+}
+
+/// One line per Web API call, as a person would read the channel's history.
+fn transcript(api: &SlackApi) -> String {
+    let mut lines = Vec::new();
+    for call in api.calls() {
+        let place = match (call.body["ts"].as_str(), call.body["thread_ts"].as_str()) {
+            (Some(ts), _) => format!("update ts={ts}"),
+            (None, Some(parent)) => format!(
+                "reply under ts={parent}{}",
+                if call.body["reply_broadcast"] == true {
+                    ", broadcast"
+                } else {
+                    ""
+                }
+            ),
+            (None, None) => format!(
+                "new message → ts={}",
+                call.answer["ts"].as_str().unwrap_or("?")
+            ),
+        };
+        lines.push(format!(
+            "{} {} ({place}): {}",
+            call.method,
+            call.body["channel"].as_str().unwrap_or_default(),
+            call.body["text"].as_str().unwrap_or_default()
+        ));
+    }
+    lines.push("The channel now reads:".into());
+    for message in api.messages() {
+        let indent = if message.thread_ts.is_some() {
+            "    ↳ "
+        } else {
+            "  "
+        };
+        lines.push(format!(
+            "{indent}ts={} (updated {}×): {}",
+            message.ts, message.updates, message.text
+        ));
+    }
+    lines.join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_replays_as_messages_posted_then_updated_in_place() {
+    let api = api().await;
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events/scenarios/demo.json");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_sync-notifier"));
+    for variable in [
+        "STATE_TABLE",
+        "WATCH_RESOURCES",
+        "NOTIFY_ON",
+        "DESTINATIONS",
+        "SLACK_WEBHOOK_URL",
+        "WEBHOOK_URL",
+        "TEAMS_WEBHOOK_URL",
+        "DISCORD_WEBHOOK_URL",
+        "GOOGLE_CHAT_WEBHOOK_URL",
+        "PAGERDUTY_ROUTING_KEY",
+    ] {
+        command.env_remove(variable);
+    }
+    command
+        .env("AWS_REGION", "us-east-1")
+        .envs(variables(&api))
+        .arg("replay")
+        .arg(&demo);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("destination: slack-app#")
+            && stderr.contains("(SLACK_BOT_TOKEN, channel C0123456789 through http://127.0.0.1/…)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("LoopbackSecretToken"), "{stderr}");
+
+    let transcript = transcript(&api);
+    println!("{transcript}");
+    // Stacks are delivered side by side: only each stack's own calls are in order.
+    let methods = api.methods();
+    let count = |method: &str| methods.iter().filter(|called| *called == method).count();
+    assert_eq!(
+        (count("chat.postMessage"), count("chat.update")),
+        (3, 2),
+        "two messages, each updated once, and one reply: {transcript}"
+    );
+    let messages = api.messages();
+    let top: Vec<_> = messages
+        .iter()
+        .filter(|message| message.thread_ts.is_none())
+        .collect();
+    assert_eq!(top.len(), 2, "one message per attempt: {transcript}");
+    assert!(
+        top[0]
+            .text
+            .starts_with("✅ Sync succeeded: payments-stack · 9f1c2e7"),
+        "{transcript}"
+    );
+    assert!(
+        top[1]
+            .text
+            .starts_with("❌ Sync failed: orders-stack · c4f8a2e"),
+        "{transcript}"
+    );
+    assert!(
+        top.iter().all(|message| message.updates == 1),
+        "{transcript}"
+    );
+    let reply = messages
+        .iter()
+        .find(|message| message.thread_ts.is_some())
+        .unwrap();
+    assert_eq!(reply.thread_ts.as_deref(), Some(top[1].ts.as_str()));
+    assert!(reply.broadcast);
 }
