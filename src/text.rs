@@ -48,6 +48,15 @@ pub fn visible(text: &str) -> String {
     shown
 }
 
+/// `&`, `<` and `>` as HTML entities: the control characters of Slack's mrkdwn, and all
+/// that Google Chat's card HTML needs escaped, so a value can open no tag, link or
+/// mention.
+pub fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 /// `text` cut to at most `limit` units, ending with "…" when anything was cut.
 pub fn clip(text: &str, limit: usize) -> String {
     if units(text) <= limit {
@@ -131,6 +140,14 @@ pub fn more(count: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escape_html_neutralises_tags_mentions_and_links() {
+        assert_eq!(
+            escape_html("<!channel> & <@U123|x> <users/all> &amp;"),
+            "&lt;!channel&gt; &amp; &lt;@U123|x&gt; &lt;users/all&gt; &amp;amp;"
+        );
+    }
 
     #[test]
     fn emoji_count_as_two_units() {

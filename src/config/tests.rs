@@ -357,7 +357,7 @@ mod destinations {
         assert_eq!(
             found,
             [
-                "DESTINATIONS[1].type: unknown type \"slak\"; expected slack, webhook, teams, discord, q-developer or eventbridge",
+                "DESTINATIONS[1].type: unknown type \"slak\"; expected slack, slack-app, webhook, teams, discord, google-chat, pagerduty, q-developer or eventbridge",
                 "DESTINATIONS[2].chanel: unknown field for a discord destination; expected type, name, events, resources, accounts, regions, url",
                 "DESTINATIONS[2].events[0]: unknown event \"sync.fail\"; expected sync.started, sync.succeeded, sync.failed, sync.blocked, sync.unblocked or sync.stuck",
                 "DESTINATIONS[2].resources[0]: \"prod.*\" contains '.', which no stack name has; use letters, digits, '-' and '_' as in stack names, with * for any run of characters and ? for one",
@@ -388,7 +388,7 @@ mod destinations {
         );
         assert_eq!(
             one_problem(r#"[{"url": "https://example.com/x"}]"#),
-            "DESTINATIONS[0].type: missing; expected slack, webhook, teams, discord, q-developer or eventbridge"
+            "DESTINATIONS[0].type: missing; expected slack, slack-app, webhook, teams, discord, google-chat, pagerduty, q-developer or eventbridge"
         );
         assert_eq!(
             one_problem(r#"[{"type": "slack"}]"#),

@@ -212,6 +212,10 @@ pub fn commit_url(provider: &str, owner: &str, repository: &str, sha: &str) -> O
 /// stack: its own page when an event carries the stack's ARN in this Region, otherwise
 /// the stack list filtered to its name, which works from the name alone.
 pub fn console_url(notification: &Notification, region: Option<&Region>) -> Option<String> {
+    // A test message names no real stack: a link would lead nowhere.
+    if notification.kind == NotificationKind::Test {
+        return None;
+    }
     // A hub's stack lives in its own Region; a single account's in the function's.
     let region = notification
         .location

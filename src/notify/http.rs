@@ -98,18 +98,25 @@ pub async fn post<T>(
     interpret: impl Fn(&str, Answer) -> Attempt<T>,
 ) -> Result<T, DeliveryError> {
     gate.send(|timeout| {
-        let mut request = client
-            .post(url.clone())
-            .timeout(timeout)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(reqwest::header::USER_AGENT, USER_AGENT);
-        for (name, value) in headers() {
-            request = request.header(name, value);
-        }
-        let request = request.body(body.to_vec());
         let key = gate.key();
+        let extra = header_map(headers());
+        let request = extra.map(|extra| {
+            client
+                .post(url.clone())
+                .timeout(timeout)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(reqwest::header::USER_AGENT, USER_AGENT)
+                // An adapter's own headers replace these (a `Content-Type` with a charset).
+                .headers(extra)
+                .body(body.to_vec())
+        });
         let interpret = &interpret;
         async move {
+            let Some(request) = request else {
+                return Attempt::Refused(format!(
+                    "{key}: cannot send: a header value is not valid in HTTP"
+                ));
+            };
             match exchange(request, timeout).await {
                 Ok(answer) => interpret(key, answer),
                 Err(failure) => Attempt::Failed {
@@ -121,6 +128,21 @@ pub async fn post<T>(
         }
     })
     .await
+}
+
+/// An adapter's headers as a map; an `Authorization` value is marked sensitive, so no
+/// `Debug` of the request can show it. `None` if a name or value is not valid HTTP.
+fn header_map(headers: Vec<(&'static str, String)>) -> Option<reqwest::header::HeaderMap> {
+    let mut map = reqwest::header::HeaderMap::new();
+    for (name, value) in headers {
+        let name = reqwest::header::HeaderName::from_bytes(name.as_bytes()).ok()?;
+        let mut value = reqwest::header::HeaderValue::from_str(&value).ok()?;
+        if name == reqwest::header::AUTHORIZATION {
+            value.set_sensitive(true);
+        }
+        map.insert(name, value);
+    }
+    Some(map)
 }
 
 /// A webhook: posts `body` to `url`; 2xx is delivered (the answer's body is not needed).

@@ -345,6 +345,39 @@ impl<'a> Message<'a> {
         self.facts.one_line(value)
     }
 
+    /// The line a phone notification shows: the [`summary`](Self::summary), and for a
+    /// failure the newest error, for a success how long it took, for a stuck sync how long
+    /// it has run. `value(text, limit)` as for `summary`.
+    pub fn phone_line(&self, value: impl Fn(&str, usize) -> String) -> String {
+        let facts = &self.facts;
+        let mut text = self.summary(&value);
+        match self.kind {
+            NotificationKind::Failed => {
+                let reason = facts
+                    .events
+                    .iter()
+                    .find(|event| event.event_type.eq_ignore_ascii_case("ERROR"))
+                    .or(facts.events.first());
+                if let Some(event) = reason {
+                    text.push_str(" · ");
+                    text.push_str(&value(&event.event, 150));
+                }
+            }
+            NotificationKind::Succeeded => {
+                if let Some(duration) = &facts.duration {
+                    text.push_str(&format!(" · took {duration}"));
+                }
+            }
+            NotificationKind::Stuck => {
+                if let Some(running) = &facts.running {
+                    text.push_str(&format!(" · running for {running}"));
+                }
+            }
+            _ => {}
+        }
+        text
+    }
+
     /// The events shown, newest first, and how many are left out.
     pub fn shown_events(&self) -> (&[&'a SyncEvent], usize) {
         let shown = &self.events[..self.events.len().min(EVENTS_SHOWN)];

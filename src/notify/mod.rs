@@ -16,12 +16,15 @@ mod discord;
 mod eventbridge;
 pub mod facts;
 mod gate;
+mod google_chat;
 mod hook;
 pub mod http;
 pub mod layout;
+mod pagerduty;
 mod q_developer;
 pub mod secret;
 mod slack;
+mod slack_app;
 pub mod spec;
 mod teams;
 mod webhook;
@@ -35,10 +38,16 @@ pub use console::{ConsoleFormat, pretty};
 pub use discord::discord_message;
 pub use eventbridge::{ENTRY_LIMIT, eventbridge_entry};
 pub use gate::{Attempt, Gate, MAX_QUIET};
+pub use google_chat::{google_chat_message, thread_key as google_chat_thread_key};
 pub use http::{DeliveryPolicy, HTTP_TIMEOUT, USER_AGENT, http_client};
+pub use pagerduty::{
+    Endpoint as PagerDutyEndpoint, PagerDutySettings, dedup_key as pagerduty_dedup_key,
+    pagerduty_event,
+};
 pub use q_developer::q_developer_message;
 pub use secret::{SecretToken, SecretUrl, SigningSecret};
-pub use slack::slack_message;
+pub use slack::{slack_message, slack_thread_reply};
+pub use slack_app::SlackAppSettings;
 pub use spec::{DestinationSpec, Entry, Problem, Variables};
 pub use teams::teams_message;
 pub use webhook::{sign, webhook_body};
@@ -199,9 +208,12 @@ macro_rules! destination_kinds {
 
 destination_kinds! {
     Slack(slack::Slack),
+    SlackApp(slack_app::SlackApp),
     Webhook(webhook::Webhook),
     Teams(teams::Teams),
     Discord(discord::Discord),
+    GoogleChat(google_chat::GoogleChat),
+    PagerDuty(pagerduty::PagerDuty),
     QDeveloper(q_developer::QDeveloper),
     EventBridge(eventbridge::EventBridge),
 }

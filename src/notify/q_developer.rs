@@ -28,9 +28,9 @@ use serde_json::{Map, Value, json};
 use super::aws_service::{self, Arn, Client};
 use super::facts::{Commit, stack_arn};
 use super::layout::{Message, Part};
-use super::slack::escape;
 use super::{Attempt, Clients, Context, Delivered, DeliveryError, Entry, Kind, Variables};
 use crate::domain::{Notification, NotificationKind, Region, SyncEvent};
+use crate::text::escape_html as escape;
 use crate::text::{clip, fit_lines, single_line, units};
 
 /// The limits we keep to (Slack's, the tightest platform Q Developer posts to).

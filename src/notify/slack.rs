@@ -2,7 +2,8 @@
 //! well as a phone notification.
 //!
 //! Every value that comes from AWS or Git is cut to length, put on one line and passed
-//! through [`escape`], so nothing in a commit or an event can ping `@channel` or a user,
+//! through [`escape_html`](crate::text::escape_html) (Slack's control characters are
+//! `&`, `<` and `>`), so nothing in a commit or an event can ping `@channel` or a user,
 //! or forge a link; the only `<…>` in a message are the links and dates written here.
 //! Block Kit's limits (50 blocks, 3000 characters a section text, 10 fields of 2000, 150
 //! for a header, 75 for a button) hold whatever the input.
@@ -11,8 +12,8 @@ use serde_json::{Value, json};
 
 use super::hook::chat_webhook;
 use super::layout::{Markup, Message};
-use crate::domain::{Notification, NotificationKind, Region, SyncEvent, Timestamp};
-use crate::text::{clip, cut_mended, fit_lines, single_line};
+use crate::domain::{Notification, Region, SyncEvent, Timestamp};
+use crate::text::{clip, cut_mended, escape_html as escape, fit_lines, single_line};
 
 /// Block Kit limits we stay inside, whatever the input: a header, a section's text, a
 /// field, the fields of a section.
@@ -20,13 +21,6 @@ const HEADER_LIMIT: usize = 150;
 const SECTION_LIMIT: usize = 3000;
 const FIELD_LIMIT: usize = 2000;
 const FIELDS_LIMIT: usize = 10;
-
-/// Escapes the three characters Slack's mrkdwn treats as control characters.
-pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
 
 /// A raw value made safe for mrkdwn: cut, on one line, escaped.
 fn value(raw: &str, limit: usize) -> String {
@@ -89,36 +83,9 @@ fn event_line(event: &SyncEvent) -> String {
 /// Slack truncates a longer `text`; a phone shows far less, so the fallback stays short.
 const FALLBACK_LIMIT: usize = 300;
 
-/// The fallback people see in a phone notification: what, which stack, which commit,
-/// and for a failure the newest error.
+/// The fallback people see in a phone notification (see [`Message::phone_line`]).
 fn fallback(message: &Message) -> String {
-    let facts = &message.facts;
-    let mut text = message.summary(value);
-    match message.kind {
-        NotificationKind::Failed => {
-            let reason = facts
-                .events
-                .iter()
-                .find(|event| event.event_type.eq_ignore_ascii_case("ERROR"))
-                .or(facts.events.first());
-            if let Some(event) = reason {
-                text.push_str(" · ");
-                text.push_str(&value(&event.event, 150));
-            }
-        }
-        NotificationKind::Succeeded => {
-            if let Some(duration) = &facts.duration {
-                text.push_str(&format!(" · took {duration}"));
-            }
-        }
-        NotificationKind::Stuck => {
-            if let Some(running) = &facts.running {
-                text.push_str(&format!(" · running for {running}"));
-            }
-        }
-        _ => {}
-    }
-    cut(&text, FALLBACK_LIMIT)
+    cut(&message.phone_line(value), FALLBACK_LIMIT)
 }
 
 chat_webhook!(
@@ -137,8 +104,15 @@ pub fn slack_message(notification: &Notification, region: Option<&Region>) -> Va
 /// Block Kit's limit on a button's label.
 const BUTTON_LIMIT: usize = 75;
 
-/// The Block Kit blocks of a message (shared with the Slack app).
-pub fn blocks(message: &Message) -> Vec<Value> {
+/// A reply in a message's thread: the title, the events and the notes, with the same
+/// fallback (the Slack app posts a failure's events this way under the message it updated).
+pub fn slack_thread_reply(notification: &Notification, region: Option<&Region>) -> Value {
+    let message = Message::of(notification, region);
+    json!({"text": fallback(&message), "blocks": reply_blocks(&message)})
+}
+
+/// The Block Kit blocks of a message.
+fn blocks(message: &Message) -> Vec<Value> {
     let mut blocks = vec![json!({
         "type": "header",
         "text": {
@@ -162,26 +136,8 @@ pub fn blocks(message: &Message) -> Vec<Value> {
         }));
     }
 
-    let (shown, _) = message.shown_events();
-    if !shown.is_empty() {
-        let lines: Vec<String> = shown.iter().map(|event| event_line(event)).collect();
-        let text = fit_lines(
-            "*What happened* (newest first)",
-            &lines,
-            message.events_total,
-            SECTION_LIMIT,
-        );
-        blocks.push(json!({
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": cut(&text, SECTION_LIMIT)}
-        }));
-    }
-    for note in &message.notes {
-        blocks.push(json!({
-            "type": "context",
-            "elements": [{"type": "mrkdwn", "text": cut(&format!(":information_source: {}", value(note, 1000)), SECTION_LIMIT)}]
-        }));
-    }
+    blocks.extend(events_section(message));
+    blocks.extend(notes(message));
     if let Some((purpose, command)) = &message.command {
         blocks.push(json!({
             "type": "section",
@@ -203,28 +159,70 @@ pub fn blocks(message: &Message) -> Vec<Value> {
     if !buttons.is_empty() {
         blocks.push(json!({"type": "actions", "elements": buttons}));
     }
+    blocks.push(footer(message));
+    blocks
+}
+
+/// What a reply in a message's thread says: the title, the events and the notes (the
+/// Slack app's reply to the message it updated in place).
+fn reply_blocks(message: &Message) -> Vec<Value> {
+    let mut blocks = vec![json!({
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": cut(&format!("*{}*", escape(&message.title)), SECTION_LIMIT)}
+    })];
+    blocks.extend(events_section(message));
+    blocks.extend(notes(message));
+    blocks.push(footer(message));
+    blocks
+}
+
+/// The events, newest first, as one section (none when there are none to show).
+fn events_section(message: &Message) -> Option<Value> {
+    let (shown, _) = message.shown_events();
+    if shown.is_empty() {
+        return None;
+    }
+    let lines: Vec<String> = shown.iter().map(|event| event_line(event)).collect();
+    let text = fit_lines(
+        "*What happened* (newest first)",
+        &lines,
+        message.events_total,
+        SECTION_LIMIT,
+    );
+    Some(json!({
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": cut(&text, SECTION_LIMIT)}
+    }))
+}
+
+fn notes(message: &Message) -> Vec<Value> {
+    message
+        .notes
+        .iter()
+        .map(|note| {
+            json!({
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": cut(&format!(":information_source: {}", value(note, 1000)), SECTION_LIMIT)}]
+            })
+        })
+        .collect()
+}
+
+/// The event type, and where every sync of the stack is listed.
+fn footer(message: &Message) -> Value {
     let mut footer = format!("`{}`", message.kind.event_type());
     if message.facts.console_url.is_some() {
         footer.push_str(" · every sync of this stack: its *Git sync* tab in the console");
     }
-    blocks.push(json!({
+    json!({
         "type": "context",
         "elements": [{"type": "mrkdwn", "text": footer}]
-    }));
-    blocks
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escape_neutralises_mentions_and_links() {
-        assert_eq!(
-            escape("<!channel> & <@U123|x>"),
-            "&lt;!channel&gt; &amp; &lt;@U123|x&gt;"
-        );
-    }
 
     #[test]
     fn cut_never_leaves_half_an_entity_or_link() {

@@ -52,11 +52,12 @@ async fn every_destination_type_gets_json_with_our_user_agent() {
         let requests = receiver.received();
         assert_eq!(requests.len(), 2, "{kind}");
         for request in &requests {
-            assert_eq!(
-                request.header("content-type"),
-                Some("application/json"),
-                "{kind}"
-            );
+            // Google Chat's own examples send a charset.
+            let json = match kind {
+                "google-chat" => "application/json; charset=UTF-8",
+                _ => "application/json",
+            };
+            assert_eq!(request.header("content-type"), Some(json), "{kind}");
             assert_eq!(request.header("user-agent"), Some(USER_AGENT), "{kind}");
             assert_eq!(
                 USER_AGENT,
@@ -77,6 +78,10 @@ async fn every_destination_type_gets_json_with_our_user_agent() {
             ),
             "teams" => assert_eq!(failed["attachments"][0]["content"]["type"], "AdaptiveCard"),
             "discord" => assert_eq!(failed["allowed_mentions"]["parse"], json!([])),
+            "google-chat" => assert_eq!(
+                failed["cardsV2"][0]["card"]["header"]["title"],
+                "❌ Sync failed: orders-stack"
+            ),
             _ => {
                 assert_eq!(failed["data"]["resourceName"], "orders-stack");
                 assert!(

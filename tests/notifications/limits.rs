@@ -10,8 +10,8 @@ use sync_notifier::domain::{
     ResourceName, Revision, SyncAttempt, SyncEvent, SyncStatus, Timestamp,
 };
 use sync_notifier::notify::{
-    ENTRY_LIMIT, discord_message, eventbridge_entry, q_developer_message, slack_message,
-    teams_message,
+    ENTRY_LIMIT, discord_message, eventbridge_entry, google_chat_message, pagerduty_event,
+    q_developer_message, slack_message, slack_thread_reply, teams_message,
 };
 
 fn units(value: &Value) -> usize {
@@ -328,6 +328,62 @@ fn check_q_developer(message: &Value) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Removes the tags the Google Chat renderer writes itself (bold, italics, links to the
+/// commit), so what is left must hold no `<` or `>` at all.
+fn without_own_tags(text: &str) -> String {
+    let mut rest = text.to_owned();
+    for tag in ["<b>", "</b>", "<i>", "</i>", "</a>"] {
+        rest = rest.replace(tag, "");
+    }
+    while let Some(start) = rest.find("<a href=\"https://") {
+        let Some(end) = rest[start..].find("\">") else {
+            break;
+        };
+        rest.replace_range(start..start + end + 2, "");
+    }
+    rest
+}
+
+fn check_google_chat(message: &Value) -> Result<(), TestCaseError> {
+    let size = serde_json::to_vec(message).unwrap().len();
+    prop_assert!(size <= 32_000, "{size} bytes, over Google Chat's 32,000");
+    let cards = message["cardsV2"].as_array().unwrap();
+    prop_assert_eq!(cards.len(), 1);
+    let card = &cards[0]["card"];
+    let sections = card["sections"].as_array().unwrap();
+    let widgets: usize = sections
+        .iter()
+        .map(|section| section["widgets"].as_array().unwrap().len())
+        .sum();
+    prop_assert!(widgets <= 100, "{widgets} widgets");
+    let text = message["text"].as_str().unwrap();
+    prop_assert!(
+        !text.contains('<') && !text.contains('>'),
+        "link or mention syntax in {text:?}"
+    );
+    let title = card["header"]["title"].as_str().unwrap();
+    prop_assert!(!title.contains('<') && !title.contains('&'), "{title:?}");
+    for section in sections {
+        let widgets = section["widgets"].as_array().unwrap();
+        prop_assert!(!widgets.is_empty(), "a section needs a widget");
+        for widget in widgets {
+            for html in [
+                &widget["decoratedText"]["text"],
+                &widget["textParagraph"]["text"],
+            ] {
+                if let Some(html) = html.as_str() {
+                    let rest = without_own_tags(html);
+                    prop_assert!(
+                        !rest.contains('<') && !rest.contains('>'),
+                        "unescaped markup in {html:?}"
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// EventBridge: every entry is under 256 KB, its detail is a JSON object, and every
 /// event left out is counted.
 fn check_eventbridge(
@@ -349,6 +405,34 @@ fn check_eventbridge(
     Ok(())
 }
 
+fn check_pagerduty(notification: &Notification, event: &Value) -> Result<(), TestCaseError> {
+    let size = serde_json::to_vec(event).unwrap().len();
+    prop_assert!(size <= 512 * 1024, "{size} bytes, over PagerDuty's 512 KB");
+    if let Some(key) = event["dedup_key"].as_str() {
+        prop_assert!(key.chars().count() <= 255, "{key}");
+    }
+    let payload = &event["payload"];
+    if let Some(summary) = payload["summary"].as_str() {
+        prop_assert!(summary.chars().count() <= 1024);
+        prop_assert!(!summary.contains('\n'));
+        prop_assert!(!payload["source"].as_str().unwrap_or_default().is_empty());
+    }
+    let severity = payload["severity"].as_str();
+    prop_assert!(
+        severity.is_none_or(|severity| ["critical", "error", "warning"].contains(&severity))
+    );
+    prop_assert_eq!(
+        event["event_action"].as_str(),
+        match notification.kind {
+            NotificationKind::Failed | NotificationKind::Blocked | NotificationKind::Stuck =>
+                Some("trigger"),
+            NotificationKind::Succeeded | NotificationKind::Unblocked => Some("resolve"),
+            _ => None,
+        }
+    );
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
@@ -357,9 +441,12 @@ proptest! {
         let region = Region::parse("eu-west-1").ok();
         let region = if with_region { region.as_ref() } else { None };
         check_slack(&slack_message(&notification, region))?;
+        check_slack(&slack_thread_reply(&notification, region))?;
         check_discord(&discord_message(&notification, region))?;
         check_teams(&teams_message(&notification, region))?;
         check_q_developer(&q_developer_message(&notification, region))?;
         check_eventbridge(&notification, region)?;
+        check_google_chat(&google_chat_message(&notification, region))?;
+        check_pagerduty(&notification, &pagerduty_event(&notification, region).1)?;
     }
 }

@@ -5,10 +5,13 @@
 
 mod aws_destinations;
 mod delivery;
+mod google_chat;
 mod limits;
+mod pagerduty;
 mod rendering;
 mod routing;
 #[path = "../support/mod.rs"]
 mod shared;
 mod signing;
+mod slack_app;
 mod support;

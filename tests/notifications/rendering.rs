@@ -1,7 +1,10 @@
 //! Every rendered payload, as a snapshot, plus assertions on the parts that matter.
 
 use serde_json::Value;
-use sync_notifier::notify::{discord_message, slack_message, teams_message, webhook_body};
+use sync_notifier::notify::{
+    PagerDutyEndpoint, discord_message, google_chat_message, google_chat_thread_key,
+    pagerduty_event, slack_message, slack_thread_reply, teams_message, webhook_body,
+};
 
 use crate::support::*;
 
@@ -143,6 +146,39 @@ fn slack_note_of_a_replaced_sync_is_shown() {
     );
     assert!(!text.contains("What happened"));
     assert!(!text.contains("console.aws"), "no Region, no console link");
+}
+
+// ------------------------------------------------------------------------- Slack app
+
+#[test]
+fn slack_app_renders_every_kind_and_a_failure_s_reply() {
+    // What the app posts or updates is the webhook's Block Kit; only a failure's reply in
+    // the thread is its own.
+    for (name, notification) in every_kind() {
+        let message = slack_message(&notification, Some(&region()));
+        insta::assert_json_snapshot!(format!("slack_app_{name}"), message);
+        let footer = all_text(message["blocks"].as_array().unwrap().last().unwrap());
+        assert!(
+            footer.contains(notification.kind.event_type()),
+            "{name}: {footer}"
+        );
+    }
+    let reply = slack_thread_reply(&failure_with_many_long_events(), Some(&region()));
+    insta::assert_json_snapshot!("slack_app_failure_reply", reply);
+    let blocks = reply["blocks"].as_array().unwrap();
+    assert_eq!(blocks[0]["text"]["text"], "*❌ Sync failed: orders-stack*");
+    assert!(
+        blocks[1]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("*What happened* (newest first)\n• <!date^1795687427^{time_secs}|"),
+        "{}",
+        blocks[1]
+    );
+    assert!(
+        !all_text(&reply).contains("Open stack in CloudFormation"),
+        "the reply has no buttons: the message above has them"
+    );
 }
 
 // ------------------------------------------------------------------------- Teams
@@ -304,6 +340,252 @@ fn discord_huge_event_list_stays_inside_every_limit() {
     assert!(embed["description"].as_str().unwrap().contains("…and 39"));
 }
 
+// ------------------------------------------------------------------------- Google Chat
+
+fn sections(message: &Value) -> &Vec<Value> {
+    message["cardsV2"][0]["card"]["sections"]
+        .as_array()
+        .unwrap()
+}
+
+/// Every widget's text, in order.
+fn widget_texts(message: &Value) -> Vec<String> {
+    sections(message)
+        .iter()
+        .flat_map(|section| section["widgets"].as_array().unwrap().iter())
+        .filter_map(|widget| {
+            widget["decoratedText"]["text"]
+                .as_str()
+                .or(widget["textParagraph"]["text"].as_str())
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+/// The events section's lines.
+fn event_lines(message: &Value) -> Vec<String> {
+    sections(message)
+        .iter()
+        .find(|section| section["header"] == "What happened (newest first)")
+        .map(|section| {
+            section["widgets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|widget| widget["textParagraph"]["text"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn google_chat_renders_every_kind() {
+    for (name, notification) in every_kind() {
+        let message = google_chat_message(&notification, Some(&region()));
+        insta::assert_json_snapshot!(format!("google_chat_{name}"), message);
+        let card = &message["cardsV2"][0]["card"];
+        assert_eq!(card["header"]["title"], title_of(&notification), "{name}");
+        let footer = widget_texts(&message).pop().unwrap();
+        assert!(
+            footer.starts_with(notification.kind.event_type()),
+            "{name}: {footer}"
+        );
+        match name {
+            "test" => assert!(message.get("thread").is_none(), "a test starts no thread"),
+            _ => assert_eq!(
+                message["thread"]["threadKey"],
+                google_chat_thread_key(&notification),
+                "{name}"
+            ),
+        }
+    }
+}
+
+/// The title every chat destination shows.
+fn title_of(notification: &sync_notifier::domain::Notification) -> String {
+    sync_notifier::notify::layout::Message::of(notification, None).title
+}
+
+#[test]
+fn google_chat_started_is_threaded_by_stack_and_attempt() {
+    let message = google_chat_message(&started(), Some(&region()));
+    assert_eq!(
+        message["text"],
+        "🔄 Sync started: orders-stack · c4f8a2e on acme/infra (main)"
+    );
+    let key = message["thread"]["threadKey"].as_str().unwrap();
+    assert!(key.starts_with("sync-notifier-"), "{key}");
+    assert_ne!(key, started().id, "per attempt, not per notification");
+    let failed = failure_with_many_long_events();
+    assert_eq!(
+        google_chat_thread_key(&failed),
+        key,
+        "the ending of the same attempt joins its thread"
+    );
+    let mut other_stack = started();
+    other_stack.resource = sync_notifier::domain::ResourceName::parse("payments-stack").unwrap();
+    assert_ne!(google_chat_thread_key(&other_stack), key);
+    let mut other_attempt = started();
+    other_attempt.attempt.started_at = sync_notifier::domain::Timestamp::from_millis(1);
+    assert_ne!(google_chat_thread_key(&other_attempt), key);
+    let texts = widget_texts(&message);
+    assert!(texts.contains(&"<a href=\"https://github.com/acme/infra/commit/c4f8a2e6b1d3f5a7c9e0b2d4f6a8c1e3b5d7f9a2\">c4f8a2e</a>".to_owned()), "{texts:?}");
+    let buttons = &sections(&message)[1]["widgets"][0]["buttonList"]["buttons"];
+    assert_eq!(buttons[0]["text"], "Open stack in CloudFormation");
+    assert!(
+        buttons[0]["onClick"]["openLink"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://us-east-1.console.aws.amazon.com/")
+    );
+}
+
+#[test]
+fn google_chat_failure_lists_the_newest_events_first() {
+    let message = google_chat_message(&failure_with_many_long_events(), Some(&region()));
+    let lines = event_lines(&message);
+    assert_eq!(lines.len(), 11, "ten events and how many more");
+    assert_eq!(
+        lines[0],
+        "10:03:47 <b>ERROR</b> Stack orders-stack is in UPDATE_ROLLBACK_COMPLETE state"
+    );
+    assert_eq!(lines[10], "<i>…and 15 more</i>");
+    assert!(
+        message["text"]
+            .as_str()
+            .unwrap()
+            .ends_with("· Stack orders-stack is in UPDATE_ROLLBACK_COMPLETE state")
+    );
+}
+
+#[test]
+fn google_chat_hostile_text_cannot_link_format_or_mention() {
+    let message = google_chat_message(&hostile(), Some(&region()));
+    insta::assert_json_snapshot!("google_chat_hostile", message);
+    let texts = widget_texts(&message).join("\n");
+    for forbidden in ["<!channel>", "<script", "<img", "<b>bold", "<users/", "<@U"] {
+        assert!(!texts.contains(forbidden), "{forbidden} survived: {texts}");
+    }
+    assert!(texts.contains("&lt;!channel&gt;"), "{texts}");
+    assert!(
+        texts.contains("&amp;amp;"),
+        "an & is escaped even before amp;"
+    );
+    assert!(
+        !texts.contains("<a href"),
+        "no link is built from unsafe parts"
+    );
+    let text = message["text"].as_str().unwrap();
+    assert!(!text.contains('<') && !text.contains('>'), "{text}");
+    assert!(text.contains("‹!channel›"), "{text}");
+}
+
+#[test]
+fn google_chat_huge_stays_inside_every_limit() {
+    let message = google_chat_message(&huge(), Some(&region()));
+    insta::assert_json_snapshot!("google_chat_huge", message);
+    let lines = event_lines(&message);
+    assert!(lines[0].contains(" 399 "), "newest first: {}", lines[0]);
+    assert_eq!(lines.last().unwrap(), "<i>…and 390 more</i>");
+    assert!(serde_json::to_vec(&message).unwrap().len() <= 32_000);
+}
+
+#[test]
+fn google_chat_drops_the_oldest_events_first_to_stay_under_32000_bytes() {
+    // Ten events of 400 escaped ampersands (2,000 bytes each), a long note and long
+    // values: too much for one message.
+    let mut crowded = failure_with_many_long_events();
+    crowded.attempt.events = (0..12)
+        .map(|index| {
+            event(
+                1_795_687_400 + index,
+                "ERROR",
+                &format!("{index:02} {}", "&".repeat(500)),
+            )
+        })
+        .collect();
+    crowded.note = Some("&".repeat(2000));
+    for revision in [
+        &mut crowded.attempt.target_revision,
+        crowded.desired_state.as_mut().unwrap(),
+    ] {
+        revision.directory = "&".repeat(500);
+        revision.branch = "&".repeat(500);
+        revision.repository_name = "&".repeat(500);
+    }
+    let message = google_chat_message(&crowded, Some(&region()));
+    let size = serde_json::to_vec(&message).unwrap().len();
+    assert!(size <= 30_000, "{size} bytes");
+    let lines = event_lines(&message);
+    let shown = lines.len() - 1;
+    assert!((1..10).contains(&shown), "some, not all: {shown}");
+    for (index, line) in lines[..shown].iter().enumerate() {
+        assert!(
+            line.contains(&format!(" {:02} ", 11 - index)),
+            "the newest, in order: {line}"
+        );
+    }
+    assert_eq!(lines[shown], format!("<i>…and {} more</i>", 12 - shown));
+}
+
+// ------------------------------------------------------------------------- PagerDuty
+
+#[test]
+fn pagerduty_renders_every_kind() {
+    for (name, notification) in every_kind() {
+        let (endpoint, event) = pagerduty_event(&notification, Some(&region()));
+        insta::assert_json_snapshot!(
+            format!("pagerduty_{name}"),
+            serde_json::json!({"endpoint": endpoint, "event": event})
+        );
+        assert!(event.get("routing_key").is_none(), "the adapter adds it");
+        let (want_endpoint, action, severity) = match name {
+            "failed" => (PagerDutyEndpoint::Events, "trigger", "error"),
+            "blocked" => (PagerDutyEndpoint::Events, "trigger", "critical"),
+            "stuck" => (PagerDutyEndpoint::Events, "trigger", "warning"),
+            "succeeded" | "unblocked" => (PagerDutyEndpoint::Events, "resolve", ""),
+            _ => (PagerDutyEndpoint::Change, "", ""),
+        };
+        assert_eq!(endpoint, want_endpoint, "{name}");
+        assert_eq!(
+            event["event_action"].as_str().unwrap_or_default(),
+            action,
+            "{name}"
+        );
+        assert_eq!(
+            event["payload"]["severity"].as_str().unwrap_or_default(),
+            severity,
+            "{name}"
+        );
+        if action == "trigger" {
+            assert_eq!(event["payload"]["class"], notification.kind.event_type());
+        }
+    }
+}
+
+#[test]
+fn pagerduty_summary_is_one_line_of_at_most_1024_characters() {
+    let (_, event) = pagerduty_event(&hostile(), Some(&region()));
+    let summary = event["payload"]["summary"].as_str().unwrap();
+    assert!(!summary.contains('\n'), "{summary}");
+    let mut long = failure_with_many_long_events();
+    long.attempt.events[2].event = "x".repeat(5000);
+    long.attempt.target_revision.repository_name = "r".repeat(5000);
+    let (_, event) = pagerduty_event(&long, None);
+    assert!(
+        event["payload"]["summary"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .count()
+            <= 1024
+    );
+    assert!(
+        event.get("client_url").is_none(),
+        "no Region, no console link"
+    );
+}
+
 // ------------------------------------------------------------------------- Webhook
 
 #[test]
@@ -354,16 +636,12 @@ fn webhook_body_keeps_the_contract_fields_and_the_newest_events() {
 
 // ------------------------------------------- blocked, unblocked, stuck and test (rule 9, 10)
 
-const RESOLVE_COMMAND: &str = "aws codeconnections update-sync-blocker --id 'b-4f2a9c' --sync-type CFN_STACK_SYNC --resource-name 'orders-stack' --resolved-reason 'Fixed the cause of the failed sync' --region us-east-1";
+const RESOLVE_COMMAND: &str = "aws codeconnections update-sync-blocker --id 'a1b2c3d4-blocker' --sync-type CFN_STACK_SYNC --resource-name 'orders-stack' --resolved-reason 'Fixed the cause of the failed sync' --region us-east-1";
 
-fn the_new_kinds() -> [(&'static str, sync_notifier::domain::Notification); 4] {
-    use sync_notifier::domain::NotificationKind;
-    [
-        ("blocked", blocked(NotificationKind::Blocked)),
-        ("unblocked", blocked(NotificationKind::Unblocked)),
-        ("stuck", stuck()),
-        ("test", test_message()),
-    ]
+fn the_new_kinds() -> impl Iterator<Item = (&'static str, sync_notifier::domain::Notification)> {
+    every_kind()
+        .into_iter()
+        .filter(|(name, _)| ["blocked", "unblocked", "stuck", "test"].contains(name))
 }
 
 #[test]
@@ -388,15 +666,14 @@ fn the_new_kinds_render_on_every_chat_destination_and_the_webhook() {
 
 #[test]
 fn a_blocked_message_says_what_blocks_since_when_and_how_to_resolve_it() {
-    use sync_notifier::domain::NotificationKind;
-    let notification = blocked(NotificationKind::Blocked);
+    let notification = blocked();
     let region = Some(region());
     let slack = all_text(&slack_message(&notification, region.as_ref()));
     let teams = all_text(&teams_message(&notification, region.as_ref()));
     let discord = all_text(&discord_message(&notification, region.as_ref()));
     for (destination, text) in [("slack", &slack), ("teams", &teams), ("discord", &discord)] {
         assert!(
-            text.contains("Stack orders-stack failed to update: rolled back"),
+            text.contains("Stack orders-stack failed to update; Git sync will not deploy until this is resolved"),
             "{destination}: the blocker's CreatedReason: {text}"
         );
         assert!(
@@ -413,11 +690,11 @@ fn a_blocked_message_says_what_blocks_since_when_and_how_to_resolve_it() {
         );
     }
     let webhook = serde_json::to_value(webhook_body(&notification, region.as_ref())).unwrap();
-    assert_eq!(webhook["data"]["blocker"]["id"], "b-4f2a9c");
+    assert_eq!(webhook["data"]["blocker"]["id"], "a1b2c3d4-blocker");
     assert_eq!(webhook["data"]["blocker"]["status"], "ACTIVE");
     assert_eq!(
         webhook["data"]["blocker"]["createdReason"],
-        "Stack orders-stack failed to update: rolled back"
+        "Stack orders-stack failed to update; Git sync will not deploy until this is resolved"
     );
 }
 
@@ -427,13 +704,13 @@ fn a_stuck_message_says_how_long_it_has_run_and_the_body_counts_the_seconds() {
     let region = Some(region());
     let slack = slack_message(&notification, region.as_ref());
     assert!(
-        slack["text"].as_str().unwrap().contains("3h"),
+        slack["text"].as_str().unwrap().contains("1h 30m"),
         "the summary line tells how long: {}",
         slack["text"]
     );
     let webhook = serde_json::to_value(webhook_body(&notification, region.as_ref())).unwrap();
     assert_eq!(webhook["type"], "sync.stuck");
-    assert_eq!(webhook["data"]["runningSeconds"], 3 * 3600);
+    assert_eq!(webhook["data"]["runningSeconds"], 90 * 60);
 }
 
 #[test]

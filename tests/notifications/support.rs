@@ -8,13 +8,16 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sync_notifier::config::Config;
-use sync_notifier::domain::ledger::Pending;
+use sync_notifier::domain::ledger::{Pending, Thread};
 use sync_notifier::domain::{
     Blocker, BlockerStatus, Notification, NotificationKind, Region, ResourceName, Revision,
-    StackRef, SyncAttempt, SyncEvent, SyncStatus, Timestamp, notification_id,
+    StackRef, SyncAttempt, SyncEvent, SyncStatus, Timestamp, blocker_notification_id,
+    notification_id,
 };
 use sync_notifier::loopback::{LoopbackCodeConnections, LoopbackOptions, loopback_client};
-use sync_notifier::notify::{Clients, DeliveryPolicy, Destination, http_client};
+use sync_notifier::notify::{
+    Clients, Delivered, DeliveryError, DeliveryPolicy, Destination, Gate, http_client,
+};
 use sync_notifier::run::{RunSettings, Runner, Summary};
 use sync_notifier::scenario::Scenario;
 use sync_notifier::source::CodeConnectionsSource;
@@ -204,38 +207,88 @@ pub fn huge() -> Notification {
     )
 }
 
-/// A failure that left a blocker, and the blocker resolved; a sync running too long.
-pub fn blocked(kind: NotificationKind) -> Notification {
-    let mut notification = failure_with_many_long_events();
-    notification.kind = kind;
-    notification.blocker = Some(Blocker {
-        id: "b-4f2a9c".into(),
-        blocker_type: "AUTOMATED".into(),
-        status: if kind == NotificationKind::Blocked {
-            BlockerStatus::Active
-        } else {
-            BlockerStatus::Resolved
-        },
-        created_reason: "Stack orders-stack failed to update: rolled back".into(),
-        created_at: Timestamp::from_millis(1_795_687_430_000),
-        contexts: vec![("StackName".into(), "orders-stack".into())],
-        resolved_reason: (kind == NotificationKind::Unblocked).then(|| "Fixed the table".into()),
-        resolved_at: (kind == NotificationKind::Unblocked)
-            .then(|| Timestamp::from_millis(1_795_690_000_000)),
-    });
-    notification
-}
-
+/// Still running an hour and a half after it started.
 pub fn stuck() -> Notification {
     let mut notification = started();
     notification.kind = NotificationKind::Stuck;
-    notification.occurred_at = Timestamp::from_millis(1_795_687_330_000 + 3 * 3600 * 1000);
+    notification.occurred_at = Timestamp::from_millis(1_795_687_330_000 + 5_400_000);
+    notification.id = notification_id(
+        &notification.stack(),
+        &notification.attempt.id(),
+        NotificationKind::Stuck,
+    );
     notification
 }
 
-/// The `sync.test` message `send-test` sends.
+/// The blocker Git sync set after the demo's failure.
+pub fn blocker() -> Blocker {
+    Blocker {
+        id: "a1b2c3d4-blocker".into(),
+        blocker_type: "AUTOMATED".into(),
+        status: BlockerStatus::Active,
+        created_reason:
+            "Stack orders-stack failed to update; Git sync will not deploy until this is resolved"
+                .into(),
+        created_at: Timestamp::from_millis(1_795_687_430_000),
+        contexts: vec![
+            ("StackName".into(), "orders-stack".into()),
+            ("LatestSyncAttemptStatus".into(), "FAILED".into()),
+        ],
+        resolved_reason: None,
+        resolved_at: None,
+    }
+}
+
+/// Blocked after the failure of [`failure_with_many_long_events`]'s attempt.
+pub fn blocked() -> Notification {
+    let mut notification = failure_with_many_long_events();
+    notification.kind = NotificationKind::Blocked;
+    notification.previous_status = None;
+    notification.blocker = Some(blocker());
+    notification.occurred_at = blocker().created_at;
+    notification.id = blocker_notification_id(
+        &notification.stack(),
+        &blocker().id,
+        NotificationKind::Blocked,
+    );
+    notification
+}
+
+/// That blocker, resolved.
+pub fn unblocked() -> Notification {
+    let mut notification = blocked();
+    notification.kind = NotificationKind::Unblocked;
+    let resolved_at = Timestamp::from_millis(1_795_690_000_000);
+    if let Some(blocker) = &mut notification.blocker {
+        blocker.status = BlockerStatus::Resolved;
+        blocker.resolved_reason = Some("Fixed the table name".into());
+        blocker.resolved_at = Some(resolved_at);
+    }
+    notification.occurred_at = resolved_at;
+    notification.id = blocker_notification_id(
+        &notification.stack(),
+        &blocker().id,
+        NotificationKind::Unblocked,
+    );
+    notification
+}
+
+/// What `send-test` sends.
 pub fn test_message() -> Notification {
     sync_notifier::cli::test_notification(Timestamp::from_millis(1_795_687_330_000))
+}
+
+/// Every kind of notification, by name.
+pub fn every_kind() -> Vec<(&'static str, Notification)> {
+    vec![
+        ("started", started()),
+        ("succeeded", success()),
+        ("failed", failure_with_many_long_events()),
+        ("blocked", blocked()),
+        ("unblocked", unblocked()),
+        ("stuck", stuck()),
+        ("test", test_message()),
+    ]
 }
 
 // ---------------------------------------------------------------- a real pipeline
@@ -475,6 +528,21 @@ impl Pipeline {
         self.store.save_destinations(&kept).await.unwrap();
     }
 
+    /// The messages destinations keep for `resource`'s attempts (a Slack app's `ts`).
+    pub async fn threads(&self, resource: &str) -> Vec<Thread> {
+        let key = resource.to_owned();
+        match self
+            .store
+            .load(std::slice::from_ref(&key))
+            .await
+            .unwrap()
+            .remove(&key)
+        {
+            Some(Loaded::Found { record, .. }) => record.threads,
+            other => panic!("no record for {resource}: {other:?}"),
+        }
+    }
+
     /// What is still pending for `resource`.
     pub async fn pending(&self, resource: &str) -> Vec<Pending> {
         let key = resource.to_owned();
@@ -488,6 +556,43 @@ impl Pipeline {
             Some(Loaded::Found { record, .. }) => record.pending,
             other => panic!("no record for {resource}: {other:?}"),
         }
+    }
+}
+
+/// The one destination `variables` configure, built as a process would (fast policy).
+pub fn only_destination(variables: &[(&str, String)]) -> Destination {
+    let variables: Vec<(String, String)> = variables
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.clone()))
+        .collect();
+    let mut built = destinations(&variables, fast_policy(), None);
+    assert_eq!(built.len(), 1, "{built:?}");
+    built.remove(0)
+}
+
+/// Sends one notification to `destination` in a run of its own, with the message it
+/// keeps for the attempt, if any.
+pub async fn send_one(
+    destination: &Destination,
+    notification: &Notification,
+    thread: Option<&Thread>,
+) -> Result<Delivered, DeliveryError> {
+    let gate = Gate::new(destination.key(), destination.policy(), None, None);
+    destination.send(notification, &gate, thread).await
+}
+
+/// The message a destination keeps for `notification`'s attempt.
+pub fn thread_of(
+    destination: &Destination,
+    notification: &Notification,
+    kept: &Delivered,
+) -> Thread {
+    let (channel, ts) = kept.thread.clone().expect("a message kept for the attempt");
+    Thread {
+        destination: destination.key().to_owned(),
+        attempt: notification.attempt.id(),
+        channel,
+        ts,
     }
 }
 
@@ -521,13 +626,19 @@ pub fn event_type_of(kind: &str, body: &Value) -> String {
             .and_then(|blocks| blocks.last())
             .map_or(&Value::Null, |block| &block["inlines"][0]["text"]),
         "discord" => &body["embeds"][0]["footer"]["text"],
+        "google-chat" => body["cardsV2"][0]["card"]["sections"]
+            .as_array()
+            .and_then(|sections| sections.last())
+            .map_or(&Value::Null, |section| {
+                &section["widgets"][0]["textParagraph"]["text"]
+            }),
         _ => &Value::Null,
     };
     let first = footer.as_str().unwrap_or_default().split(' ').next();
     first.unwrap_or_default().trim_matches('`').to_owned()
 }
 
-pub const KINDS: [&str; 4] = ["slack", "webhook", "teams", "discord"];
+pub const KINDS: [&str; 5] = ["slack", "webhook", "teams", "discord", "google-chat"];
 
 /// Captures what the code logs while `future` runs (on this thread).
 pub async fn logs_of<F: std::future::Future>(future: F) -> (F::Output, String) {

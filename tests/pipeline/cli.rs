@@ -13,6 +13,10 @@ fn binary() -> Command {
         "WEBHOOK_URL",
         "WEBHOOK_SECRET",
         "NOTIFY_ON",
+        "SLACK_BOT_TOKEN",
+        "SLACK_CHANNEL",
+        "GOOGLE_CHAT_WEBHOOK_URL",
+        "PAGERDUTY_ROUTING_KEY",
     ] {
         command.env_remove(variable);
     }

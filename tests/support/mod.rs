@@ -3,23 +3,29 @@
 //! `#[path = "../support/mod.rs"] mod shared;`, so none of it ships in the product.
 //!
 //! - [`Receiver`]: an HTTP receiver that records requests and answers from a script
-//!   (Slack, Teams, Discord, a webhook);
-//! - [`LoopbackRuntimeApi`]: the Lambda Runtime API, to drive the real binary in Lambda mode;
-//! - [`AwsServices`]: Amazon SNS and Amazon EventBridge, for the real SDK clients.
+//!   (Slack, Teams, Discord, Google Chat, a webhook);
+//! - [`PagerDutyApi`]: the PagerDuty Events API v2, with its alerts;
+//! - [`SlackApi`]: the Slack Web API a Slack app posts and updates messages through;
+//! - [`AwsServices`]: Amazon SNS and Amazon EventBridge, for the real SDK clients;
+//! - [`LoopbackRuntimeApi`]: the Lambda Runtime API, to drive the real binary in Lambda mode.
 
 // Each test crate uses its own part of this.
 #![allow(dead_code, unused_imports)]
 
 mod aws_services;
+mod pagerduty;
 mod receiver;
 mod runtime_api;
+mod slack_api;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 pub use aws_services::{AwsServices, Call, Fault, Service, entry_size};
+pub use pagerduty::{Alert, PagerDutyApi, PdEvent};
 pub use receiver::{Receiver, Recorded, Reply};
 pub use runtime_api::{Answer, LoopbackRuntimeApi};
+pub use slack_api::{Posted, SlackApi, SlackCall, SlackReply};
 
 /// A `Write` that tests can read back.
 #[derive(Clone, Default)]

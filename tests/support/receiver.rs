@@ -1,5 +1,5 @@
 //! A loopback HTTP receiver that records every request and answers from a script,
-//! standing in for Slack, Teams, Discord or a webhook endpoint.
+//! standing in for Slack, Teams, Discord, Google Chat or a webhook endpoint.
 //!
 //! Each request is stamped from one process-wide sequence when it arrives and when it is
 //! answered, so tests can prove what happened before what (across receivers too)
@@ -26,6 +26,8 @@ fn next_sequence() -> u64 {
 #[derive(Debug, Clone)]
 pub struct Recorded {
     pub path: String,
+    /// The query string, as sent (without the `?`).
+    pub query: Option<String>,
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
     /// The status it was answered with.
@@ -108,6 +110,7 @@ impl Receiver {
             async move {
                 let arrived = next_sequence();
                 let path = request.uri().path().to_owned();
+                let query = request.uri().query().map(str::to_owned);
                 let headers = request
                     .headers()
                     .iter()
@@ -134,6 +137,7 @@ impl Receiver {
                 }
                 let recorded = Recorded {
                     path,
+                    query,
                     headers,
                     body,
                     status: reply.status,
