@@ -29,7 +29,8 @@ starts, fails, succeeds, is blocked or is stuck.\n\nIn AWS Lambda it runs on a s
 machine, `replay` plays a scenario file through the real pipeline with no AWS account, `check` runs one \
 real tick against your AWS account, and `send-test` sends a test message to every destination.\n\nDestinations and options come from the environment: \
 SLACK_WEBHOOK_URL, WEBHOOK_URL + WEBHOOK_SECRET, TEAMS_WEBHOOK_URL, DISCORD_WEBHOOK_URL, DESTINATIONS, \
-NOTIFY_ON, WATCH_RESOURCES, STATE_TABLE, STUCK_AFTER_MINUTES, AWS_REGION (see the README).",
+NOTIFY_ON, WATCH_RESOURCES, STATE_TABLE, STUCK_AFTER_MINUTES, AWS_REGION, and for org-wide mode \
+TARGET_ACCOUNTS, TARGET_REGIONS, MEMBER_ROLE_NAME (see the README).",
     after_help = "Examples:\n  sync-notifier replay events/scenarios/demo.json\n  sync-notifier replay events/scenarios/demo.json --format json\n  AWS_REGION=eu-west-1 sync-notifier check --resources payments-stack\n  SLACK_WEBHOOK_URL=https://hooks.slack.com/services/... sync-notifier send-test\n\nExit status: 0 done; 1 could not run; 2 bad configuration; 3 (check) some stacks could not be checked or some notifications not delivered; 4 (send-test) a destination did not accept the test message."
 )]
 pub struct Cli {
@@ -65,7 +66,8 @@ pub enum Command {
     /// changed since. Exits 3 when a stack could not be checked or a notification could not
     /// be delivered.
     Check {
-        /// Comma-separated stack names (default: WATCH_RESOURCES, or discover them all).
+        /// Comma-separated stack names (default: WATCH_RESOURCES, or discover them all); in
+        /// org-wide mode (TARGET_ACCOUNTS) ACCOUNT/REGION/STACK.
         #[arg(long, value_delimiter = ',', value_name = "A,B")]
         resources: Option<Vec<String>>,
         #[arg(long, value_enum, default_value = "pretty")]
@@ -108,6 +110,8 @@ pub enum CliError {
     Loopback(std::io::Error),
     #[error("{0}")]
     Aws(String),
+    #[error("{0}")]
+    Hub(#[from] crate::source::HubError),
     #[error(
         "no destination is configured, so there is nothing to test; set SLACK_WEBHOOK_URL, WEBHOOK_URL and WEBHOOK_SECRET, TEAMS_WEBHOOK_URL, DISCORD_WEBHOOK_URL or DESTINATIONS"
     )]
@@ -274,15 +278,24 @@ pub async fn check(
         .map(|names| {
             names
                 .iter()
-                .map(|name| {
-                    ResourceName::parse(name.trim())
-                        .map_err(|error| CliError::Resources(error.to_string()))
+                .enumerate()
+                .map(|(index, name)| {
+                    StackRef::parse(name)
+                        .map_err(|error| CliError::Resources(format!("item {} {error}", index + 1)))
                 })
                 .collect::<Result<Vec<_>, _>>()
         })
         .transpose()?;
     let sdk_config = aws_for_real().await?;
-    let source = CodeConnectionsSource::new(codeconnections_client(&sdk_config));
+    let source = crate::source::connect(&sdk_config, config).await?;
+    let resources = match resources {
+        Some(stacks) => Some(
+            crate::source::named_stacks(&source, stacks)
+                .await
+                .map_err(|error| CliError::Resources(error.to_string()))?,
+        ),
+        None => None,
+    };
     let store = state_store(state, config, Some(&sdk_config), || {
         LocalStore::open(default_state_path())
     })
@@ -294,7 +307,7 @@ pub async fn check(
         RunSettings::from(config),
     );
     let scope = match resources {
-        Some(names) => Scope::Stacks(names.into_iter().map(StackRef::local).collect()),
+        Some(stacks) => Scope::Stacks(stacks),
         None => Scope::Watched,
     };
     let summary = runner

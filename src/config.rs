@@ -11,7 +11,10 @@ use std::time::Duration;
 use crate::domain::{KindSet, NotificationKind, Region, ResourceName, Rules};
 use crate::notify::DestinationSpec;
 
+mod hub;
+
 pub use crate::notify::Problem;
+pub use hub::{Hub, RoleName, TargetAccounts};
 
 /// Which resources to check on a scheduled tick.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +43,8 @@ pub struct Config {
     pub lease: Duration,
     /// `STUCK_AFTER_MINUTES`: when a running attempt is told stuck (`None`: never).
     pub stuck_after: Option<Duration>,
+    /// `TARGET_ACCOUNTS` and the rest: org-wide (hub) mode; `None`: this account only.
+    pub hub: Option<Hub>,
 }
 
 impl Config {
@@ -171,6 +176,7 @@ impl Config {
         let stuck_after = (stuck_minutes > 0).then(|| Duration::from_secs(stuck_minutes * 60));
 
         let console_region = get("AWS_REGION").and_then(|region| Region::parse(&region).ok());
+        let hub = hub::parse(&lookup, &watch, &mut problems);
 
         let config = Config {
             watch,
@@ -182,6 +188,7 @@ impl Config {
             retention,
             lease,
             stuck_after,
+            hub,
         };
         if problems.is_empty() {
             Ok(config)

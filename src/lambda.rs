@@ -8,6 +8,13 @@
 //! Per-stack failures are in the returned summary and do not fail the invocation (a
 //! failed invocation would make EventBridge retry everything); a failure of the whole
 //! run does, with an `errorType` that says what failed.
+//!
+//! In org-wide (hub) mode a Git sync event comes forwarded from a member account: its
+//! `account` and `region` say where the stack lives, and that is where it is checked.
+//! The organization bus admits every account of the organization, so an event from an
+//! account or Region that is not a target is ignored with a log line (never an error,
+//! which EventBridge would retry). A manual check names hub stacks as
+//! `ACCOUNT/REGION/STACK`, their state key.
 
 use std::time::{Duration, SystemTime};
 
@@ -16,7 +23,7 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 
 use crate::config::Watch;
-use crate::domain::{ResourceName, StackRef};
+use crate::domain::{AccountId, Location, Region, ResourceName, StackRef};
 use crate::run::{RunError, Runner, Scope, Summary, Tick};
 use crate::source::StatusSource;
 use crate::store::StateStore;
@@ -38,12 +45,19 @@ pub const REPOSITORY_EVENTS: [&str; 2] = [
 pub enum Trigger {
     /// The schedule: every watched stack.
     Scheduled,
-    /// Git sync said this stack's status changed.
-    GitSync { stack: StackRef },
+    /// Git sync said this stack's status changed (in `origin`, the event's account and
+    /// Region, when they are well formed: where a hub checks it).
+    GitSync {
+        stack: StackRef,
+        origin: Option<Location>,
+    },
     /// Git sync said a repository link's sync changed: its stacks.
-    Repository { link: String },
-    /// A manual invoke naming stacks.
-    Check { resources: Vec<ResourceName> },
+    Repository {
+        link: String,
+        origin: Option<Location>,
+    },
+    /// A manual invoke naming stacks: `NAME`, or in hub mode `ACCOUNT/REGION/NAME`.
+    Check { resources: Vec<StackRef> },
     /// Send a `sync.test` message to every destination.
     SendTest,
     /// A well-formed event about something this function does not watch (a Git sync of
@@ -52,7 +66,7 @@ pub enum Trigger {
     Ignored { reason: String },
 }
 
-const ACCEPTED: &str = "accepted events: an EventBridge \"Scheduled Event\" from aws.events, a \"Git Sync Resource Sync Status Change\" or \"Git Sync Repository Sync Status Change\" event from aws.codeconnections (or their \"GitSync …\" spellings), {\"resources\": [\"stack-name\", ...]}, or {\"sendTest\": true}";
+const ACCEPTED: &str = "accepted events: an EventBridge \"Scheduled Event\" from aws.events, a \"Git Sync Resource Sync Status Change\" or \"Git Sync Repository Sync Status Change\" event from aws.codeconnections (or their \"GitSync …\" spellings), {\"resources\": [\"stack-name\", ...]} (in org-wide mode [\"ACCOUNT/REGION/stack-name\", ...]), or {\"sendTest\": true}";
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
@@ -110,11 +124,13 @@ pub fn parse_trigger(payload: &Value) -> Result<Trigger, HandlerError> {
                 ),
             });
         }
+        let origin = origin(&event);
         if repository {
-            return repository_link(&event).map(|link| Trigger::Repository { link });
+            return repository_link(&event).map(|link| Trigger::Repository { link, origin });
         }
         return git_sync_target(&event).map(|name| Trigger::GitSync {
             stack: StackRef::local(name),
+            origin,
         });
     }
     if payload.get("sendTest").is_some() {
@@ -133,7 +149,7 @@ pub fn parse_trigger(payload: &Value) -> Result<Trigger, HandlerError> {
                 let text = name
                     .as_str()
                     .ok_or_else(|| unsupported(format!("resources[{index}] is not a string")))?;
-                ResourceName::parse(text)
+                StackRef::parse(text)
                     .map_err(|error| unsupported(format!("resources[{index}]: {error}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -158,6 +174,15 @@ fn keys(payload: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Where an event comes from: its `account` and `region` (a member's, when forwarded to
+/// a hub), if both are well formed.
+fn origin(event: &EventBridgeEvent<Value>) -> Option<Location> {
+    Some(Location {
+        account: AccountId::parse(event.account.as_deref()?).ok()?,
+        region: Region::parse(event.region.as_deref()?).ok()?,
+    })
 }
 
 /// The stack a resource-level Git sync event is about: `detail.syncTarget` (a name or a
@@ -253,11 +278,19 @@ pub async fn handle<S: StatusSource, T: StateStore>(
     let deadline = (!remaining.is_zero()).then(|| {
         tokio::time::Instant::now() + remaining.saturating_sub(deadline_margin(remaining))
     });
+    let source = runner.source();
     let scope = match trigger {
         Trigger::Scheduled => Scope::Watched,
-        Trigger::Check { resources } => {
-            Scope::Stacks(resources.into_iter().map(StackRef::local).collect())
-        }
+        Trigger::Check { resources } => Scope::Stacks(
+            crate::source::named_stacks(source, resources)
+                .await
+                .map_err(|error| {
+                    HandlerError::UnsupportedEvent(format!(
+                        "resources[{}]: {}",
+                        error.index, error.message
+                    ))
+                })?,
+        ),
         Trigger::SendTest => {
             let results = crate::cli::send_test_to(runner.destinations(), deadline).await;
             tracing::info!(results = %serde_json::to_string(&results).unwrap_or_default(), "test message sent");
@@ -267,15 +300,31 @@ pub async fn handle<S: StatusSource, T: StateStore>(
             tracing::info!(%reason, "event ignored");
             return summary_value(Summary::default());
         }
-        Trigger::GitSync { stack } => match watch {
+        Trigger::GitSync { stack, origin } if source.is_hub() => {
+            let Some(location) = targeted(source, origin, &stack.name).await else {
+                return summary_value(Summary::default());
+            };
+            Scope::Stacks(vec![StackRef {
+                location: Some(location),
+                name: stack.name,
+            }])
+        }
+        Trigger::GitSync { stack, .. } => match watch {
             Watch::Resources(watched) if !watched.contains(&stack.name) => {
                 tracing::info!(resource = %stack, "Git sync event for a stack that is not watched; ignored");
                 return summary_value(Summary::default());
             }
             _ => Scope::Stacks(vec![stack]),
         },
-        Trigger::Repository { link } => {
-            let stacks = match runner.source().stacks_of_link(None, &link).await {
+        Trigger::Repository { link, origin } => {
+            let location = match source.is_hub() {
+                true => match targeted(source, origin, &link).await {
+                    Some(location) => Some(location),
+                    None => return summary_value(Summary::default()),
+                },
+                false => None,
+            };
+            let stacks = match source.stacks_of_link(location.as_ref(), &link).await {
                 Ok(stacks) => stacks,
                 Err(error) => {
                     // The schedule checks them anyway; an error here would only be retried.
@@ -305,8 +354,32 @@ pub async fn handle<S: StatusSource, T: StateStore>(
         time_at_start_ms = remaining.as_millis() as u64,
         "tick done"
     );
-    emit_metrics(&summary);
+    emit_metrics(&summary, source.is_hub());
     summary_value(summary)
+}
+
+/// Hub mode: the account and Region a Git sync event came from, when they are a target;
+/// otherwise `None`, said in the log (the organization bus admits every account of the
+/// organization, and an error would only make EventBridge retry).
+async fn targeted<S: StatusSource>(
+    source: &S,
+    origin: Option<Location>,
+    about: &dyn std::fmt::Display,
+) -> Option<Location> {
+    let Some(location) = origin else {
+        tracing::info!(%about, "Git sync event without a well-formed account and region; ignored");
+        return None;
+    };
+    if !source.is_target(&location).await {
+        tracing::info!(
+            account = %location.account,
+            region = %location.region,
+            %about,
+            "Git sync event from an account or Region that is not a target of this hub (TARGET_ACCOUNTS, TARGET_REGIONS); ignored"
+        );
+        return None;
+    }
+    Some(location)
 }
 
 fn summary_value(summary: Summary) -> Result<Value, HandlerError> {
@@ -315,33 +388,54 @@ fn summary_value(summary: Summary) -> Result<Value, HandlerError> {
 
 /// Writes the tick's counts as a CloudWatch Embedded Metric Format record (one JSON line on
 /// stdout, outside the tracing format, or CloudWatch would not read it as a metric).
-fn emit_metrics(summary: &Summary) {
+///
+/// A hub also writes `TargetFailures`: the accounts, account/Region pairs and
+/// organization listing that failed. Those are not counted again in
+/// `ResourceCheckFailures`, which stays about stacks, so each failure sets off one alarm.
+fn emit_metrics(summary: &Summary, hub: bool) {
     let timestamp = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis() as u64;
-    let record = serde_json::json!({
+    println!("{}", metrics_record(summary, hub, timestamp));
+}
+
+/// The Embedded Metric Format record of a tick: namespace `SyncNotifier`, no dimensions
+/// (the template's alarms match dimensionless metrics only).
+fn metrics_record(summary: &Summary, hub: bool, timestamp: u64) -> Value {
+    let mut names = vec![
+        "DeliveryFailures",
+        "ResourceCheckFailures",
+        "Notifications",
+        "StacksDeferred",
+        "BlockerChecks",
+    ];
+    if hub {
+        names.push("TargetFailures");
+    }
+    let metrics: Vec<Value> = names
+        .iter()
+        .map(|name| serde_json::json!({"Name": name, "Unit": "Count"}))
+        .collect();
+    let mut record = serde_json::json!({
         "_aws": {
             "Timestamp": timestamp,
             "CloudWatchMetrics": [{
                 "Namespace": "SyncNotifier",
                 "Dimensions": [[]],
-                "Metrics": [
-                    {"Name": "DeliveryFailures", "Unit": "Count"},
-                    {"Name": "ResourceCheckFailures", "Unit": "Count"},
-                    {"Name": "Notifications", "Unit": "Count"},
-                    {"Name": "StacksDeferred", "Unit": "Count"},
-                    {"Name": "BlockerChecks", "Unit": "Count"}
-                ]
+                "Metrics": metrics
             }]
         },
         "DeliveryFailures": summary.deliveries.retrying + summary.deliveries.refused + summary.deliveries.expired,
-        "ResourceCheckFailures": summary.failure_count,
+        "ResourceCheckFailures": summary.failure_count.saturating_sub(summary.target_failures),
         "Notifications": summary.deliveries.delivered,
         "StacksDeferred": summary.deferred_count,
         "BlockerChecks": summary.blocker_checks,
     });
-    println!("{record}");
+    if hub {
+        record["TargetFailures"] = summary.target_failures.into();
+    }
+    record
 }
 
 /// Lambda mode, from cold start to the runtime loop: configuration (environment, then the
@@ -370,8 +464,9 @@ pub async fn serve() -> Result<(), lambda_runtime::Error> {
     })
     .inspect_err(|error| tracing::error!(%error, "init failed"))?;
 
-    let source =
-        crate::source::CodeConnectionsSource::new(crate::cli::codeconnections_client(&sdk_config));
+    let source = crate::source::connect(&sdk_config, &config)
+        .await
+        .inspect_err(|error| tracing::error!(%error, "init failed"))?;
     // STATE_TABLE names the DynamoDB table; unset (local runs), state lives in memory for
     // as long as the process does.
     let store = match &config.state_table {
@@ -426,6 +521,14 @@ mod tests {
         StackRef::local(ResourceName::parse(name).unwrap())
     }
 
+    /// Where the sample events come from.
+    fn sample_origin() -> Option<Location> {
+        Some(Location {
+            account: AccountId::parse("111122223333").unwrap(),
+            region: Region::parse("us-east-1").unwrap(),
+        })
+    }
+
     #[test]
     fn the_sample_events_parse_into_their_triggers() {
         assert_eq!(
@@ -435,7 +538,8 @@ mod tests {
         assert_eq!(
             parse_trigger(&sample("git-sync-status-change.json")).unwrap(),
             Trigger::GitSync {
-                stack: stack("payments-stack")
+                stack: stack("payments-stack"),
+                origin: sample_origin(),
             }
         );
         let Trigger::Check { resources } = parse_trigger(&sample("check-resources.json")).unwrap()
@@ -447,12 +551,92 @@ mod tests {
             parse_trigger(&sample("send-test.json")).unwrap(),
             Trigger::SendTest
         );
-        let Trigger::Repository { link } =
+        let Trigger::Repository { link, origin } =
             parse_trigger(&sample("git-sync-repository-status-change.json")).unwrap()
         else {
             panic!("not a repository event")
         };
         assert_eq!(link.len(), 36);
+        assert_eq!(origin, sample_origin());
+    }
+
+    #[test]
+    fn a_forwarded_event_says_where_it_comes_from_when_that_is_well_formed() {
+        let mut event = sample("git-sync-status-change.json");
+        event["account"] = "444455556666".into();
+        event["region"] = "eu-west-1".into();
+        let Ok(Trigger::GitSync { origin, .. }) = parse_trigger(&event) else {
+            panic!("not a Git sync event")
+        };
+        let origin = origin.unwrap();
+        assert_eq!(origin.account.as_str(), "444455556666");
+        assert_eq!(origin.region.as_str(), "eu-west-1");
+        for (field, bad) in [("account", "12345"), ("region", "Mars")] {
+            let mut event = sample("git-sync-status-change.json");
+            event[field] = bad.into();
+            let Ok(Trigger::GitSync { origin, .. }) = parse_trigger(&event) else {
+                panic!("not a Git sync event")
+            };
+            assert_eq!(origin, None, "{field}");
+        }
+    }
+
+    #[test]
+    fn a_manual_check_names_stacks_by_name_or_by_account_region_and_name() {
+        let payload = serde_json::json!({"resources": ["payments-stack", "111122223333/eu-west-1/orders-stack"]});
+        let Ok(Trigger::Check { resources }) = parse_trigger(&payload) else {
+            panic!("not a check")
+        };
+        let keys: Vec<String> = resources.iter().map(StackRef::key).collect();
+        assert_eq!(
+            keys,
+            ["payments-stack", "111122223333/eu-west-1/orders-stack"]
+        );
+        let error = parse_trigger(&serde_json::json!({"resources": ["1111/eu-west-1/x"]}))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("unsupported event: resources[0]: \"1111\" is not an AWS account id"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_hub_reports_target_failures_apart_from_stack_failures() {
+        let summary = Summary {
+            failure_count: 3,
+            target_failures: 2,
+            ..Summary::default()
+        };
+        let record = metrics_record(&summary, true, 1);
+        assert_eq!(record["TargetFailures"], 2);
+        assert_eq!(record["ResourceCheckFailures"], 1);
+        let names: Vec<&str> = record["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|metric| metric["Name"].as_str().unwrap())
+            .collect();
+        assert!(names.contains(&"TargetFailures"), "{names:?}");
+        assert_eq!(
+            record["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            serde_json::json!([[]])
+        );
+        assert_eq!(
+            record["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "SyncNotifier"
+        );
+        // One account: no such metric (the alarm exists in hub mode only).
+        let record = metrics_record(
+            &Summary {
+                failure_count: 3,
+                ..Summary::default()
+            },
+            false,
+            1,
+        );
+        assert!(record.get("TargetFailures").is_none(), "{record}");
+        assert_eq!(record["ResourceCheckFailures"], 3);
     }
 
     #[test]
@@ -486,7 +670,8 @@ mod tests {
             assert_eq!(
                 parse_trigger(&event).unwrap(),
                 Trigger::GitSync {
-                    stack: stack("orders-stack")
+                    stack: stack("orders-stack"),
+                    origin: sample_origin(),
                 }
             );
         }
@@ -498,7 +683,8 @@ mod tests {
         assert_eq!(
             parse_trigger(&event).unwrap(),
             Trigger::GitSync {
-                stack: stack("payments-stack")
+                stack: stack("payments-stack"),
+                origin: sample_origin(),
             }
         );
     }

@@ -210,6 +210,30 @@ impl StackRef {
         }
     }
 
+    /// Reads a stack as a person names it (a manual check, `check --resources`): `NAME`
+    /// for a stack of this account, or `ACCOUNT/REGION/NAME` for a hub's, the same form
+    /// as its [`key`](Self::key).
+    pub fn parse(text: &str) -> Result<StackRef, String> {
+        let text = text.trim();
+        let parts: Vec<&str> = text.split('/').collect();
+        match parts.as_slice() {
+            [name] => ResourceName::parse(name)
+                .map(StackRef::local)
+                .map_err(|error| error.to_string()),
+            [account, region, name] => Ok(StackRef {
+                location: Some(Location {
+                    account: AccountId::parse(account)?,
+                    region: Region::parse(region)?,
+                }),
+                name: ResourceName::parse(name).map_err(|error| error.to_string())?,
+            }),
+            _ => Err(format!(
+                "{:?} is neither a stack name nor ACCOUNT/REGION/STACK (like 111122223333/us-east-1/payments-stack)",
+                crate::text::preview(text, 80)
+            )),
+        }
+    }
+
     /// Its key in the state store: the name, or `ACCOUNT/REGION/NAME` in hub mode (so the
     /// keys of a single-account table never change).
     pub fn key(&self) -> String {
@@ -400,4 +424,33 @@ fn id_of(digest: &[u8]) -> String {
         .map(|byte| format!("{byte:02x}"))
         .collect();
     format!("msg_{hex}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stack_is_named_by_its_key_in_either_mode() {
+        let local = StackRef::parse("payments-stack").unwrap();
+        assert_eq!(local.location, None);
+        assert_eq!(local.key(), "payments-stack");
+        let hub = StackRef::parse(" 111122223333/eu-west-1/payments-stack ").unwrap();
+        assert_eq!(hub.key(), "111122223333/eu-west-1/payments-stack");
+        assert_eq!(StackRef::parse(&hub.key()).unwrap(), hub);
+    }
+
+    #[test]
+    fn a_malformed_stack_key_says_which_part_is_wrong() {
+        let error = StackRef::parse("1111/eu-west-1/app").unwrap_err();
+        assert!(error.contains("12 digits"), "{error}");
+        let error = StackRef::parse("111122223333/eu west/app").unwrap_err();
+        assert!(error.contains("like us-east-1"), "{error}");
+        let error = StackRef::parse("111122223333/eu-west-1/bad name").unwrap_err();
+        assert!(error.contains("contains ' '"), "{error}");
+        for bad in ["eu-west-1/app", "a/b/c/d"] {
+            let error = StackRef::parse(bad).unwrap_err();
+            assert!(error.contains("ACCOUNT/REGION/STACK"), "{error}");
+        }
+    }
 }

@@ -1,5 +1,10 @@
 //! A loopback AWS CodeConnections endpoint that serves a [`Scenario`], tick by tick.
 //!
+//! It can also stand in for a whole organization ([`LoopbackCodeConnections::start_fleet`]):
+//! one scenario per account and Region, each request answered from the scenario of the
+//! account its access key id names (see [`access_key_for`]) and of the Region its SigV4
+//! signature was made for, so one endpoint serves every account × Region a hub reads.
+//!
 //! The Rust SDK speaks Smithy RPC v2 CBOR: `POST /service/CodeConnections_20231201/
 //! operation/<Operation>` with a CBOR body; timestamps are CBOR tag 1 (epoch seconds);
 //! errors are a non-2xx status with a CBOR body whose `__type` names the error. The
@@ -50,6 +55,24 @@ pub enum Fault {
     EmptyStatus(u16),
 }
 
+/// An account and Region: `("111122223333", "us-east-1")`.
+pub type ScopeKey = (String, String);
+
+/// The access key id the loopback stand-ins give an account's credentials (20 characters,
+/// like AWS's): the loopback CodeConnections reads the account back from it.
+pub fn access_key_for(account: &str) -> String {
+    format!("ASIA{account}LOOP")
+}
+
+/// The account an access key id of [`access_key_for`]'s form names.
+pub fn account_of_access_key(key: &str) -> Option<&str> {
+    let account = key.get(4..16)?;
+    account
+        .chars()
+        .all(|c| c.is_ascii_digit())
+        .then_some(account)
+}
+
 #[derive(Debug, Clone)]
 pub struct LoopbackOptions {
     /// Added to every answer, to model the real service's latency.
@@ -63,6 +86,9 @@ pub struct LoopbackOptions {
     pub stacks_per_link: usize,
     /// Stacks whose status calls misbehave, by name.
     pub faults: HashMap<String, Fault>,
+    /// Account/Region pairs (of a fleet) where every call is refused with
+    /// `AccessDeniedException`, as a service control policy denying a Region would.
+    pub denied_scopes: Vec<ScopeKey>,
 }
 
 impl Default for LoopbackOptions {
@@ -73,15 +99,22 @@ impl Default for LoopbackOptions {
             advance_after_idle: None,
             stacks_per_link: 3,
             faults: HashMap::new(),
+            denied_scopes: Vec::new(),
         }
     }
 }
 
 struct Shared {
     scenario: Scenario,
+    /// Per account and Region, when serving a fleet (then `scenario` is unused).
+    fleet: HashMap<ScopeKey, Scenario>,
+    /// What an account and Region outside the fleet has: no stacks.
+    empty: Scenario,
     tick: AtomicUsize,
     options: LoopbackOptions,
     calls: Mutex<HashMap<String, usize>>,
+    /// Calls per account, Region and operation.
+    scope_calls: Mutex<HashMap<(String, String, String), usize>>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     /// When the last request came (for `advance_after_idle`).
@@ -111,11 +144,34 @@ impl LoopbackCodeConnections {
         options: LoopbackOptions,
         port: u16,
     ) -> std::io::Result<Self> {
+        Self::serve(scenario, HashMap::new(), options, port).await
+    }
+
+    /// Stands in for many accounts and Regions: each request is answered from the
+    /// scenario of its account (from the access key id it is signed with, see
+    /// [`access_key_for`]) and Region (its SigV4 credential scope). An account and Region
+    /// not in `fleet` has no stacks. All scenarios move from tick to tick together.
+    pub async fn start_fleet(
+        fleet: HashMap<ScopeKey, Scenario>,
+        options: LoopbackOptions,
+    ) -> std::io::Result<Self> {
+        Self::serve(empty_scenario(), fleet, options, 0).await
+    }
+
+    async fn serve(
+        scenario: Scenario,
+        fleet: HashMap<ScopeKey, Scenario>,
+        options: LoopbackOptions,
+        port: u16,
+    ) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
             scenario,
+            fleet,
+            empty: empty_scenario(),
             tick: AtomicUsize::new(0),
             options,
             calls: Mutex::new(HashMap::new()),
+            scope_calls: Mutex::new(HashMap::new()),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
             last_request: Mutex::new(None),
@@ -146,25 +202,43 @@ impl LoopbackCodeConnections {
     }
 
     pub fn tick_count(&self) -> usize {
-        self.shared.scenario.ticks.len()
+        tick_count(&self.shared)
     }
 
-    /// The `@now` of tick `index`, if the scenario gives one.
+    /// The `@now` of tick `index`, if the scenario (or one of the fleet's) gives one.
     pub fn now_of(&self, index: usize) -> Option<Timestamp> {
-        self.shared
-            .scenario
-            .ticks
-            .get(index)
-            .and_then(|tick| tick.now)
+        std::iter::once(&self.shared.scenario)
+            .chain(self.shared.fleet.values())
+            .find_map(|scenario| scenario.ticks.get(index).and_then(|tick| tick.now))
     }
 
     /// The id of the repository link that syncs `name` (what a repository-level Git sync
     /// event names).
     pub fn link_of(&self, name: &ResourceName) -> Option<String> {
-        links(&self.shared)
-            .into_iter()
-            .find(|(_, names)| names.contains(name))
-            .map(|(id, _)| id)
+        link_in(&self.shared.scenario, &self.shared.options, name)
+    }
+
+    /// Like [`link_of`](Self::link_of), in one account and Region of a fleet.
+    pub fn link_in(&self, account: &str, region: &str, name: &ResourceName) -> Option<String> {
+        let scenario = self
+            .shared
+            .fleet
+            .get(&(account.to_owned(), region.to_owned()))?;
+        link_in(scenario, &self.shared.options, name)
+    }
+
+    /// How many times `operation` was called in an account and Region.
+    pub fn calls_in(&self, account: &str, region: &str, operation: &str) -> usize {
+        self.shared
+            .scope_calls
+            .lock()
+            .map(|calls| {
+                calls
+                    .get(&(account.to_owned(), region.to_owned(), operation.to_owned()))
+                    .copied()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0)
     }
 
     /// The most requests that were being answered at the same moment.
@@ -212,6 +286,42 @@ pub fn loopback_client(endpoint: &str) -> aws_sdk_codeconnections::Client {
     aws_sdk_codeconnections::Client::from_conf(config)
 }
 
+fn empty_scenario() -> Scenario {
+    Scenario {
+        ticks: vec![crate::scenario::ScenarioTick::default()],
+    }
+}
+
+fn tick_count(shared: &Shared) -> usize {
+    if shared.fleet.is_empty() {
+        shared.scenario.ticks.len()
+    } else {
+        shared
+            .fleet
+            .values()
+            .map(|scenario| scenario.ticks.len())
+            .max()
+            .unwrap_or(1)
+    }
+}
+
+/// The account (from the access key id) and Region (from the credential scope) a SigV4
+/// `Authorization` header was made for.
+fn signed_scope(authorization: &str) -> ScopeKey {
+    let credential = authorization
+        .split([' ', ','])
+        .find_map(|part| part.strip_prefix("Credential="))
+        .unwrap_or_default();
+    let parts: Vec<&str> = credential.split('/').collect();
+    match parts.as_slice() {
+        [key, _, region, _, _] => (
+            account_of_access_key(key).unwrap_or_default().to_owned(),
+            (*region).to_owned(),
+        ),
+        _ => (String::new(), String::new()),
+    }
+}
+
 async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Body> {
     let operation = request
         .uri()
@@ -219,8 +329,20 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
         .rsplit_once("/operation/")
         .map(|(_, operation)| operation.to_owned())
         .unwrap_or_default();
+    let (account, region) = signed_scope(
+        request
+            .headers()
+            .get("authorization")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default(),
+    );
     if let Ok(mut calls) = shared.calls.lock() {
         *calls.entry(operation.clone()).or_default() += 1;
+    }
+    if let Ok(mut calls) = shared.scope_calls.lock() {
+        *calls
+            .entry((account.clone(), region.clone(), operation.clone()))
+            .or_default() += 1;
     }
     let body = match request.into_body().collect().await {
         Ok(body) => body.to_bytes(),
@@ -255,10 +377,26 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
     if let Some(idle) = shared.options.advance_after_idle {
         advance_after_idle(&shared, idle);
     }
+    let scope = (account, region);
+    if shared.options.denied_scopes.contains(&scope) {
+        return error(
+            403,
+            "AccessDeniedException",
+            &format!(
+                "User: arn:aws:sts::{}:assumed-role/SyncNotifierReadRole/sync-notifier is not authorized to perform: codeconnections:{operation} with an explicit deny in a service control policy",
+                scope.0
+            ),
+        );
+    }
+    let scenario = if shared.fleet.is_empty() {
+        &shared.scenario
+    } else {
+        shared.fleet.get(&scope).unwrap_or(&shared.empty)
+    };
     let tick = shared
         .tick
         .load(Ordering::SeqCst)
-        .min(shared.scenario.ticks.len().saturating_sub(1));
+        .min(scenario.ticks.len().saturating_sub(1));
     let fault = (operation == "GetResourceSyncStatus")
         .then(|| text_member(&input, "ResourceName"))
         .flatten()
@@ -267,10 +405,10 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
         return misbehave(fault).await;
     }
     match operation.as_str() {
-        "GetResourceSyncStatus" => get_resource_sync_status(&shared.scenario, tick, &input),
-        "GetSyncBlockerSummary" => get_sync_blocker_summary(&shared.scenario, tick, &input),
-        "ListRepositoryLinks" => list_repository_links(&shared, &input),
-        "ListSyncConfigurations" => list_sync_configurations(&shared, &input),
+        "GetResourceSyncStatus" => get_resource_sync_status(scenario, tick, &input),
+        "GetSyncBlockerSummary" => get_sync_blocker_summary(scenario, tick, &input),
+        "ListRepositoryLinks" => list_repository_links(scenario, &shared.options, &input),
+        "ListSyncConfigurations" => list_sync_configurations(scenario, &shared.options, &input),
         other => error(
             400,
             "UnsupportedOperationException",
@@ -321,7 +459,7 @@ fn advance_after_idle(shared: &Shared, idle: Duration) {
     };
     let now = std::time::Instant::now();
     if last.is_some_and(|last| now.duration_since(last) >= idle) {
-        let final_tick = shared.scenario.ticks.len().saturating_sub(1);
+        let final_tick = tick_count(shared).saturating_sub(1);
         let next = (shared.tick.load(Ordering::SeqCst) + 1).min(final_tick);
         shared.tick.store(next, Ordering::SeqCst);
         tracing::warn!(
@@ -386,11 +524,10 @@ fn get_sync_blocker_summary(scenario: &Scenario, tick: usize, input: &Cbor) -> R
 
 /// One repository link per `stacks_per_link` stacks, so discovery walks several links and
 /// pages.
-fn links(shared: &Shared) -> Vec<(String, Vec<ResourceName>)> {
-    shared
-        .scenario
+fn links(scenario: &Scenario, options: &LoopbackOptions) -> Vec<(String, Vec<ResourceName>)> {
+    scenario
         .resources()
-        .chunks(shared.options.stacks_per_link.max(1))
+        .chunks(options.stacks_per_link.max(1))
         .enumerate()
         .map(|(index, names)| {
             (
@@ -410,8 +547,19 @@ fn page<T: Clone>(items: &[T], input: &Cbor, page_size: usize) -> (Vec<T>, Optio
     (items.get(start..end).unwrap_or_default().to_vec(), next)
 }
 
-fn list_repository_links(shared: &Shared, input: &Cbor) -> Response<Body> {
-    let (page, next) = page(&links(shared), input, shared.options.page_size);
+fn link_in(scenario: &Scenario, options: &LoopbackOptions, name: &ResourceName) -> Option<String> {
+    links(scenario, options)
+        .into_iter()
+        .find(|(_, names)| names.contains(name))
+        .map(|(id, _)| id)
+}
+
+fn list_repository_links(
+    scenario: &Scenario,
+    options: &LoopbackOptions,
+    input: &Cbor,
+) -> Response<Body> {
+    let (page, next) = page(&links(scenario, options), input, options.page_size);
     let links = page
         .into_iter()
         .map(|(id, _)| {
@@ -432,16 +580,23 @@ fn list_repository_links(shared: &Shared, input: &Cbor) -> Response<Body> {
     .with_next(next))
 }
 
-fn list_sync_configurations(shared: &Shared, input: &Cbor) -> Response<Body> {
+fn list_sync_configurations(
+    scenario: &Scenario,
+    options: &LoopbackOptions,
+    input: &Cbor,
+) -> Response<Body> {
     let link_id = text_member(input, "RepositoryLinkId").unwrap_or_default();
-    let Some((_, names)) = links(shared).into_iter().find(|(id, _)| *id == link_id) else {
+    let Some((_, names)) = links(scenario, options)
+        .into_iter()
+        .find(|(id, _)| *id == link_id)
+    else {
         return error(
             404,
             "ResourceNotFoundException",
             &format!("repository link {link_id} not found"),
         );
     };
-    let (page, next) = page(&names, input, shared.options.page_size);
+    let (page, next) = page(&names, input, options.page_size);
     let configurations = page
         .into_iter()
         .map(|name| {

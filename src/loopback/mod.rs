@@ -7,7 +7,10 @@
 
 mod codeconnections;
 
-pub use codeconnections::{Fault, LoopbackCodeConnections, LoopbackOptions, loopback_client};
+pub use codeconnections::{
+    Fault, LoopbackCodeConnections, LoopbackOptions, ScopeKey, access_key_for,
+    account_of_access_key, loopback_client,
+};
 
 use std::convert::Infallible;
 use std::future::Future;

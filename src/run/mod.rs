@@ -412,7 +412,8 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
     }
 
     /// A scope discovery could not list. In a single account that is the whole run's
-    /// failure (reported once the stacks already found are done); in hub mode, one entry.
+    /// failure (reported once the stacks already found are done); in hub mode, one entry
+    /// (an account, an account and Region, or the organization) and one target failure.
     fn discovery_failed(&self, state: &TickState, scope: String, error: SourceError) {
         tracing::error!(%scope, %error, "discovery failed");
         if scope == "this account" {
@@ -420,6 +421,7 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
         } else {
             let mut summary = lock(&state.summary);
             summary.failure_count += 1;
+            summary.target_failures += 1;
             push_listed(
                 &mut summary.failures,
                 scope,

@@ -30,6 +30,15 @@ pub struct Summary {
     /// How many failures and deferred stacks there were in all (the lists stop at 100).
     pub failure_count: usize,
     pub deferred_count: usize,
+    /// Hub mode: how many of the failures are whole targets — an account whose role could
+    /// not be assumed, an account and Region that could not be listed, the organization's
+    /// account list — rather than single stacks (the `TargetFailures` metric).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub target_failures: usize,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 impl Summary {

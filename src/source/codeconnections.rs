@@ -119,6 +119,23 @@ impl CodeConnectionsSource {
         Ok((links, page.next_token().map(str::to_owned)))
     }
 
+    /// Discovery as a stream that owns its source (the hub keeps one per account and
+    /// Region, and merges their streams).
+    pub fn walk(self) -> BoxStream<'static, Discovered> {
+        let walk = Walk {
+            source: self,
+            links: VecDeque::new(),
+            links_token: None,
+            links_done: false,
+            current: None,
+            seen: HashSet::new(),
+            finished: false,
+        };
+        futures_util::stream::unfold(walk, Walk::step)
+            .flat_map(futures_util::stream::iter)
+            .boxed()
+    }
+
     fn scope(&self) -> String {
         match &self.location {
             Some(location) => format!("account {} in {}", location.account, location.region),
@@ -234,18 +251,7 @@ impl StatusSource for CodeConnectionsSource {
     }
 
     fn discover(&self) -> BoxStream<'_, Discovered> {
-        let walk = Walk {
-            source: self.clone(),
-            links: VecDeque::new(),
-            links_token: None,
-            links_done: false,
-            current: None,
-            seen: HashSet::new(),
-            finished: false,
-        };
-        futures_util::stream::unfold(walk, Walk::step)
-            .flat_map(futures_util::stream::iter)
-            .boxed()
+        self.clone().walk()
     }
 
     async fn stacks_of_link(

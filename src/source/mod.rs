@@ -1,7 +1,13 @@
 //! The status source port: where the current Git sync status of a stack comes from, which
 //! stacks there are, and what blocks them.
+//!
+//! Two adapters: [`CodeConnectionsSource`] reads one account and Region (the function's
+//! own, in single-account mode); [`HubSource`] reads every target account and Region of
+//! org-wide mode through one of those per pair. [`AnySource`] is whichever the
+//! configuration chose, built by [`connect`].
 
 mod codeconnections;
+pub mod hub;
 
 use std::future::Future;
 
@@ -10,6 +16,7 @@ use futures_util::stream::BoxStream;
 use crate::domain::{Blocker, Location, ResourceStatus, StackRef};
 
 pub use codeconnections::CodeConnectionsSource;
+pub use hub::{HubError, HubSource};
 
 /// Why one stack could not be checked (rule 8: it keeps its recorded state).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -92,5 +99,138 @@ pub trait StatusSource: Send + Sync {
     /// The name of an account (hub mode), when known.
     fn account_name(&self, _stack: &StackRef) -> Option<String> {
         None
+    }
+
+    /// Whether stacks here carry their account and Region (org-wide hub mode): events and
+    /// manual checks then name stacks by account and Region too.
+    fn is_hub(&self) -> bool {
+        false
+    }
+
+    /// Hub mode: whether an account and Region are among the targets. Events from anywhere
+    /// else are ignored (the organization bus admits every account of the organization).
+    fn is_target(&self, _location: &Location) -> impl Future<Output = bool> + Send {
+        std::future::ready(false)
+    }
+}
+
+/// A stack a person named that the source does not watch, or names in the other mode's
+/// form: which one (from 0) and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("item {} {message}", index + 1)]
+pub struct NotWatched {
+    pub index: usize,
+    pub message: String,
+}
+
+/// Checks the stacks a manual check names against the source: bare stack names in one
+/// account; `ACCOUNT/REGION/STACK` of a target account and Region in hub mode (a bare name
+/// there is ambiguous, and checking outside the targets would assume roles the hub was
+/// never meant to).
+pub async fn named_stacks<S: StatusSource>(
+    source: &S,
+    stacks: Vec<StackRef>,
+) -> Result<Vec<StackRef>, NotWatched> {
+    for (index, stack) in stacks.iter().enumerate() {
+        let refuse = |message: String| Err(NotWatched { index, message });
+        match (&stack.location, source.is_hub()) {
+            (None, true) => {
+                return refuse(format!(
+                    "{:?} names no account and Region; an org-wide hub checks ACCOUNT/REGION/STACK, like 111122223333/us-east-1/{}",
+                    stack.name.as_str(),
+                    stack.name
+                ));
+            }
+            (Some(_), false) => {
+                return refuse(format!(
+                    "{:?} names an account and Region, which only an org-wide hub (TARGET_ACCOUNTS) checks; give the stack name",
+                    stack.key()
+                ));
+            }
+            (Some(location), true) if !source.is_target(location).await => {
+                return refuse(format!(
+                    "{:?}: account {} in {} is not a target of this hub (TARGET_ACCOUNTS, TARGET_REGIONS)",
+                    stack.key(),
+                    location.account,
+                    location.region
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(stacks)
+}
+
+/// The source the configuration chose: this account and Region, or a hub's targets.
+#[derive(Debug)]
+pub enum AnySource {
+    Account(CodeConnectionsSource),
+    /// Boxed: one per process, and much larger than the single-account source.
+    Hub(Box<HubSource>),
+}
+
+/// The status source for `config`: a hub when `TARGET_ACCOUNTS` is set, else this account
+/// through `client`'s configuration.
+pub async fn connect(
+    sdk_config: &aws_config::SdkConfig,
+    config: &crate::config::Config,
+) -> Result<AnySource, HubError> {
+    Ok(match &config.hub {
+        Some(hub) => AnySource::Hub(Box::new(HubSource::connect(sdk_config, hub).await?)),
+        None => AnySource::Account(CodeConnectionsSource::new(
+            crate::cli::codeconnections_client(sdk_config),
+        )),
+    })
+}
+
+impl StatusSource for AnySource {
+    async fn fetch(&self, stack: &StackRef) -> Result<ResourceStatus, SourceError> {
+        match self {
+            AnySource::Account(source) => source.fetch(stack).await,
+            AnySource::Hub(source) => source.fetch(stack).await,
+        }
+    }
+
+    async fn blockers(&self, stack: &StackRef) -> Result<Vec<Blocker>, SourceError> {
+        match self {
+            AnySource::Account(source) => source.blockers(stack).await,
+            AnySource::Hub(source) => source.blockers(stack).await,
+        }
+    }
+
+    fn discover(&self) -> BoxStream<'_, Discovered> {
+        match self {
+            AnySource::Account(source) => source.discover(),
+            AnySource::Hub(source) => source.discover(),
+        }
+    }
+
+    async fn stacks_of_link(
+        &self,
+        location: Option<&Location>,
+        link: &str,
+    ) -> Result<Vec<StackRef>, SourceError> {
+        match self {
+            AnySource::Account(source) => source.stacks_of_link(location, link).await,
+            AnySource::Hub(source) => source.stacks_of_link(location, link).await,
+        }
+    }
+
+    fn account_name(&self, stack: &StackRef) -> Option<String> {
+        match self {
+            AnySource::Account(source) => source.account_name(stack),
+            AnySource::Hub(source) => source.account_name(stack),
+        }
+    }
+
+    fn is_hub(&self) -> bool {
+        matches!(self, AnySource::Hub(_))
+    }
+
+    async fn is_target(&self, location: &Location) -> bool {
+        match self {
+            AnySource::Account(source) => source.is_target(location).await,
+            AnySource::Hub(source) => source.is_target(location).await,
+        }
     }
 }

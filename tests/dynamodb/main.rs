@@ -14,6 +14,7 @@ mod calls;
 mod cli;
 mod contract;
 mod delivery;
+mod hub;
 mod lifecycle;
 #[path = "../support/mod.rs"]
 mod shared;

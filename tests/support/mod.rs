@@ -7,12 +7,14 @@
 //! - [`PagerDutyApi`]: the PagerDuty Events API v2, with its alerts;
 //! - [`SlackApi`]: the Slack Web API a Slack app posts and updates messages through;
 //! - [`AwsServices`]: Amazon SNS and Amazon EventBridge, for the real SDK clients;
+//! - [`StsOrganizations`]: AWS STS and AWS Organizations, for a hub's real SDK clients;
 //! - [`LoopbackRuntimeApi`]: the Lambda Runtime API, to drive the real binary in Lambda mode.
 
 // Each test crate uses its own part of this.
 #![allow(dead_code, unused_imports)]
 
 mod aws_services;
+mod organization;
 mod pagerduty;
 mod receiver;
 mod runtime_api;
@@ -22,6 +24,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 pub use aws_services::{AwsServices, Call, Fault, Service, entry_size};
+pub use organization::{AssumeRoleCall, OrgAccount, StsOrganizations, hub_sdk_config};
 pub use pagerduty::{Alert, PagerDutyApi, PdEvent};
 pub use receiver::{Receiver, Recorded, Reply};
 pub use runtime_api::{Answer, LoopbackRuntimeApi};
