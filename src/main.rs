@@ -89,7 +89,11 @@ async fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error}");
-            ExitCode::from(COULD_NOT_RUN)
+            ExitCode::from(if error.is_bad_configuration() {
+                BAD_CONFIGURATION
+            } else {
+                COULD_NOT_RUN
+            })
         }
     }
 }
