@@ -389,7 +389,10 @@ async fn a_failure_with_a_hundred_4_kb_events_is_delivered_and_stored_under_the_
 
     let item = server.raw_item(&table, "big-stack").await.unwrap();
     let stored = item[RECORD_ATTRIBUTE].as_s().unwrap();
-    eprintln!("stored record with the pending failure: {} bytes", stored.len());
+    eprintln!(
+        "stored record with the pending failure: {} bytes",
+        stored.len()
+    );
     assert!(
         stored.len() < 200 * 1024,
         "the stored record is {} bytes, far from DynamoDB's 400 KB",
