@@ -39,6 +39,11 @@ pub fn timeouts() -> TimeoutConfig {
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .timeout_config(timeouts())
+        // The read and attempt timeouts above already bound a stalled answer; the SDK's
+        // throughput monitor on every request and answer body costs CPU for nothing.
+        .stalled_stream_protection(
+            aws_config::stalled_stream_protection::StalledStreamProtectionConfig::disabled(),
+        )
         .load()
         .await
 }

@@ -511,10 +511,16 @@ pub fn recap(summary: &Summary) -> String {
         ));
     }
     for paused in &summary.paused {
+        // The reason starts with the destination's key, already on the line.
+        let prefix = format!("{}: ", paused.resource);
+        let reason = paused
+            .reason
+            .strip_prefix(&prefix)
+            .unwrap_or(&paused.reason);
         text.push_str(&format!(
             "   ⏸ {} paused for this tick: {}\n",
             paused.resource,
-            visible(&paused.reason)
+            visible(reason)
         ));
     }
     text
