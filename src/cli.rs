@@ -28,9 +28,10 @@ use crate::store::{AnyStore, DynamoStore, LocalStore, StoreError};
 starts, fails, succeeds, is blocked or is stuck.\n\nIn AWS Lambda it runs on a schedule and on Git sync's own events. On your \
 machine, `replay` plays a scenario file through the real pipeline with no AWS account, `check` runs one \
 real tick against your AWS account, and `send-test` sends a test message to every destination.\n\nDestinations and options come from the environment: \
-SLACK_WEBHOOK_URL, WEBHOOK_URL + WEBHOOK_SECRET, TEAMS_WEBHOOK_URL, DISCORD_WEBHOOK_URL, DESTINATIONS, \
-NOTIFY_ON, WATCH_RESOURCES, STATE_TABLE, STUCK_AFTER_MINUTES, AWS_REGION, and for org-wide mode \
-TARGET_ACCOUNTS, TARGET_REGIONS, MEMBER_ROLE_NAME (see the README).",
+SLACK_WEBHOOK_URL, SLACK_BOT_TOKEN + SLACK_CHANNEL, WEBHOOK_URL + WEBHOOK_SECRET, TEAMS_WEBHOOK_URL, \
+DISCORD_WEBHOOK_URL, GOOGLE_CHAT_WEBHOOK_URL, PAGERDUTY_ROUTING_KEY, Q_DEVELOPER_TOPIC_ARN, EVENT_BUS, \
+DESTINATIONS, NOTIFY_ON, WATCH_RESOURCES, STATE_TABLE, STUCK_AFTER_MINUTES, AWS_REGION, and for org-wide \
+mode TARGET_ACCOUNTS, TARGET_REGIONS, MEMBER_ROLE_NAME (see the README).",
     after_help = "Examples:\n  sync-notifier replay events/scenarios/demo.json\n  sync-notifier replay events/scenarios/demo.json --format json\n  AWS_REGION=eu-west-1 sync-notifier check --resources payments-stack\n  SLACK_WEBHOOK_URL=https://hooks.slack.com/services/... sync-notifier send-test\n\nExit status: 0 done; 1 could not run; 2 bad configuration; 3 (check) some stacks could not be checked or some notifications not delivered; 4 (send-test) a destination did not accept the test message."
 )]
 pub struct Cli {
@@ -113,9 +114,21 @@ pub enum CliError {
     #[error("{0}")]
     Hub(#[from] crate::source::HubError),
     #[error(
-        "no destination is configured, so there is nothing to test; set SLACK_WEBHOOK_URL, WEBHOOK_URL and WEBHOOK_SECRET, TEAMS_WEBHOOK_URL, DISCORD_WEBHOOK_URL or DESTINATIONS"
+        "no destination is configured, so there is nothing to test; set one of {} (see the README)",
+        crate::notify::destination_variables()
     )]
     NoDestination,
+}
+
+impl CliError {
+    /// A mistake in what the user gave (configuration, arguments), as opposed to something
+    /// that failed while running: the CLI exits 2 for these.
+    pub fn is_bad_configuration(&self) -> bool {
+        matches!(
+            self,
+            CliError::Config(_) | CliError::NoDestination | CliError::Resources(_)
+        )
+    }
 }
 
 /// Where the CLI writes: notifications and the story to `out`, nothing else.
@@ -385,11 +398,17 @@ pub async fn send_test_to(
             let notification = &notification;
             async move {
                 let gate = Gate::new(destination.key(), destination.policy(), deadline, None);
-                let (result, detail) = match destination.send(notification, &gate, None).await {
+                let (result, reason) = match destination.send(notification, &gate, None).await {
                     Ok(_) => ("delivered", None),
                     Err(DeliveryError::Permanent(reason)) => ("refused", Some(reason)),
                     Err(DeliveryError::Retry(reason)) => ("unreachable", Some(reason)),
                 };
+                // The line already names the destination: keep only why.
+                let prefix = format!("{}: ", destination.key());
+                let detail = reason.map(|reason| match reason.strip_prefix(&prefix) {
+                    Some(why) => why.to_owned(),
+                    None => reason,
+                });
                 TestResult {
                     destination: destination.label().to_owned(),
                     result,
@@ -438,9 +457,11 @@ async fn state_store(
     let Some(table) = &config.state_table else {
         return Ok(AnyStore::Local(local()?));
     };
+    // The table needs AWS (or a local server through AWS_ENDPOINT_URL_DYNAMODB): without a
+    // Region or credentials, say so now rather than fail every read.
     let client = match sdk_config {
         Some(sdk_config) => aws_sdk_dynamodb::Client::new(sdk_config),
-        None => aws_sdk_dynamodb::Client::new(&crate::aws::sdk_config().await),
+        None => aws_sdk_dynamodb::Client::new(&aws_for_real().await?),
     };
     Ok(AnyStore::Dynamo(DynamoStore::new(client, table.clone())))
 }
@@ -505,10 +526,16 @@ pub fn recap(summary: &Summary) -> String {
         ));
     }
     for paused in &summary.paused {
+        // The reason starts with the destination's key, already on the line.
+        let prefix = format!("{}: ", paused.resource);
+        let reason = paused
+            .reason
+            .strip_prefix(&prefix)
+            .unwrap_or(&paused.reason);
         text.push_str(&format!(
             "   ⏸ {} paused for this tick: {}\n",
             paused.resource,
-            visible(&paused.reason)
+            visible(reason)
         ));
     }
     text

@@ -16,6 +16,8 @@ mod hub;
 pub use crate::notify::Problem;
 pub use hub::{Hub, RoleName, TargetAccounts};
 
+pub mod lookalike;
+
 /// Which resources to check on a scheduled tick.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Watch {
@@ -43,6 +45,9 @@ pub struct Config {
     pub lease: Duration,
     /// `STUCK_AFTER_MINUTES`: when a running attempt is told stuck (`None`: never).
     pub stuck_after: Option<Duration>,
+    /// `SCHEDULE_EXPRESSION` (set by the template): how often scheduled ticks come, when it
+    /// is a `rate()`; `None` for a `cron()` or when unset.
+    pub schedule_interval: Option<Duration>,
     /// `TARGET_ACCOUNTS` and the rest: org-wide (hub) mode; `None`: this account only.
     pub hub: Option<Hub>,
 }
@@ -175,6 +180,17 @@ impl Config {
         let stuck_minutes = number("STUCK_AFTER_MINUTES", 60, 0..=7 * 24 * 60, "minutes");
         let stuck_after = (stuck_minutes > 0).then(|| Duration::from_secs(stuck_minutes * 60));
 
+        let schedule_interval = match get("SCHEDULE_EXPRESSION") {
+            None => None,
+            Some(expression) => match schedule_interval(&expression) {
+                Ok(interval) => interval,
+                Err(message) => {
+                    problem(&mut problems, "SCHEDULE_EXPRESSION", message);
+                    None
+                }
+            },
+        };
+
         let console_region = get("AWS_REGION").and_then(|region| Region::parse(&region).ok());
         let hub = hub::parse(&lookup, &watch, &mut problems);
 
@@ -188,6 +204,7 @@ impl Config {
             retention,
             lease,
             stuck_after,
+            schedule_interval,
             hub,
         };
         if problems.is_empty() {
@@ -216,6 +233,43 @@ impl Config {
         Rules {
             stuck_after: self.stuck_after,
         }
+    }
+}
+
+/// The interval of an EventBridge `rate(N unit)` expression; `None` for a `cron(…)`, whose
+/// interval varies.
+fn schedule_interval(expression: &str) -> Result<Option<Duration>, String> {
+    let expression = expression.trim();
+    if expression.starts_with("cron(") && expression.ends_with(')') {
+        return Ok(None);
+    }
+    let fix = "give the schedule's EventBridge expression, like rate(1 minute), rate(5 minutes) or cron(0/5 * * * ? *)";
+    let Some(inner) = expression
+        .strip_prefix("rate(")
+        .and_then(|rest| rest.strip_suffix(')'))
+    else {
+        return Err(format!(
+            "{:?} is not a rate() or cron() expression; {fix}",
+            crate::text::preview(expression, 40)
+        ));
+    };
+    let mut words = inner.split_whitespace();
+    let (Some(value), Some(unit), None) = (words.next(), words.next(), words.next()) else {
+        return Err(format!("{expression:?} is not rate(VALUE UNIT); {fix}"));
+    };
+    let seconds = match unit {
+        "minute" | "minutes" => 60,
+        "hour" | "hours" => 3600,
+        "day" | "days" => 86_400,
+        _ => {
+            return Err(format!(
+                "{unit:?} is not minute(s), hour(s) or day(s); {fix}"
+            ));
+        }
+    };
+    match value.parse::<u64>() {
+        Ok(value) if value > 0 => Ok(Some(Duration::from_secs(value * seconds))),
+        _ => Err(format!("{value:?} is not a positive whole number; {fix}")),
     }
 }
 

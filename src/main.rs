@@ -45,6 +45,13 @@ async fn main() -> ExitCode {
         .with_env_filter(filter)
         .init();
 
+    // A variable that looks like ours but is not one (SLACK_URL) is said before the
+    // configuration is read, so it stands beside any problem it causes.
+    if !matches!(cli.command, Command::ServeScenario { .. }) {
+        for lookalike in sync_notifier::config::lookalike::in_environment() {
+            eprintln!("warning: {lookalike}");
+        }
+    }
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(error) => {
@@ -89,7 +96,11 @@ async fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error}");
-            ExitCode::from(COULD_NOT_RUN)
+            ExitCode::from(if error.is_bad_configuration() {
+                BAD_CONFIGURATION
+            } else {
+                COULD_NOT_RUN
+            })
         }
     }
 }

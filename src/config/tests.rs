@@ -577,3 +577,59 @@ mod destinations {
         );
     }
 }
+
+mod schedule {
+    use std::time::Duration;
+
+    use super::super::schedule_interval;
+
+    #[test]
+    fn a_rate_gives_the_interval_and_a_cron_none() {
+        assert_eq!(
+            schedule_interval("rate(1 minute)"),
+            Ok(Some(Duration::from_secs(60)))
+        );
+        assert_eq!(
+            schedule_interval(" rate(5 minutes) "),
+            Ok(Some(Duration::from_secs(300)))
+        );
+        assert_eq!(
+            schedule_interval("rate(2 hours)"),
+            Ok(Some(Duration::from_secs(7200)))
+        );
+        assert_eq!(
+            schedule_interval("rate(1 day)"),
+            Ok(Some(Duration::from_secs(86_400)))
+        );
+        assert_eq!(schedule_interval("cron(0/5 * * * ? *)"), Ok(None));
+    }
+
+    #[test]
+    fn anything_else_is_refused_with_the_fix() {
+        for bad in [
+            "rate(0 minutes)",
+            "rate(5 fortnights)",
+            "rate(five minutes)",
+            "every minute",
+            "rate(1)",
+        ] {
+            let message = schedule_interval(bad).unwrap_err();
+            assert!(message.contains("like rate(1 minute)"), "{bad}: {message}");
+        }
+    }
+
+    #[test]
+    fn the_first_sweep_covers_a_tick_and_a_half_or_the_whole_hour() {
+        use crate::run::RunSettings;
+        let minute = Duration::from_secs(60);
+        assert_eq!(
+            RunSettings::first_sweep_window(Some(minute)),
+            Duration::from_secs(90)
+        );
+        assert_eq!(
+            RunSettings::first_sweep_window(Some(minute * 120)),
+            minute * 60
+        );
+        assert_eq!(RunSettings::first_sweep_window(None), minute * 60);
+    }
+}

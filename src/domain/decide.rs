@@ -270,7 +270,7 @@ fn attempts(
                 .reported_stuck = reported_stuck;
         } else if stuck(latest) && !entry.kinds.contains(&NotificationKind::Stuck) {
             entry.kinds.push(NotificationKind::Stuck);
-            teller.tell(NotificationKind::Stuck, latest, Some(previous_status));
+            teller.tell(NotificationKind::Stuck, latest, None);
         }
         return state;
     }

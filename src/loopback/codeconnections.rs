@@ -248,10 +248,19 @@ impl LoopbackCodeConnections {
 
     /// How many times `operation` was called.
     pub fn calls(&self, operation: &str) -> usize {
+        self.count(operation)
+    }
+
+    /// How many times `operation` was called for one resource (`ResourceName`).
+    pub fn calls_for(&self, operation: &str, resource: &str) -> usize {
+        self.count(&format!("{operation} {resource}"))
+    }
+
+    fn count(&self, key: &str) -> usize {
         self.shared
             .calls
             .lock()
-            .map(|calls| calls.get(operation).copied().unwrap_or(0))
+            .map(|calls| calls.get(key).copied().unwrap_or(0))
             .unwrap_or(0)
     }
 }
@@ -368,6 +377,11 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
             }
         }
     };
+    if let (Some(resource), Ok(mut calls)) =
+        (text_member(&input, "ResourceName"), shared.calls.lock())
+    {
+        *calls.entry(format!("{operation} {resource}")).or_default() += 1;
+    }
     let in_flight = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     shared.max_in_flight.fetch_max(in_flight, Ordering::SeqCst);
     if !shared.options.latency.is_zero() {

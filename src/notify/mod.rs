@@ -151,6 +151,17 @@ pub struct KindInfo {
     pub default_events: fn() -> KindSet,
 }
 
+/// The variables that configure a destination, for messages: the first of each kind (a
+/// second, such as `WEBHOOK_SECRET`, goes with it), then `DESTINATIONS`.
+pub fn destination_variables() -> String {
+    let mut names: Vec<&str> = KINDS
+        .iter()
+        .filter_map(|kind| kind.variables.first().copied())
+        .collect();
+    names.push("DESTINATIONS");
+    names.join(", ")
+}
+
 /// Lists the kinds of destination: each line is a variant and its adapter.
 macro_rules! destination_kinds {
     ($($variant:ident($module:ident::$adapter:ident)),* $(,)?) => {

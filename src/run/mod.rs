@@ -43,8 +43,6 @@ pub const BATCH: usize = 100;
 /// Batches a tick works on at once: enough to keep every status call slot busy while a
 /// batch's last stacks finish, few enough that memory stays flat as the fleet grows.
 pub const BATCHES_IN_FLIGHT: usize = 3;
-/// How long a process's first tick looks back for stacks due a blocker sweep.
-const FIRST_SWEEP_WINDOW: i64 = 5 * 60;
 /// Every stack's blockers are read at least this often (rule 9).
 const SWEEP_PERIOD: i64 = 3600;
 
@@ -56,6 +54,20 @@ pub struct RunSettings {
     pub fetch_concurrency: usize,
     pub policy: Policy,
     pub rules: Rules,
+    /// How far back a process's first scheduled tick looks for stacks due their hourly
+    /// blocker read (later ticks look back to the previous one). Each stack has its own
+    /// second of the hour, so with ticks this far apart every stack is read once an hour,
+    /// spread over the ticks; an hour reads every stack at once.
+    pub first_sweep_window: Duration,
+}
+
+impl RunSettings {
+    /// A tick and a half of the schedule, so a slightly late tick misses no stack; an hour
+    /// (every stack at once) when the schedule is unknown, as for a one-off `check`.
+    pub fn first_sweep_window(schedule_interval: Option<Duration>) -> Duration {
+        let hour = Duration::from_secs(SWEEP_PERIOD as u64);
+        schedule_interval.map_or(hour, |interval| (interval * 3 / 2).min(hour))
+    }
 }
 
 impl From<&Config> for RunSettings {
@@ -71,6 +83,7 @@ impl From<&Config> for RunSettings {
                 vanished_ttl: Policy::DEFAULT_VANISHED_TTL,
             },
             rules: config.rules(),
+            first_sweep_window: RunSettings::first_sweep_window(config.schedule_interval),
         }
     }
 }
@@ -271,7 +284,7 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
             let to = now.as_epoch_seconds();
             let from = lock(&self.last_sweep)
                 .map(Timestamp::as_epoch_seconds)
-                .unwrap_or(to - FIRST_SWEEP_WINDOW);
+                .unwrap_or(to - self.settings.first_sweep_window.as_secs() as i64);
             (from.max(to - SWEEP_PERIOD), to)
         });
         let recipients: Vec<Recipient> = self

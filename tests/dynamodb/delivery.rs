@@ -5,14 +5,15 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use futures_util::future::join_all;
+use serde_json::{Value, json};
 use sync_notifier::domain::{NotificationKind, Timestamp};
 use sync_notifier::run::{Runner, Summary};
 use sync_notifier::source::CodeConnectionsSource;
-use sync_notifier::store::{DynamoStore, Loaded, StateStore};
+use sync_notifier::store::{DynamoStore, Loaded, RECORD_ATTRIBUTE, StateStore};
 
 use super::support::{
     Attempt, Dies, DynamoRunner, Point, Receivers, Server, codeconnections, name, runner, scenario,
-    settings, slack_text, story, webhook_id,
+    settings, slack_text, status, story, webhook_id,
 };
 
 /// `resources` each telling [`story`], as one scenario, with the notifications each must
@@ -339,4 +340,87 @@ async fn a_run_killed_between_delivery_and_recording_repeats_it_once_with_the_sa
     assert_eq!(later.deliveries.delivered, 0);
     assert_eq!(receivers.webhook_ids(), [started.clone(), started]);
     assert_eq!(receivers.slack_texts().len(), 2);
+}
+
+/// A failed sync with 100 events of 4 KB each (about 400 KB of text, over DynamoDB's item
+/// limit as it came): Slack gets it at once, the pending copy for a webhook that is down
+/// is stored under the limit, and the webhook gets it, with the newest events, when it
+/// comes back.
+#[tokio::test]
+async fn a_failure_with_a_hundred_4_kb_events_is_delivered_and_stored_under_the_item_limit() {
+    let server = Server::start().await;
+    let table = server.create_table().await;
+    let baseline = Attempt::new(1_795_680_000, "SUCCEEDED", "a".repeat(40));
+    let failed = Attempt::new(1_795_680_100, "FAILED", "b".repeat(40));
+    let mut failure = status("big-stack", &failed, Some(&baseline));
+    failure["LatestSync"]["Events"] = (0..100)
+        .map(|index| {
+            json!({
+                "Event": format!("{index:03} {}", "x".repeat(4096)),
+                "Time": 1_795_680_100 + index,
+                "Type": if index == 99 { "ERROR" } else { "INFO" }
+            })
+        })
+        .collect();
+    let answers = vec![
+        vec![(
+            "big-stack".to_owned(),
+            status("big-stack", &baseline, Some(&baseline)),
+        )],
+        vec![("big-stack".to_owned(), failure.clone())],
+        vec![("big-stack".to_owned(), failure)],
+    ];
+    let endpoint = codeconnections(scenario(answers)).await;
+    let receivers = Receivers::start().await;
+    receivers.webhook.answer_with(&[503]);
+    let names = [name("big-stack")];
+    let (store, _) = server.store(&table);
+    let run = runner(&endpoint, store, receivers.destinations(), settings(&names));
+
+    run.tick(None, None).await.unwrap();
+    endpoint.set_tick(1);
+    let told = run.tick(None, None).await.unwrap();
+    assert_eq!(told.deliveries.delivered, 1, "{told:?}");
+    assert_eq!(told.deliveries.retrying, 1, "{told:?}");
+    assert!(told.failures.is_empty(), "the record was saved: {told:?}");
+    let slack = receivers.slack.received();
+    assert_eq!(slack.len(), 1);
+    assert!(slack[0].json()["text"].as_str().unwrap().starts_with("❌"));
+
+    let item = server.raw_item(&table, "big-stack").await.unwrap();
+    let stored = item[RECORD_ATTRIBUTE].as_s().unwrap();
+    eprintln!(
+        "stored record with the pending failure: {} bytes",
+        stored.len()
+    );
+    assert!(
+        stored.len() < 200 * 1024,
+        "the stored record is {} bytes, far from DynamoDB's 400 KB",
+        stored.len()
+    );
+    let record: Value = serde_json::from_str(stored).unwrap();
+    assert_eq!(
+        record["pending"].as_array().unwrap().len(),
+        1,
+        "kept for the webhook"
+    );
+
+    endpoint.set_tick(2);
+    let recovered = run.tick(None, None).await.unwrap();
+    assert_eq!(recovered.deliveries.delivered, 1, "{recovered:?}");
+    let body = receivers.webhook.received()[0].json();
+    assert_eq!(body["type"], "sync.failed");
+    let events = body["data"]["events"].as_array().unwrap();
+    assert!(!events.is_empty());
+    assert_eq!(
+        events.last().unwrap()["event"].as_str().unwrap()[..3].to_owned(),
+        "099",
+        "the newest event, the error, is kept"
+    );
+    assert_eq!(
+        events.len() as u64 + body["data"]["eventsOmitted"].as_u64().unwrap(),
+        100,
+        "every event is shown or counted"
+    );
+    assert_settled(run.store(), &names).await;
 }

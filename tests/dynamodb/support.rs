@@ -456,6 +456,7 @@ pub fn settings(names: &[String]) -> RunSettings {
         // These stories happened days ago: the wall clock would find every running sync
         // stuck (rule 10 has its own tests).
         rules: Rules { stuck_after: None },
+        first_sweep_window: Duration::from_secs(3600),
     }
 }
 

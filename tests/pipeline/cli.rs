@@ -1,26 +1,24 @@
 //! The `sync-notifier` binary as a user runs it.
 
-use std::process::Command;
+use std::process::{Command, Output};
 
+use crate::shared::{Receiver, Reply};
 use crate::support::scenario;
 
+/// The binary with none of the developer's variables: only what each test sets.
 fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sync-notifier"));
-    for variable in [
-        "WATCH_RESOURCES",
-        "STATE_TABLE",
-        "SLACK_WEBHOOK_URL",
-        "WEBHOOK_URL",
-        "WEBHOOK_SECRET",
-        "NOTIFY_ON",
-        "SLACK_BOT_TOKEN",
-        "SLACK_CHANNEL",
-        "GOOGLE_CHAT_WEBHOOK_URL",
-        "PAGERDUTY_ROUTING_KEY",
-    ] {
-        command.env_remove(variable);
-    }
     command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    command
+}
+
+/// Runs `command` off the async runtime, so the loopback receivers keep answering.
+async fn run(mut command: Command) -> Output {
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
 }
 
 #[test]
@@ -162,4 +160,118 @@ fn help_explains_the_commands() {
         "{stdout}"
     );
     assert!(stdout.contains("no AWS account"), "{stdout}");
+}
+
+// ------------------------------------------------------------------------- send-test
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+#[tokio::test]
+async fn send_test_reaches_every_destination_and_exits_zero() {
+    let slack = Receiver::start().await.unwrap();
+    let webhook = Receiver::start().await.unwrap();
+    let mut command = binary();
+    command
+        .env(
+            "SLACK_WEBHOOK_URL",
+            slack.url_with_path("/services/T0/B0/SECRETPART"),
+        )
+        .env("WEBHOOK_URL", webhook.url())
+        .env("WEBHOOK_SECRET", SECRET)
+        // Filters do not apply to a test message.
+        .env("NOTIFY_ON", "failed")
+        .arg("send-test");
+    let output = run(command).await;
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(
+        lines
+            .iter()
+            .all(|line| line.starts_with("✓ ") && line.ends_with(": delivered")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("SLACK_WEBHOOK_URL") && stdout.contains("WEBHOOK_URL"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("SECRETPART") && !stderr.contains("SECRETPART"),
+        "{stdout}{stderr}"
+    );
+    let body = webhook.received()[0].json();
+    assert_eq!(body["type"], "sync.test");
+    assert_eq!(body["data"]["test"], true);
+    assert!(
+        slack.received()[0].json()["text"]
+            .as_str()
+            .unwrap()
+            .contains("Test message")
+    );
+}
+
+#[tokio::test]
+async fn send_test_names_a_refusal_and_an_unreachable_destination_and_exits_four() {
+    let slack = Receiver::start().await.unwrap();
+    slack.reply([Reply::status(404)]);
+    let webhook = Receiver::start().await.unwrap();
+    let mut command = binary();
+    command
+        .env(
+            "SLACK_WEBHOOK_URL",
+            slack.url_with_path("/services/T0/B0/SECRETPART"),
+        )
+        .env("WEBHOOK_URL", webhook.url())
+        .env("WEBHOOK_SECRET", SECRET)
+        // Nothing listens on the discard port.
+        .env(
+            "DISCORD_WEBHOOK_URL",
+            "http://127.0.0.1:9/api/webhooks/1/SECRETPART",
+        )
+        .arg("send-test");
+    let output = run(command).await;
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(4), "{stdout}{stderr}");
+    let line = |variable: &str| {
+        stdout
+            .lines()
+            .find(|line| line.contains(variable))
+            .unwrap_or_else(|| panic!("no line for {variable}: {stdout}"))
+            .to_owned()
+    };
+    let slack_line = line("SLACK_WEBHOOK_URL");
+    assert!(
+        slack_line.starts_with("✗ ")
+            && slack_line.contains(": refused (")
+            && slack_line.contains("404"),
+        "{slack_line}"
+    );
+    let discord_line = line("DISCORD_WEBHOOK_URL");
+    assert!(
+        discord_line.starts_with("✗ ") && discord_line.contains(": unreachable ("),
+        "{discord_line}"
+    );
+    assert!(line("(WEBHOOK_URL").starts_with("✓ "), "{stdout}");
+    assert!(
+        slack_line.ends_with(": refused (HTTP 404)"),
+        "the reason is not prefixed with the destination again: {slack_line}"
+    );
+    assert!(
+        !stdout.contains("SECRETPART") && !stderr.contains("SECRETPART"),
+        "{stdout}{stderr}"
+    );
+}
+
+#[test]
+fn send_test_without_a_destination_says_how_to_configure_one() {
+    let output = binary().arg("send-test").output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("SLACK_WEBHOOK_URL") && stderr.contains("DESTINATIONS"),
+        "{stderr}"
+    );
 }

@@ -153,6 +153,102 @@ async fn rule_8_a_failed_check_keeps_the_recorded_state_and_the_others_go_on() {
 }
 
 #[tokio::test]
+async fn rule_9_each_blocker_is_told_blocked_once_and_unblocked_once() {
+    let (bodies, summaries) =
+        replay_json(&scenario("rule-9-blockers-told-once"), &config(&[])).await;
+    let blockers: Vec<(String, String, String)> = bodies
+        .iter()
+        .map(|body| {
+            (
+                body["type"].as_str().unwrap().to_owned(),
+                body["data"]["resourceName"].as_str().unwrap().to_owned(),
+                body["data"]["blocker"]["id"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let b = |kind: &str, stack: &str, id: &str| (kind.to_owned(), stack.to_owned(), id.to_owned());
+    assert_eq!(
+        blockers,
+        [
+            // First sight: the failure is a baseline, but an active blocker needs action.
+            b("sync.blocked", "app-stack", "9f1c2e7a-app"),
+            // A new failure and the blocker it left, in that order.
+            b("sync.failed", "web-stack", ""),
+            b("sync.blocked", "web-stack", "4d8b0a13-web"),
+            // Resolved…
+            b("sync.unblocked", "app-stack", "9f1c2e7a-app"),
+            // …or gone from the answer; a new attempt is told as usual.
+            b("sync.started", "app-stack", ""),
+            b("sync.unblocked", "web-stack", "4d8b0a13-web"),
+        ]
+    );
+    let per_tick: Vec<usize> = summaries.iter().map(|s| s.transitions.len()).collect();
+    assert_eq!(per_tick, [1, 2, 1, 2], "told in the tick it was seen");
+
+    let blocked = &bodies[0]["data"];
+    assert_eq!(blocked["blocker"]["status"], "ACTIVE");
+    assert_eq!(blocked["blocker"]["type"], "AUTOMATED");
+    assert_eq!(blocked["blocker"]["createdAt"], "2026-11-26T10:00:45Z");
+    assert!(
+        blocked["blocker"]["createdReason"]
+            .as_str()
+            .unwrap()
+            .contains("failed to update")
+    );
+    let unblocked = &bodies[3]["data"]["blocker"];
+    assert_eq!(unblocked["status"], "RESOLVED");
+    assert_eq!(
+        unblocked["resolvedReason"],
+        "Fixed the template; redeploying"
+    );
+}
+
+#[tokio::test]
+async fn rule_10_a_sync_running_too_long_is_told_stuck_once_and_its_end_says_so() {
+    let (bodies, summaries) = replay_json(&scenario("rule-10-stuck-told-once"), &config(&[])).await;
+    assert_eq!(
+        told(&bodies),
+        [
+            t("sync.started", "quick-stack", "2026-11-26T10:55:00Z"),
+            t("sync.stuck", "slow-stack", "2026-11-26T10:00:00Z"),
+            t("sync.succeeded", "slow-stack", "2026-11-26T10:00:00Z"),
+        ]
+    );
+    let per_tick: Vec<usize> = summaries.iter().map(|s| s.transitions.len()).collect();
+    assert_eq!(
+        per_tick,
+        [0, 0, 2, 0, 1],
+        "stuck at 61 minutes, not again at 90"
+    );
+    assert_eq!(bodies[1]["data"]["runningSeconds"], 3660);
+    assert_eq!(bodies[2]["data"]["reportedStuck"], true);
+    assert_eq!(bodies[2]["data"]["durationSeconds"], 5700);
+
+    // STUCK_AFTER_MINUTES moves the threshold; 0 turns rule 10 off.
+    let (later, _) = replay_json(
+        &scenario("rule-10-stuck-told-once"),
+        &config(&[("STUCK_AFTER_MINUTES", "80")]),
+    )
+    .await;
+    assert_eq!(later[1]["type"], "sync.stuck");
+    assert_eq!(later[1]["data"]["runningSeconds"], 5400);
+    let (off, _) = replay_json(
+        &scenario("rule-10-stuck-told-once"),
+        &config(&[("STUCK_AFTER_MINUTES", "0")]),
+    )
+    .await;
+    assert!(off.iter().all(|body| body["type"] != "sync.stuck"));
+    assert!(
+        off.iter()
+            .all(|body| body["data"].get("reportedStuck").is_none()
+                || body["data"]["reportedStuck"] == false)
+    );
+}
+
+#[tokio::test]
 async fn notify_on_leaves_out_the_kinds_not_asked_for_but_still_records_them() {
     let path = scenario("demo");
     let (bodies, summaries) = replay_json(&path, &config(&[("NOTIFY_ON", "failed")])).await;

@@ -318,3 +318,94 @@ async fn a_checked_stack_renews_its_idle_expiry_only_when_a_third_of_it_is_left(
     assert!(expiry().await.1 >= renewing.plus_millis(idle_ms));
     assert_eq!(runner.tick(None, None).await.unwrap().state_writes, 0);
 }
+
+/// Rule 9's call budget, over an hour of one-minute ticks: a stack whose latest attempt
+/// failed, or with a blocker told active, is read every tick; every other stack exactly
+/// once in the hour, spread over the ticks; nothing else.
+#[tokio::test]
+async fn blockers_are_read_within_rule_9_s_call_budget() {
+    use serde_json::{Value, json};
+    let t0: i64 = 1_795_687_200;
+    let revision = json!({"Branch": "main", "Directory": "s.yaml", "OwnerId": "acme",
+                          "ProviderType": "GitHub", "RepositoryName": "infra", "Sha": "a1"});
+    let attempt = |status: &str| {
+        json!({"Events": [], "InitialRevision": revision, "StartedAt": t0 - 600, "Status": status,
+               "Target": "x", "TargetRevision": revision})
+    };
+    let healthy: Vec<String> = (0..60).map(|i| format!("healthy-{i:03}")).collect();
+    let failed: Vec<String> = (0..3).map(|i| format!("failed-{i}")).collect();
+    let mut stacks = serde_json::Map::new();
+    for name in &healthy {
+        stacks.insert(name.clone(), json!({"LatestSync": attempt("SUCCEEDED")}));
+    }
+    for name in &failed {
+        stacks.insert(name.clone(), json!({"LatestSync": attempt("FAILED")}));
+    }
+    stacks.insert(
+        "blocked-stack".into(),
+        json!({"LatestSync": attempt("SUCCEEDED"), "SyncBlockerSummary": {
+            "ResourceName": "blocked-stack",
+            "LatestBlockers": [{"Id": "b1", "Type": "AUTOMATED", "Status": "ACTIVE",
+                                "CreatedReason": "a failed sync", "CreatedAt": t0 - 500}]}}),
+    );
+    let scenario = json!({"ticks": [Value::Object(stacks)]}).to_string();
+    let (endpoint, source) = endpoint(
+        &scenario,
+        LoopbackOptions {
+            page_size: 50,
+            stacks_per_link: 25,
+            ..LoopbackOptions::default()
+        },
+    )
+    .await;
+    let runner = sync_notifier::run::Runner::new(
+        source,
+        sync_notifier::store::LocalStore::in_memory(),
+        Vec::new(),
+        sync_notifier::run::RunSettings {
+            first_sweep_window: Duration::from_secs(90),
+            ..crate::support::settings()
+        },
+    );
+    let tick = |minute: i64| {
+        runner.run(sync_notifier::run::Tick {
+            now: Some(Timestamp::from_millis((t0 + minute * 60) * 1000)),
+            ..sync_notifier::run::Tick::watched()
+        })
+    };
+    let reads = || endpoint.calls("GetSyncBlockerSummary");
+
+    // First sight: every stack's blockers are read, so one already active is told.
+    let first = tick(0).await.unwrap();
+    assert_eq!(reads(), 64);
+    assert_eq!(first.transitions.len(), 1, "{first:?}");
+
+    let mut per_tick = Vec::new();
+    for minute in 1..=60 {
+        let before = reads();
+        let summary = tick(minute).await.unwrap();
+        assert!(summary.failures.is_empty(), "{summary:?}");
+        per_tick.push(reads() - before);
+    }
+    for name in failed.iter().map(String::as_str).chain(["blocked-stack"]) {
+        assert_eq!(
+            endpoint.calls_for("GetSyncBlockerSummary", name),
+            61,
+            "{name}: every tick"
+        );
+    }
+    for name in &healthy {
+        assert_eq!(
+            endpoint.calls_for("GetSyncBlockerSummary", name),
+            2,
+            "{name}: at first sight, then once in the hour"
+        );
+    }
+    let swept: Vec<usize> = per_tick.iter().map(|reads| reads - 4).collect();
+    assert_eq!(swept.iter().sum::<usize>(), 60);
+    assert!(
+        swept.iter().all(|&reads| reads <= 6),
+        "spread over the ticks, not all in one: {swept:?}"
+    );
+    eprintln!("hourly sweep reads per one-minute tick: {swept:?}");
+}

@@ -68,5 +68,6 @@ pub fn settings() -> sync_notifier::run::RunSettings {
             vanished_ttl: Policy::DEFAULT_VANISHED_TTL,
         },
         rules: sync_notifier::domain::Rules { stuck_after: None },
+        first_sweep_window: std::time::Duration::from_secs(3600),
     }
 }
