@@ -27,6 +27,7 @@ pub const CONFIG_VARIABLES: &[&str] = &[
     "LEASE_SECONDS",
     "STUCK_AFTER_MINUTES",
     "CONFIG_SECRET_ARN",
+    "SCHEDULE_EXPRESSION",
     // Org-wide hub mode (ARCHITECTURE §12).
     "TARGET_ACCOUNTS",
     "TARGET_REGIONS",

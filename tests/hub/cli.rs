@@ -78,7 +78,7 @@ async fn check_takes_account_region_and_stack_in_hub_mode() {
         let output =
             tokio::task::block_in_place(|| check(org_ref, &state_ref, &["--resources", resource]));
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert_eq!(output.status.code(), Some(2), "bad input: {stderr}");
         assert_eq!(stderr.trim(), expected);
     }
 }
