@@ -304,7 +304,26 @@ impl HubSource {
             Ok(()) => member
                 .scopes
                 .iter()
-                .map(|(_, source)| source.clone().walk())
+                .map(|(region, source)| {
+                    let reader = match &member.credentials {
+                        Some(credentials) => {
+                            format!("{} (templates/member-role.yaml)", credentials.role_arn())
+                        }
+                        None => "the function's own role (template.yaml)".to_owned(),
+                    };
+                    let region = region.clone();
+                    source
+                        .clone()
+                        .walk()
+                        .map(move |found| match found {
+                            Discovered::Failure { scope, error } => Discovered::Failure {
+                                scope,
+                                error: with_scope_fix(error, &reader, &region),
+                            },
+                            stack => stack,
+                        })
+                        .boxed()
+                })
                 .collect(),
             Err(error) => {
                 let failure = Discovered::Failure {
@@ -315,6 +334,24 @@ impl HubSource {
             }
         }
     }
+}
+
+/// An account and Region that could not be listed although the account could be read:
+/// what to look at. `reader` is what reads there and the template that grants it (the
+/// member role, or the function's own role for the hub's own account).
+fn with_scope_fix(mut error: SourceError, reader: &str, region: &Region) -> SourceError {
+    let fix = match error.kind {
+        SourceErrorKind::AccessDenied => format!(
+            "check that {reader} allows codeconnections:ListRepositoryLinks, ListSyncConfigurations, GetResourceSyncStatus and GetSyncBlockerSummary and that no service control policy denies them in {region}"
+        ),
+        // A Region not enabled in the account refuses the session's token as invalid.
+        SourceErrorKind::Unavailable => format!(
+            "the next tick tries again; if {region} is an opt-in Region, it must be enabled in that account"
+        ),
+        _ => "the next tick tries again".to_owned(),
+    };
+    error.message = format!("{}; {fix}", error.message);
+    error
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -383,5 +420,49 @@ impl StatusSource for HubSource {
     async fn is_target(&self, location: &Location) -> bool {
         self.regions.contains(&location.region)
             && self.accounts().await.0.contains(&location.account)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scope_that_cannot_be_listed_says_what_to_look_at_by_what_failed() {
+        let region = Region::parse("ap-east-1").unwrap();
+        let denied = with_scope_fix(
+            SourceError::new(SourceErrorKind::AccessDenied, "AccessDeniedException: no"),
+            "the function's own role (template.yaml)",
+            &region,
+        );
+        assert_eq!(
+            denied.message,
+            "AccessDeniedException: no; check that the function's own role (template.yaml) allows codeconnections:ListRepositoryLinks, ListSyncConfigurations, GetResourceSyncStatus and GetSyncBlockerSummary and that no service control policy denies them in ap-east-1"
+        );
+        let refused = with_scope_fix(
+            SourceError::new(
+                SourceErrorKind::Unavailable,
+                "UnrecognizedClientException: The security token included in the request is invalid.",
+            ),
+            "a role",
+            &region,
+        );
+        assert!(
+            refused.message.ends_with(
+                "; the next tick tries again; if ap-east-1 is an opt-in Region, it must be enabled in that account"
+            ),
+            "{}",
+            refused.message
+        );
+        let throttled = with_scope_fix(
+            SourceError::new(SourceErrorKind::Throttled, "ThrottlingException: slow down"),
+            "a role",
+            &region,
+        );
+        assert_eq!(
+            throttled.message,
+            "ThrottlingException: slow down; the next tick tries again"
+        );
+        assert_eq!(throttled.kind, SourceErrorKind::Throttled);
     }
 }

@@ -190,6 +190,11 @@ async fn a_region_that_cannot_be_listed_is_one_failure_of_its_own() {
         "{:?}",
         summary.failures[0]
     );
+    assert!(
+        summary.failures[0].reason.ends_with("; check that arn:aws:iam::333333333333:role/SyncNotifierReadRole (templates/member-role.yaml) allows codeconnections:ListRepositoryLinks, ListSyncConfigurations, GetResourceSyncStatus and GetSyncBlockerSummary and that no service control policy denies them in eu-west-1"),
+        "the fix: {:?}",
+        summary.failures[0]
+    );
     assert_eq!(summary.target_failures, 1);
     // dev in both Regions and prod in us-east-1.
     assert_eq!(summary.resources_checked, 4);
