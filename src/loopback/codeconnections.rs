@@ -117,6 +117,8 @@ struct Shared {
     scope_calls: Mutex<HashMap<(String, String, String), usize>>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    /// The client connections requests came over.
+    peers: Mutex<std::collections::HashSet<super::Peer>>,
     /// When the last request came (for `advance_after_idle`).
     last_request: Mutex<Option<std::time::Instant>>,
 }
@@ -174,6 +176,7 @@ impl LoopbackCodeConnections {
             scope_calls: Mutex::new(HashMap::new()),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
+            peers: Mutex::new(std::collections::HashSet::new()),
             last_request: Mutex::new(None),
         });
         let handler_state = shared.clone();
@@ -244,6 +247,16 @@ impl LoopbackCodeConnections {
     /// The most requests that were being answered at the same moment.
     pub fn max_in_flight(&self) -> usize {
         self.shared.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// How many client connections requests came over (SDK clients that share an HTTP
+    /// client share its connections).
+    pub fn connections(&self) -> usize {
+        self.shared
+            .peers
+            .lock()
+            .map(|peers| peers.len())
+            .unwrap_or(0)
     }
 
     /// How many times `operation` was called.
@@ -332,6 +345,12 @@ fn signed_scope(authorization: &str) -> ScopeKey {
 }
 
 async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Body> {
+    if let (Some(peer), Ok(mut peers)) = (
+        request.extensions().get::<super::Peer>(),
+        shared.peers.lock(),
+    ) {
+        peers.insert(*peer);
+    }
     let operation = request
         .uri()
         .path()

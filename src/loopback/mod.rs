@@ -22,7 +22,12 @@ use hyper::{Request, Response};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+/// The address a request came from (in its extensions): one per client connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Peer(pub SocketAddr);
+
 /// Serves `handle` on a loopback port (0: a fresh one) until the returned task is aborted.
+/// Each request carries the [`Peer`] it came from.
 pub async fn serve<F, Fut, B>(port: u16, handle: F) -> std::io::Result<(SocketAddr, JoinHandle<()>)>
 where
     F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
@@ -34,12 +39,13 @@ where
     let address = listener.local_addr()?;
     let task = tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
+            let Ok((stream, peer)) = listener.accept().await else {
                 continue;
             };
             let handle = handle.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |request| {
+                let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+                    request.extensions_mut().insert(Peer(peer));
                     let handle = handle.clone();
                     async move { Ok::<_, Infallible>(handle(request).await) }
                 });

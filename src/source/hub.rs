@@ -136,6 +136,15 @@ impl HubSource {
         if sdk_config.time_source().is_none() {
             return Err(HubError::NoTimeSource);
         }
+        // Hundreds of clients below: they must share one HTTP client (see
+        // `shared_http_client`), whoever built the configuration.
+        let sdk_config = &match sdk_config.http_client() {
+            Some(_) => sdk_config.clone(),
+            None => sdk_config
+                .to_builder()
+                .http_client(crate::aws::shared_http_client())
+                .build(),
+        };
         let identity = aws_sdk_sts::Client::new(sdk_config)
             .get_caller_identity()
             .send()

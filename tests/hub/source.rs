@@ -88,6 +88,27 @@ async fn one_tick_reads_every_account_and_region_with_one_session_per_member_acc
 }
 
 #[tokio::test]
+async fn every_account_and_region_is_read_over_one_shared_http_client() {
+    let org = Org::start(members(), fleet(LAYOUT, &[])).await;
+    let runner = org
+        .runner(&[
+            ("TARGET_ACCOUNTS", &format!("{HUB},{DEV},{PROD}")),
+            BOTH_REGIONS,
+        ])
+        .await;
+    // One stack in each of the five accounts and Regions that have one, one after the
+    // other: five SDK clients, three sets of credentials.
+    for (account, region, stacks) in LAYOUT {
+        let stack = StackRef::parse(&format!("{account}/{region}/{}", stacks[0])).unwrap();
+        runner.source().fetch(&stack).await.unwrap();
+    }
+    assert_eq!(org.codeconnections.calls("GetResourceSyncStatus"), 5);
+    // Clients with their own HTTP client would each open a connection (and in AWS, do a
+    // TLS handshake); sharing one, each call reuses the connection the one before it left.
+    assert_eq!(org.codeconnections.connections(), 1);
+}
+
+#[tokio::test]
 async fn credentials_are_kept_across_ticks_so_each_role_is_assumed_once() {
     let org = Org::start(members(), fleet(LAYOUT, &["dev-api"])).await;
     let runner = org
