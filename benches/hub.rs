@@ -44,8 +44,22 @@ const STACKS_PER_LINK: usize = 5;
 
 fn main() {
     let full = std::env::args().any(|arg| arg == "--bench");
-    let (accounts, regions, stacks, steady_ticks) =
+    let (mut accounts, mut regions, mut stacks, steady_ticks) =
         if full { (100, 3, 10, 3) } else { (3, 2, 2, 1) };
+    // Another shape, to compare: HUB_BENCH_SHAPE=1x1x3000 is the same number of stacks in
+    // the hub's own account and Region alone (no role to assume).
+    if let Ok(shape) = std::env::var("HUB_BENCH_SHAPE") {
+        let parts: Vec<usize> = shape.split('x').filter_map(|n| n.parse().ok()).collect();
+        let [a, r, s] = parts[..] else {
+            panic!("HUB_BENCH_SHAPE is ACCOUNTSxREGIONSxSTACKS, like 100x3x10")
+        };
+        assert!(
+            (1..=REGIONS.len()).contains(&r),
+            "1 to {} Regions",
+            REGIONS.len()
+        );
+        (accounts, regions, stacks) = (a, r, s);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
