@@ -30,7 +30,7 @@ machine, `replay` plays a scenario file through the real pipeline with no AWS ac
 real tick against your AWS account, and `send-test` sends a test message to every destination.\n\nDestinations and options come from the environment: \
 SLACK_WEBHOOK_URL, SLACK_BOT_TOKEN + SLACK_CHANNEL, WEBHOOK_URL + WEBHOOK_SECRET, TEAMS_WEBHOOK_URL, \
 DISCORD_WEBHOOK_URL, GOOGLE_CHAT_WEBHOOK_URL, PAGERDUTY_ROUTING_KEY, Q_DEVELOPER_TOPIC_ARN, EVENT_BUS, \
-DESTINATIONS, NOTIFY_ON, WATCH_RESOURCES, STATE_TABLE, STUCK_AFTER_MINUTES, AWS_REGION (see the README).",
+DESTINATIONS, NOTIFY_ON, WATCH_RESOURCES, STATE_TABLE, STUCK_AFTER_MINUTES, AWS_REGION (see docs/configuration.md).",
     after_help = "Examples:\n  sync-notifier replay events/scenarios/demo.json\n  sync-notifier replay events/scenarios/demo.json --format json\n  AWS_REGION=eu-west-1 sync-notifier check --resources payments-stack\n  SLACK_WEBHOOK_URL=https://hooks.slack.com/services/... sync-notifier send-test\n\nExit status: 0 done; 1 could not run; 2 bad configuration; 3 (check) some stacks could not be checked or some notifications not delivered; 4 (send-test) a destination did not accept the test message."
 )]
 pub struct Cli {
@@ -110,7 +110,7 @@ pub enum CliError {
     #[error("{0}")]
     Aws(String),
     #[error(
-        "no destination is configured, so there is nothing to test; set one of {} (see the README)",
+        "no destination is configured, so there is nothing to test; set one of {} (docs/destinations.md says how to get each)",
         crate::notify::destination_variables()
     )]
     NoDestination,
@@ -510,6 +510,18 @@ pub fn recap(summary: &Summary) -> String {
         text.push_str(&format!(
             "   ↻ {} deliveries failed and will be retried\n",
             summary.deliveries.retrying
+        ));
+    }
+    if summary.deliveries.refused > 0 {
+        text.push_str(&format!(
+            "   ✗ {} deliveries refused for good by a destination (the reason is logged above)\n",
+            summary.deliveries.refused
+        ));
+    }
+    if summary.deliveries.expired > 0 {
+        text.push_str(&format!(
+            "   ✗ {} notifications dropped after RETENTION_HOURS without delivery\n",
+            summary.deliveries.expired
         ));
     }
     for paused in &summary.paused {

@@ -26,6 +26,7 @@ pub const CONFIG_VARIABLES: &[&str] = &[
     "RETENTION_HOURS",
     "LEASE_SECONDS",
     "STUCK_AFTER_MINUTES",
+    "SCHEDULE_EXPRESSION",
     "CONFIG_SECRET_ARN",
     // Org-wide hub mode (ARCHITECTURE §12).
     "TARGET_ACCOUNTS",

@@ -275,7 +275,11 @@ pub fn unblocked() -> Notification {
 
 /// What `send-test` sends.
 pub fn test_message() -> Notification {
-    sync_notifier::cli::test_notification(Timestamp::from_millis(1_795_687_330_000))
+    // Each real test message gets a fresh random id; a fixed one keeps the snapshots stable.
+    Notification {
+        id: "msg_test_0123456789abcdef".to_owned(),
+        ..sync_notifier::cli::test_notification(Timestamp::from_millis(1_795_687_330_000))
+    }
 }
 
 /// Every kind of notification, by name.

@@ -107,7 +107,8 @@ async fn send_test_with_only_a_lookalike_says_what_was_meant_and_that_nothing_is
     )
     .await;
     let stderr = stderr(&output);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    // Exit status 2: nothing configured is a configuration problem.
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("warning: TEAMS_URL is not a variable sync-notifier reads; did you mean TEAMS_WEBHOOK_URL?"),
         "{stderr}"
