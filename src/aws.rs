@@ -39,6 +39,11 @@ pub fn timeouts() -> TimeoutConfig {
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .timeout_config(timeouts())
+        // The read and attempt timeouts above already bound a stalled answer; the SDK's
+        // throughput monitor on every request and answer body costs CPU for nothing.
+        .stalled_stream_protection(
+            aws_config::stalled_stream_protection::StalledStreamProtectionConfig::disabled(),
+        )
         .load()
         .await
 }
@@ -55,7 +60,7 @@ pub fn missing_region(config: &aws_config::SdkConfig) -> Option<String> {
         Ok(value) if value.trim().is_empty() => {
             "AWS_REGION is empty; set it to the Region of your synced stacks, e.g. AWS_REGION=us-east-1".to_owned()
         }
-        _ => "no AWS Region is set; set AWS_REGION (e.g. AWS_REGION=us-east-1) or a region in your AWS profile (aws configure)".to_owned(),
+        _ => "no AWS Region is set; set AWS_REGION to the Region of your synced stacks (e.g. AWS_REGION=us-east-1), or a region in your AWS profile (aws configure)".to_owned(),
     })
 }
 
@@ -66,16 +71,25 @@ pub async fn check_credentials(config: &aws_config::SdkConfig) -> Result<(), Str
     let Some(provider) = config.credentials_provider() else {
         return Err(format!("no AWS credentials are configured; {fix}"));
     };
-    provider
-        .provide_credentials()
-        .await
-        .map(|_| ())
-        .map_err(|error| {
-            format!(
-                "no AWS credentials could be found ({}); {fix}",
-                crate::text::preview(&error.to_string(), 200)
-            )
-        })
+    let Err(error) = provider.provide_credentials().await else {
+        return Ok(());
+    };
+    let reason = causes(&error);
+    // Every provider of the chain said it had none (the SDK's `CredentialsNotLoaded`; its
+    // crate is not a dependency, so it is told by its name), or the chain's last stop, the
+    // EC2 instance metadata service, failed as it does off EC2: nothing was found, and the
+    // metadata service's own words would only mislead. Where the SDK looked is in its debug
+    // log.
+    if format!("{error:?}").starts_with("CredentialsNotLoaded") || reason.contains("IMDS") {
+        return Err(format!(
+            "no AWS credentials were found; {fix} (RUST_LOG=aws_config=debug shows where the SDK looked)"
+        ));
+    }
+    // A provider that has something and failed (an expired SSO session, a bad profile):
+    // its own words say what to fix.
+    Err(format!(
+        "no AWS credentials could be loaded: {reason}; {fix}"
+    ))
 }
 
 /// One line that says what happened to an AWS call: the service's error code and

@@ -444,9 +444,11 @@ async fn state_store(
     let Some(table) = &config.state_table else {
         return Ok(AnyStore::Local(local()?));
     };
+    // The table needs AWS (or a local server through AWS_ENDPOINT_URL_DYNAMODB): without a
+    // Region or credentials, say so now rather than fail every read.
     let client = match sdk_config {
         Some(sdk_config) => aws_sdk_dynamodb::Client::new(sdk_config),
-        None => aws_sdk_dynamodb::Client::new(&crate::aws::sdk_config().await),
+        None => aws_sdk_dynamodb::Client::new(&aws_for_real().await?),
     };
     Ok(AnyStore::Dynamo(DynamoStore::new(client, table.clone())))
 }
@@ -511,10 +513,16 @@ pub fn recap(summary: &Summary) -> String {
         ));
     }
     for paused in &summary.paused {
+        // The reason starts with the destination's key, already on the line.
+        let prefix = format!("{}: ", paused.resource);
+        let reason = paused
+            .reason
+            .strip_prefix(&prefix)
+            .unwrap_or(&paused.reason);
         text.push_str(&format!(
             "   ⏸ {} paused for this tick: {}\n",
             paused.resource,
-            visible(&paused.reason)
+            visible(reason)
         ));
     }
     text

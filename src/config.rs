@@ -13,6 +13,8 @@ use crate::notify::DestinationSpec;
 
 pub use crate::notify::Problem;
 
+pub mod lookalike;
+
 /// Which resources to check on a scheduled tick.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Watch {

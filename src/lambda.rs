@@ -361,6 +361,10 @@ pub async fn serve() -> Result<(), lambda_runtime::Error> {
         }
         None => Default::default(),
     };
+    for lookalike in crate::config::lookalike::in_environment_and(secret.keys().map(String::as_str))
+    {
+        tracing::warn!("{lookalike}");
+    }
     let config = crate::config::Config::from_lookup(|name| {
         secret
             .get(name)
@@ -400,6 +404,9 @@ pub async fn serve() -> Result<(), lambda_runtime::Error> {
     );
     let watch = config.watch.clone();
     tracing::info!(destinations = ?labels, watch = ?watch, "ready");
+    for label in &labels {
+        tracing::info!("destination active: {label}");
+    }
     if labels.is_empty() {
         tracing::warn!(
             "no destination is configured: changes are recorded and logged, and nobody is told"

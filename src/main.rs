@@ -45,6 +45,13 @@ async fn main() -> ExitCode {
         .with_env_filter(filter)
         .init();
 
+    // A variable that looks like ours but is not one (SLACK_URL) is said before the
+    // configuration is read, so it stands beside any problem it causes.
+    if !matches!(cli.command, Command::ServeScenario { .. }) {
+        for lookalike in sync_notifier::config::lookalike::in_environment() {
+            eprintln!("warning: {lookalike}");
+        }
+    }
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(error) => {

@@ -121,7 +121,14 @@ impl<'a> Facts<'a> {
             repository: format!("{}/{}", revision.owner_id, revision.repository_name),
             branch: &revision.branch,
             directory: &revision.directory,
-            commit: Commit::of(revision),
+            commit: match notification.kind {
+                // A test message's commit is made up: no link.
+                NotificationKind::Test => Commit {
+                    url: None,
+                    ..Commit::of(revision)
+                },
+                _ => Commit::of(revision),
+            },
             desired,
             started_at: notification.attempt.started_at,
             duration: notification

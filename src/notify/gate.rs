@@ -114,7 +114,7 @@ impl Gate {
         let mut used = self.used();
         if used.paused.is_none() {
             used.paused = Some(reason.to_owned());
-            tracing::warn!(destination = %self.key, %reason, "destination paused for the rest of this run; its notifications stay pending");
+            tracing::warn!(destination = %self.key, %reason, "destination paused for the rest of this run");
         }
     }
 
@@ -221,7 +221,7 @@ impl Gate {
                         used.quiet_until = Some(until);
                         used.asked_quiet = Some(until);
                     }
-                    tracing::warn!(destination = %self.key, %until, asked_seconds = wait.as_secs(), "the destination asked for quiet (Retry-After); kept in state");
+                    tracing::warn!(destination = %self.key, %until, asked_seconds = wait.as_secs(), "the destination asked for quiet (Retry-After)");
                     let reason = format!(
                         "{reason}; quiet until {until}, as the destination asked (capped at {} minutes)",
                         MAX_QUIET.as_secs() / 60

@@ -149,6 +149,9 @@ pub struct WebhookBody<'a> {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookData<'a> {
+    /// The notification's id, as in the `webhook-id` header: stable across retries, so a
+    /// consumer that sees only the body (EventBridge, a queue) can drop a repeat.
+    pub id: &'a str,
     pub resource_name: &'a str,
     pub sync_type: &'static str,
     pub status: &'a str,
@@ -292,6 +295,7 @@ pub fn webhook_body<'a>(
         event_type: notification.kind.event_type(),
         timestamp: notification.occurred_at.to_rfc3339(),
         data: WebhookData {
+            id: &notification.id,
             resource_name: notification.resource.as_str(),
             sync_type: "CFN_STACK_SYNC",
             status: attempt.status.as_str(),
@@ -321,12 +325,17 @@ pub fn webhook_body<'a>(
                 .filter(|desired| *desired != revision)
                 .map(Into::into),
             duration_seconds: notification.duration_seconds(),
-            commit_url: super::facts::commit_url(
-                &revision.provider_type,
-                &revision.owner_id,
-                &revision.repository_name,
-                &revision.sha,
-            ),
+            // A test message's commit is made up: no link.
+            commit_url: (notification.kind != NotificationKind::Test)
+                .then(|| {
+                    super::facts::commit_url(
+                        &revision.provider_type,
+                        &revision.owner_id,
+                        &revision.repository_name,
+                        &revision.sha,
+                    )
+                })
+                .flatten(),
             console_url: console_url(notification, region),
             note: notification.note.as_deref(),
             events_omitted: omitted,

@@ -480,3 +480,114 @@ async fn send_test_reports_how_each_destination_took_the_test_message() {
         "no stack was checked"
     );
 }
+
+#[tokio::test]
+async fn the_cold_start_log_names_the_active_destinations_and_the_lookalike_variables() {
+    let scenario = Scenario::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("events/scenarios/rule-3-same-attempt-ends.json"),
+    )
+    .unwrap();
+    let codeconnections = LoopbackCodeConnections::start(scenario, LoopbackOptions::default())
+        .await
+        .unwrap();
+    let webhook = Receiver::start().await.unwrap();
+    let url = webhook.url_with_path("/hooks/SECRETPATH");
+    // One lookalike in the secret, one in the environment; neither value may be logged.
+    let (secrets, _) = secrets_manager(serde_json::json!({
+        "WEBHOOK_URL": url, "WEBHOOK_SECRET": SECRET,
+        "TEAMS_URL": "https://acme.webhook.office.com/webhookb2/SECRETTEAMS"
+    }))
+    .await;
+    let runtime = LoopbackRuntimeApi::start().await.unwrap();
+    let mut child = function(
+        &runtime,
+        codeconnections.endpoint_url(),
+        &[
+            (
+                "CONFIG_SECRET_ARN",
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:sync-notifier-AbCdEf",
+            ),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", &secrets),
+            (
+                "SLACK_URL",
+                "https://hooks.slack.com/services/T0/B0/SECRETSLACK",
+            ),
+        ],
+    );
+    // An answer means the cold start is over.
+    let Answer::Response(_) = runtime
+        .invoke(sample("scheduled-event.json"))
+        .await
+        .expect("an answer")
+    else {
+        panic!("error")
+    };
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&output.stdout);
+    let messages: Vec<String> = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter_map(|record| {
+            Some(format!(
+                "{} {}",
+                record["level"].as_str()?,
+                record["fields"]["message"].as_str()?
+            ))
+        })
+        .collect();
+    let has = |expected: &str| messages.iter().any(|message| message == expected);
+    assert!(
+        has(
+            "WARN SLACK_URL is not a variable sync-notifier reads; did you mean SLACK_WEBHOOK_URL?"
+        ),
+        "{messages:#?}"
+    );
+    assert!(
+        has(
+            "WARN TEAMS_URL is not a variable sync-notifier reads; did you mean TEAMS_WEBHOOK_URL?"
+        ),
+        "{messages:#?}"
+    );
+    assert!(
+        messages.iter().any(
+            |message| message.starts_with("INFO destination active: webhook#")
+                && message.ends_with(" (WEBHOOK_URL, http://127.0.0.1/…, signed)")
+        ),
+        "{messages:#?}"
+    );
+    for secret in ["SECRETPATH", "SECRETSLACK", "SECRETTEAMS", SECRET] {
+        assert!(!logs.contains(secret), "{secret} in the logs: {logs}");
+    }
+}
+
+#[tokio::test]
+async fn the_cold_start_log_says_when_no_destination_is_active() {
+    let scenario =
+        Scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("events/scenarios/demo.json"))
+            .unwrap();
+    let codeconnections = LoopbackCodeConnections::start(scenario, LoopbackOptions::default())
+        .await
+        .unwrap();
+    let runtime = LoopbackRuntimeApi::start().await.unwrap();
+    let mut child = function(&runtime, codeconnections.endpoint_url(), &[]);
+    let Answer::Response(_) = runtime
+        .invoke(sample("scheduled-event.json"))
+        .await
+        .expect("an answer")
+    else {
+        panic!("error")
+    };
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        logs.lines().any(|line| line.contains("\"WARN\"")
+            && line.contains(
+                "no destination is configured: changes are recorded and logged, and nobody is told"
+            )),
+        "{logs}"
+    );
+    assert!(!logs.contains("destination active"), "{logs}");
+}

@@ -4,6 +4,7 @@
 mod cli;
 mod delivery;
 mod faults;
+mod first_day;
 mod rules;
 #[path = "../support/mod.rs"]
 mod shared;
