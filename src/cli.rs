@@ -249,17 +249,28 @@ pub async fn serve_scenario(
         &format!(
             "Serving {} ticks for {} at {}\n  export AWS_ENDPOINT_URL_CODECONNECTIONS={}\n",
             endpoint.tick_count(),
-            names
-                .iter()
-                .map(|name| name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
+            named(&names),
             endpoint.endpoint_url(),
             endpoint.endpoint_url()
         ),
     );
     let _ = tokio::signal::ctrl_c().await;
     Ok(())
+}
+
+/// Stack names for one line: the first few, then how many more.
+fn named(names: &[ResourceName]) -> String {
+    const SHOWN: usize = 5;
+    let mut line = names
+        .iter()
+        .take(SHOWN)
+        .map(|name| name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        line.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    line
 }
 
 /// The SDK configuration for a real call, or why there can be none (no Region, no
@@ -507,21 +518,28 @@ pub fn recap(summary: &Summary) -> String {
         ));
     }
     if summary.deliveries.retrying > 0 {
+        let count = summary.deliveries.retrying;
         text.push_str(&format!(
-            "   ↻ {} deliveries failed and will be retried\n",
-            summary.deliveries.retrying
+            "   ↻ {count} {} failed and will be retried\n",
+            if count == 1 { "delivery" } else { "deliveries" }
         ));
     }
     if summary.deliveries.refused > 0 {
+        let count = summary.deliveries.refused;
         text.push_str(&format!(
-            "   ✗ {} deliveries refused for good by a destination (the reason is logged above)\n",
-            summary.deliveries.refused
+            "   ✗ {count} {} refused for good by a destination (the reason is logged above)\n",
+            if count == 1 { "delivery" } else { "deliveries" }
         ));
     }
     if summary.deliveries.expired > 0 {
+        let count = summary.deliveries.expired;
         text.push_str(&format!(
-            "   ✗ {} notifications dropped after RETENTION_HOURS without delivery\n",
-            summary.deliveries.expired
+            "   ✗ {count} {} dropped after RETENTION_HOURS without delivery\n",
+            if count == 1 {
+                "notification"
+            } else {
+                "notifications"
+            }
         ));
     }
     for paused in &summary.paused {

@@ -338,7 +338,7 @@ async fn check_exits_three_when_a_destination_did_not_take_a_notification() {
     );
     assert!(stdout.contains("sync.started"), "{stdout}");
     assert!(
-        stdout.contains("1 deliveries refused for good by a destination"),
+        stdout.contains("1 delivery refused for good by a destination"),
         "{stdout}"
     );
     let stderr = String::from_utf8_lossy(&second.stderr);
