@@ -31,7 +31,7 @@ real tick against your AWS account, and `send-test` sends a test message to ever
 SLACK_WEBHOOK_URL, SLACK_BOT_TOKEN + SLACK_CHANNEL, WEBHOOK_URL + WEBHOOK_SECRET, TEAMS_WEBHOOK_URL, \
 DISCORD_WEBHOOK_URL, GOOGLE_CHAT_WEBHOOK_URL, PAGERDUTY_ROUTING_KEY, Q_DEVELOPER_TOPIC_ARN, EVENT_BUS, \
 DESTINATIONS, NOTIFY_ON, WATCH_RESOURCES, STATE_TABLE, STUCK_AFTER_MINUTES, AWS_REGION, and for org-wide \
-mode TARGET_ACCOUNTS, TARGET_REGIONS, MEMBER_ROLE_NAME (see the README).",
+mode TARGET_ACCOUNTS, TARGET_REGIONS, MEMBER_ROLE_NAME (see docs/configuration.md and docs/org-wide.md).",
     after_help = "Examples:\n  sync-notifier replay events/scenarios/demo.json\n  sync-notifier replay events/scenarios/demo.json --format json\n  AWS_REGION=eu-west-1 sync-notifier check --resources payments-stack\n  SLACK_WEBHOOK_URL=https://hooks.slack.com/services/... sync-notifier send-test\n\nExit status: 0 done; 1 could not run; 2 bad configuration; 3 (check) some stacks could not be checked or some notifications not delivered; 4 (send-test) a destination did not accept the test message."
 )]
 pub struct Cli {
@@ -114,7 +114,7 @@ pub enum CliError {
     #[error("{0}")]
     Hub(#[from] crate::source::HubError),
     #[error(
-        "no destination is configured, so there is nothing to test; set one of {} (see the README)",
+        "no destination is configured, so there is nothing to test; set one of {} (docs/destinations.md says how to get each)",
         crate::notify::destination_variables()
     )]
     NoDestination,
@@ -253,17 +253,28 @@ pub async fn serve_scenario(
         &format!(
             "Serving {} ticks for {} at {}\n  export AWS_ENDPOINT_URL_CODECONNECTIONS={}\n",
             endpoint.tick_count(),
-            names
-                .iter()
-                .map(|name| name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
+            named(&names),
             endpoint.endpoint_url(),
             endpoint.endpoint_url()
         ),
     );
     let _ = tokio::signal::ctrl_c().await;
     Ok(())
+}
+
+/// Stack names for one line: the first few, then how many more.
+fn named(names: &[ResourceName]) -> String {
+    const SHOWN: usize = 5;
+    let mut line = names
+        .iter()
+        .take(SHOWN)
+        .map(|name| name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        line.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    line
 }
 
 /// The SDK configuration for a real call, or why there can be none (no Region, no
@@ -520,9 +531,28 @@ pub fn recap(summary: &Summary) -> String {
         ));
     }
     if summary.deliveries.retrying > 0 {
+        let count = summary.deliveries.retrying;
         text.push_str(&format!(
-            "   ↻ {} deliveries failed and will be retried\n",
-            summary.deliveries.retrying
+            "   ↻ {count} {} failed and will be retried\n",
+            if count == 1 { "delivery" } else { "deliveries" }
+        ));
+    }
+    if summary.deliveries.refused > 0 {
+        let count = summary.deliveries.refused;
+        text.push_str(&format!(
+            "   ✗ {count} {} refused for good by a destination (the reason is logged above)\n",
+            if count == 1 { "delivery" } else { "deliveries" }
+        ));
+    }
+    if summary.deliveries.expired > 0 {
+        let count = summary.deliveries.expired;
+        text.push_str(&format!(
+            "   ✗ {count} {} dropped after RETENTION_HOURS without delivery\n",
+            if count == 1 {
+                "notification"
+            } else {
+                "notifications"
+            }
         ));
     }
     for paused in &summary.paused {

@@ -68,12 +68,20 @@ pub enum Trigger {
 
 const ACCEPTED: &str = "accepted events: an EventBridge \"Scheduled Event\" from aws.events, a \"Git Sync Resource Sync Status Change\" or \"Git Sync Repository Sync Status Change\" event from aws.codeconnections (or their \"GitSync …\" spellings), {\"resources\": [\"stack-name\", ...]} (in org-wide mode [\"ACCOUNT/REGION/stack-name\", ...]), or {\"sendTest\": true}";
 
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum HandlerError {
     #[error("unsupported event: {0}; {ACCEPTED}")]
     UnsupportedEvent(String),
     #[error(transparent)]
     Run(#[from] RunError),
+}
+
+/// The runtime logs a failed invocation's error in its `Debug` form: make that the
+/// readable message, not the nested enum (`Run(Store(StoreError { … }))`).
+impl std::fmt::Debug for HandlerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 impl From<HandlerError> for Diagnostic {

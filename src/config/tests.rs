@@ -272,6 +272,29 @@ mod destinations {
     }
 
     #[test]
+    fn destinations_can_ask_for_blocked_unblocked_and_stuck_alone() {
+        let value = format!(
+            r#"[{{"type": "slack", "url": "{SLACK}", "events": ["sync.blocked", "unblocked", "stuck"]}}]"#
+        );
+        let config = parse(&[("DESTINATIONS", &value)]).unwrap();
+        let filter = &config.destinations[0].filter;
+        for wanted in [
+            NotificationKind::Blocked,
+            NotificationKind::Unblocked,
+            NotificationKind::Stuck,
+        ] {
+            assert!(filter.matches(wanted, &stack("app")), "{wanted:?}");
+        }
+        for unwanted in [
+            NotificationKind::Started,
+            NotificationKind::Succeeded,
+            NotificationKind::Failed,
+        ] {
+            assert!(!filter.matches(unwanted, &stack("app")), "{unwanted:?}");
+        }
+    }
+
+    #[test]
     fn a_full_list_parses_with_filters_names_and_secrets() {
         let value = format!(
             r#"[{{"type": "slack", "url": "{SLACK}", "name": "prod-alerts", "events": ["sync.failed"], "resources": ["prod-*", "payments-stack"]}},

@@ -80,12 +80,39 @@ impl Arn {
     }
 }
 
+/// A client of the SDK crate `$sdk` from the process's configuration, in `$region`, without
+/// retries of its own (the gate retries) and with bounded answers.
+macro_rules! sdk_client {
+    ($sdk:ident, $aws:expr, $region:expr) => {
+        $sdk::Client::from_conf(
+            $sdk::config::Builder::from($aws)
+                .region($region)
+                .retry_config($sdk::config::retry::RetryConfig::disabled())
+                .interceptor(crate::aws::AnswerLimit)
+                .build(),
+        )
+    };
+}
+pub(crate) use sdk_client;
+
 /// The client of one destination, or why there is none.
 #[derive(Debug, Clone)]
 pub enum Client<C> {
     Ready(C),
     /// Why this process cannot call the service (said on every send).
     Missing(String),
+}
+
+impl<C> Client<C> {
+    /// The client, or the refusal that says why this process has none.
+    pub fn ready(&self, key: &str) -> Result<&C, super::DeliveryError> {
+        match self {
+            Client::Ready(client) => Ok(client),
+            Client::Missing(reason) => Err(super::DeliveryError::Permanent(format!(
+                "{key}: not sent; {reason}"
+            ))),
+        }
+    }
 }
 
 /// The process's SDK configuration, for a client in `region` (or the configuration's own

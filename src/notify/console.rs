@@ -56,10 +56,15 @@ impl Console {
             .sink
             .lock()
             .map_err(|_| DeliveryError::Permanent("console: output lock poisoned".into()))?;
-        sink.write_all(text.as_bytes())
-            .and_then(|()| sink.flush())
-            .map_err(|error| DeliveryError::Retry(format!("console: {error}")))?;
-        Ok(Delivered::default())
+        match sink.write_all(text.as_bytes()).and_then(|()| sink.flush()) {
+            Ok(()) => Ok(Delivered::default()),
+            // The reader has gone (`replay … | head`): there is no one left to tell, and
+            // the other destinations must not be held up by a closed pipe.
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+                Ok(Delivered::default())
+            }
+            Err(error) => Err(DeliveryError::Retry(format!("console: {error}"))),
+        }
     }
 }
 

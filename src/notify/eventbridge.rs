@@ -135,12 +135,7 @@ impl Kind for EventBridge {
 
     fn build(bus: &Bus, clients: &Clients) -> EventBridge {
         let client = aws_service::client(clients.aws.as_ref(), bus.region(), |aws, region| {
-            let config = aws_sdk_eventbridge::config::Builder::from(aws)
-                .region(region)
-                .retry_config(aws_sdk_eventbridge::config::retry::RetryConfig::disabled())
-                .interceptor(crate::aws::AnswerLimit)
-                .build();
-            aws_sdk_eventbridge::Client::from_conf(config)
+            aws_service::sdk_client!(aws_sdk_eventbridge, aws, region)
         });
         EventBridge {
             bus: bus.clone(),
@@ -154,14 +149,7 @@ impl Kind for EventBridge {
         context: &Context<'_>,
     ) -> Result<Delivered, DeliveryError> {
         let key = context.gate.key();
-        let client = match &self.client {
-            Client::Ready(client) => client,
-            Client::Missing(reason) => {
-                return Err(DeliveryError::Permanent(format!(
-                    "{key}: not sent; {reason}"
-                )));
-            }
-        };
+        let client = self.client.ready(key)?;
         let entry = eventbridge_entry(notification, context.region, self.bus.as_str())
             .map_err(|reason| DeliveryError::Permanent(format!("{key}: {reason}")))?;
         context

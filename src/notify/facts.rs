@@ -184,6 +184,24 @@ pub fn short_sha(sha: &str) -> &str {
 /// DevOps gets none either: its commit URL needs the organisation *and* the project, and
 /// CodeConnections documents no way to tell them apart in `OwnerId`, so any link we
 /// built could point at the wrong place.
+/// A hex fingerprint of a stack's attempt, `bytes` long before encoding: the same for
+/// every notification about that attempt (its start, its ending, a blocker seen then) and
+/// for no other attempt or stack, so chat threads can group one sync's messages.
+pub fn attempt_fingerprint(notification: &Notification, bytes: usize) -> String {
+    use sha2::{Digest, Sha256};
+    let attempt = notification.attempt.id();
+    let mut hasher = Sha256::new();
+    hasher.update(notification.stack().key().as_bytes());
+    hasher.update([0]);
+    hasher.update(attempt.started_at.as_millis().to_be_bytes());
+    hasher.update(attempt.sha.as_bytes());
+    let digest = hasher.finalize();
+    digest[..bytes.min(digest.len())]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 pub fn commit_url(provider: &str, owner: &str, repository: &str, sha: &str) -> Option<String> {
     let safe = |part: &str| {
         !part.is_empty()

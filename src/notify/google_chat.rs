@@ -111,19 +111,10 @@ impl Kind for GoogleChat {
 /// The thread of a stack's attempt: the same for every notification about it (its start,
 /// its ending, a blocker seen then), and for no other attempt or stack.
 pub fn thread_key(notification: &Notification) -> String {
-    use sha2::{Digest, Sha256};
-    let attempt = notification.attempt.id();
-    let mut hasher = Sha256::new();
-    hasher.update(notification.stack().key().as_bytes());
-    hasher.update([0]);
-    hasher.update(attempt.started_at.as_millis().to_be_bytes());
-    hasher.update(attempt.sha.as_bytes());
-    let digest = hasher.finalize();
-    let hex: String = digest[..16]
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    format!("sync-notifier-{hex}")
+    format!(
+        "sync-notifier-{}",
+        super::facts::attempt_fingerprint(notification, 16)
+    )
 }
 
 /// How much of each value a rendering keeps.

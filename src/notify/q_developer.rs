@@ -110,12 +110,7 @@ impl Kind for QDeveloper {
     fn build(topic: &Arn, clients: &Clients) -> QDeveloper {
         let client =
             aws_service::client(clients.aws.as_ref(), Some(&topic.region), |aws, region| {
-                let config = aws_sdk_sns::config::Builder::from(aws)
-                    .region(region)
-                    .retry_config(aws_sdk_sns::config::retry::RetryConfig::disabled())
-                    .interceptor(crate::aws::AnswerLimit)
-                    .build();
-                aws_sdk_sns::Client::from_conf(config)
+                aws_service::sdk_client!(aws_sdk_sns, aws, region)
             });
         QDeveloper {
             topic: topic.clone(),
@@ -129,14 +124,7 @@ impl Kind for QDeveloper {
         context: &Context<'_>,
     ) -> Result<Delivered, DeliveryError> {
         let key = context.gate.key();
-        let client = match &self.client {
-            Client::Ready(client) => client,
-            Client::Missing(reason) => {
-                return Err(DeliveryError::Permanent(format!(
-                    "{key}: not sent; {reason}"
-                )));
-            }
-        };
+        let client = self.client.ready(key)?;
         let message = serde_json::to_string(&q_developer_message(notification, context.region))
             .map_err(|error| DeliveryError::Permanent(format!("{key}: cannot encode: {error}")))?;
         context
@@ -322,19 +310,11 @@ fn next_steps(message: &Message) -> Vec<String> {
 
 /// Per stack and attempt: every message about one sync threads together.
 fn thread_id(notification: &Notification) -> String {
-    use sha2::{Digest, Sha256};
-    let attempt = notification.attempt.id();
-    let mut hasher = Sha256::new();
-    hasher.update(notification.stack().key().as_bytes());
-    hasher.update([0]);
-    hasher.update(attempt.started_at.as_millis().to_be_bytes());
-    hasher.update(attempt.sha.as_bytes());
-    let digest = hasher.finalize();
-    let hex: String = digest[..8]
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    format!("{}-{hex}", notification.resource)
+    format!(
+        "{}-{}",
+        notification.resource,
+        super::facts::attempt_fingerprint(notification, 8)
+    )
 }
 
 /// Values a custom action can read as variables (1-1,024 printable ASCII characters, no

@@ -42,10 +42,14 @@ fn is_zero(count: &usize) -> bool {
 }
 
 impl Summary {
-    /// Whether every stack was checked and every notification delivered (or dropped for
-    /// good): what `check` exits 0 on.
+    /// Whether every stack was checked and every notification delivered: what `check`
+    /// exits 0 on. A refusal counts against it: the destination will never have that
+    /// message, and someone should look at why.
     pub fn is_clean(&self) -> bool {
-        self.failure_count == 0 && self.deliveries.retrying == 0 && self.deliveries.expired == 0
+        self.failure_count == 0
+            && self.deliveries.retrying == 0
+            && self.deliveries.refused == 0
+            && self.deliveries.expired == 0
     }
 }
 

@@ -737,3 +737,52 @@ fn a_test_message_is_labelled_as_a_test_everywhere() {
     assert_eq!(webhook["type"], "sync.test");
     assert_eq!(webhook["data"]["test"], true);
 }
+
+// ------------------------------------------------------- invisible and control characters
+
+/// Characters a person must never receive hidden in a chat message: a terminal escape
+/// (ESC … BEL), a C1 control, DEL, a right-to-left override and a zero-width space.
+const INVISIBLE: [char; 6] = [
+    '\u{1b}', '\u{7}', '\u{85}', '\u{7f}', '\u{202e}', '\u{200b}',
+];
+
+#[test]
+fn no_chat_message_carries_control_bidi_or_zero_width_characters_from_aws_or_git() {
+    let notification = invisible();
+    let region = region();
+    let rendered = [
+        ("slack", slack_message(&notification, Some(&region))),
+        (
+            "slack reply",
+            slack_thread_reply(&notification, Some(&region)),
+        ),
+        ("teams", teams_message(&notification, Some(&region))),
+        ("discord", discord_message(&notification, Some(&region))),
+        (
+            "google chat",
+            google_chat_message(&notification, Some(&region)),
+        ),
+        (
+            "q developer",
+            sync_notifier::notify::q_developer_message(&notification, Some(&region)),
+        ),
+        (
+            "pagerduty summary",
+            pagerduty_event(&notification, Some(&region)).1["payload"]["summary"].clone(),
+        ),
+    ];
+    for (name, message) in rendered {
+        let text = all_text(&message);
+        assert!(
+            text.contains("pwned"),
+            "{name}: the text itself is kept: {text}"
+        );
+        for character in INVISIBLE {
+            assert!(
+                !text.contains(character),
+                "{name} carries U+{:04X}: {text:?}",
+                character as u32
+            );
+        }
+    }
+}

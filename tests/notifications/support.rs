@@ -187,6 +187,23 @@ pub fn hostile() -> Notification {
     notification
 }
 
+/// A failure whose event, branch, directory and note hide a terminal escape, controls, a
+/// right-to-left override and a zero-width space.
+pub fn invisible() -> Notification {
+    let trick = "ok\u{1b}]0;pwned\u{7} \u{85}next\u{7f} \u{202e}txt.exe\u{200b}";
+    let mut notification = notification(
+        "prod-payments",
+        NotificationKind::Failed,
+        SyncStatus::Failed,
+        Some(SyncStatus::InProgress),
+        vec![event(1_795_687_400, "ERROR", trick)],
+    );
+    notification.attempt.target_revision.branch = format!("main{trick}");
+    notification.attempt.target_revision.directory = format!("app{trick}.yaml");
+    notification.note = Some(format!("note: {trick}"));
+    notification
+}
+
 /// 400 events of 300 characters: far more than any chat message can hold.
 pub fn huge() -> Notification {
     let events = (0..400)

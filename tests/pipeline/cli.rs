@@ -49,6 +49,38 @@ fn replay_prints_the_story_and_exits_zero() {
 }
 
 #[test]
+fn replay_prints_blocked_and_stuck_syncs_with_what_to_do() {
+    let replay = |name: &str| {
+        let output = binary().arg("replay").arg(scenario(name)).output().unwrap();
+        assert!(output.status.success());
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let blockers = replay("rule-9-blockers-told-once");
+    assert!(
+        blockers.contains("⛔ sync.blocked   app-stack"),
+        "{blockers}"
+    );
+    assert!(
+        blockers
+            .contains("to resolve it: aws codeconnections update-sync-blocker --id '9f1c2e7a-app'"),
+        "{blockers}"
+    );
+    assert!(
+        blockers.contains("🔓 sync.unblocked app-stack"),
+        "{blockers}"
+    );
+    assert_eq!(blockers.matches("⛔ sync.blocked").count(), 2, "{blockers}");
+    let stuck = replay("rule-10-stuck-told-once");
+    assert!(stuck.contains("⏳ sync.stuck     slow-stack"), "{stuck}");
+    assert!(stuck.contains("running for 1h 1m"), "{stuck}");
+    assert!(
+        stuck.contains("This sync had been reported stuck."),
+        "{stuck}"
+    );
+    assert_eq!(stuck.matches("sync.stuck").count(), 1, "{stuck}");
+}
+
+#[test]
 fn replay_json_prints_only_webhook_bodies() {
     let output = binary()
         .args(["replay", "--format", "json"])

@@ -288,3 +288,63 @@ async fn check_without_a_region_or_credentials_says_so_with_the_fix() {
         "no metadata-service noise: {message}"
     );
 }
+
+#[tokio::test]
+async fn check_exits_three_when_a_destination_did_not_take_a_notification() {
+    let directory = tempfile::tempdir().unwrap();
+    let state = directory.path().join("state.json");
+    let args = [
+        "check",
+        "--resources",
+        "app",
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    // First sight: a baseline, nothing to tell, nothing owed.
+    let before = endpoint(&[("app", ok_answer())], &[]).await;
+    let first = run(
+        &args,
+        &[("AWS_ENDPOINT_URL_CODECONNECTIONS", before.endpoint_url())],
+    )
+    .await;
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    // A new attempt starts, and the only destination refuses it.
+    let receiver = crate::shared::Receiver::start().await.unwrap();
+    receiver.reply([crate::shared::Reply::status(403)]);
+    let started = json!({"LatestSync": {"Events": [], "InitialRevision": revision("a1b2c3d"),
+        "StartedAt": 1795690000, "Status": "IN_PROGRESS", "Target": "app", "TargetRevision": revision("b2c3d4e")}});
+    let after = endpoint(&[("app", started)], &[]).await;
+    let second = run(
+        &args,
+        &[
+            ("AWS_ENDPOINT_URL_CODECONNECTIONS", after.endpoint_url()),
+            (
+                "SLACK_WEBHOOK_URL",
+                &receiver.url_with_path("/services/T/B/x"),
+            ),
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    assert_eq!(
+        second.status.code(),
+        Some(3),
+        "every stack was checked, but a notification was not delivered: {stdout}"
+    );
+    assert!(stdout.contains("sync.started"), "{stdout}");
+    assert!(
+        stdout.contains("1 delivery refused for good by a destination"),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("403"),
+        "the refusal's reason is logged: {stderr}"
+    );
+    assert_eq!(receiver.arrivals(), 1, "the refusal was asked once");
+}
