@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 #[path = "../tests/support/mod.rs"]
 mod shared;
 
-use shared::{Answer, LoopbackRuntimeApi, OrgAccount, StsOrganizations};
+use shared::{Answer, LoopbackRuntimeApi, OrgAccount, StsOrganizations, usage};
 use sync_notifier::loopback::{LoopbackCodeConnections, LoopbackOptions, ScopeKey, access_key_for};
 use sync_notifier::scenario::Scenario;
 
@@ -86,35 +86,6 @@ fn scenario(stacks: usize) -> Scenario {
         })
         .collect();
     Scenario::parse(&json!({"ticks": [tick]}).to_string()).unwrap()
-}
-
-/// (user + system CPU seconds, peak resident memory in MiB) of a live process, from /proc.
-fn usage(pid: u32) -> (f64, f64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |index: usize| {
-        fields
-            .get(index)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 after the name; 100 Hz.
-    let cpu = (ticks(11) + ticks(12)) / 100.0;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let peak_kib = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|value| {
-            value
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<f64>()
-                .ok()
-        })
-        .unwrap_or(0.0);
-    (cpu, peak_kib / 1024.0)
 }
 
 const OPERATIONS: [&str; 4] = [

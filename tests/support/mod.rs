@@ -16,6 +16,7 @@
 mod aws_services;
 mod organization;
 mod pagerduty;
+mod process;
 mod receiver;
 mod runtime_api;
 mod slack_api;
@@ -26,6 +27,7 @@ use std::sync::{Arc, Mutex};
 pub use aws_services::{AwsServices, Call, Fault, Service, entry_size};
 pub use organization::{AssumeRoleCall, OrgAccount, StsOrganizations, hub_sdk_config};
 pub use pagerduty::{Alert, PagerDutyApi, PdEvent};
+pub use process::usage;
 pub use receiver::{Receiver, Recorded, Reply};
 pub use runtime_api::{Answer, LoopbackRuntimeApi};
 pub use slack_api::{Posted, SlackApi, SlackCall, SlackReply};
