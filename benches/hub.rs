@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 #[path = "../tests/support/mod.rs"]
 mod shared;
 
-use shared::{Answer, LoopbackRuntimeApi, OrgAccount, StsOrganizations, usage};
+use shared::{LoopbackRuntimeApi, OrgAccount, StsOrganizations, measured_invoke, usage};
 use sync_notifier::loopback::{LoopbackCodeConnections, LoopbackOptions, ScopeKey, access_key_for};
 use sync_notifier::scenario::Scenario;
 
@@ -160,19 +160,13 @@ async fn bench(accounts: usize, regions: usize, stacks: usize, steady_ticks: usi
             .collect::<Vec<_>>()
     };
     let tick = |label: &'static str| {
-        let runtime = &runtime;
-        let scheduled = scheduled.clone();
-        async move {
-            let before = usage(pid).0;
-            let begun = Instant::now();
-            let Some(Answer::Response(summary)) = runtime
-                .invoke_within(scheduled, Duration::from_secs(50))
-                .await
-            else {
-                panic!("{label}: the function answered with an error or not at all")
-            };
-            (begun.elapsed(), usage(pid).0 - before, summary)
-        }
+        measured_invoke(
+            &runtime,
+            pid,
+            scheduled.clone(),
+            Duration::from_secs(50),
+            label,
+        )
     };
 
     let (first_wall, first_cpu, first) = tick("first").await;

@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 #[path = "../tests/support/mod.rs"]
 mod shared;
 
-use shared::{Answer, LoopbackRuntimeApi, usage};
+use shared::{LoopbackRuntimeApi, measured_invoke, usage};
 use sync_notifier::domain::Timestamp;
 use sync_notifier::loopback::{LoopbackCodeConnections, LoopbackOptions, loopback_client};
 use sync_notifier::run::{RunSettings, Runner, Tick};
@@ -160,19 +160,13 @@ async fn lambda_tick(
 
     // Lambda's longest timeout, so a 10,000-stack baseline is measured whole.
     let tick = |label: &'static str| {
-        let runtime = &runtime;
-        let scheduled = scheduled.clone();
-        async move {
-            let before = usage(pid).0;
-            let begun = Instant::now();
-            let Some(Answer::Response(summary)) = runtime
-                .invoke_within(scheduled, Duration::from_secs(900))
-                .await
-            else {
-                panic!("{label}: the function answered with an error or not at all")
-            };
-            (begun.elapsed(), usage(pid).0 - before, summary)
-        }
+        measured_invoke(
+            &runtime,
+            pid,
+            scheduled.clone(),
+            Duration::from_secs(900),
+            label,
+        )
     };
 
     let (baseline_wall, baseline_cpu, baseline) = tick("baseline").await;

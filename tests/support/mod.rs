@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 pub use aws_services::{AwsServices, Call, Fault, Service, entry_size};
 pub use organization::{AssumeRoleCall, OrgAccount, StsOrganizations, hub_sdk_config};
 pub use pagerduty::{Alert, PagerDutyApi, PdEvent};
-pub use process::usage;
+pub use process::{measured_invoke, usage};
 pub use receiver::{Receiver, Recorded, Reply};
 pub use runtime_api::{Answer, LoopbackRuntimeApi};
 pub use slack_api::{Posted, SlackApi, SlackCall, SlackReply};

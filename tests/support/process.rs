@@ -29,3 +29,21 @@ pub fn usage(pid: u32) -> (f64, f64) {
         .unwrap_or(0.0);
     (cpu, peak_kib / 1024.0)
 }
+
+/// One invocation of the function (process `pid`) under `runtime`: its wall time, the CPU
+/// seconds the process spent meanwhile, and its answer. Panics, naming `label`, when the
+/// function answers with an error or not within `within`.
+pub async fn measured_invoke(
+    runtime: &super::LoopbackRuntimeApi,
+    pid: u32,
+    event: serde_json::Value,
+    within: std::time::Duration,
+    label: &str,
+) -> (std::time::Duration, f64, serde_json::Value) {
+    let before = usage(pid).0;
+    let begun = std::time::Instant::now();
+    let Some(super::Answer::Response(summary)) = runtime.invoke_within(event, within).await else {
+        panic!("{label}: the function answered with an error or not at all")
+    };
+    (begun.elapsed(), usage(pid).0 - before, summary)
+}
