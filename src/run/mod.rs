@@ -1,11 +1,13 @@
 //! One tick: resolve → fetch → load → decide → deliver → save (ARCHITECTURE §2).
 //!
 //! The tick is a pipeline, so it runs at the speed of its slowest dependency rather than
-//! the sum of them: status calls start as soon as discovery's first page arrives; stacks
-//! are read from the store in batches of 100 (one `BatchGetItem` each), each batch's read
-//! running alongside its status calls; a stack is decided and delivered the moment both
-//! are in. At most `FETCH_CONCURRENCY` status calls are in flight, and at most
-//! [`BATCHES_IN_FLIGHT`] batches are held in memory, whatever the size of the fleet.
+//! the sum of them: discovery runs ahead into a bounded queue; status calls start as soon
+//! as its first page arrives; stacks are read from the store in batches of up to 100 (one
+//! `BatchGetItem` each; a shorter batch only when the status calls would otherwise wait,
+//! see `feed.rs`), each batch's read running alongside its status calls; a stack is
+//! decided and delivered the moment both are in. At most `FETCH_CONCURRENCY` status calls
+//! are in flight, and at most [`BATCHES_IN_FLIGHT`] batches are held in memory, whatever
+//! the size of the fleet.
 //!
 //! What to do with each stack is decided by the pure core ([`decide`], then the
 //! [`ledger`]); this file only sequences the I/O: load, decide and plan, claim, send,
@@ -23,6 +25,7 @@ use tokio::sync::{OnceCell, Semaphore};
 use tokio::time::Instant;
 
 mod deliver;
+mod feed;
 mod summary;
 
 pub use summary::{DeliveryCounts, ResourceProblem, Summary, TransitionSummary};
@@ -150,6 +153,8 @@ struct TickState<'t> {
     deadline: Option<Instant>,
     sweep: Option<(i64, i64)>,
     permits: Semaphore,
+    /// Stacks handed to the pipeline that wait for a status-call slot.
+    waiting: feed::Waiting,
     gates: OnceCell<HashMap<String, Gate>>,
     summary: Mutex<Summary>,
     /// Stacks being worked on, for the deadline to defer.
@@ -302,6 +307,7 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
             deadline: tick.deadline,
             sweep,
             permits: Semaphore::new(self.settings.fetch_concurrency.max(1)),
+            waiting: feed::Waiting::default(),
             gates: OnceCell::new(),
             summary: Mutex::new(Summary::default()),
             in_flight: Mutex::new(HashSet::new()),
@@ -345,11 +351,22 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
                 };
                 std::future::ready(keep)
             });
-        let pipeline = stacks
-            .chunks(BATCH)
+        // Discovery runs ahead into a bounded queue; the pipeline cuts batches from it.
+        let (queue, discovered) = tokio::sync::mpsc::channel(BATCH * BATCHES_IN_FLIGHT);
+        let discovery = async move {
+            futures_util::pin_mut!(stacks);
+            while let Some(stack) = stacks.next().await {
+                if queue.send(stack).await.is_err() {
+                    break;
+                }
+            }
+        };
+        let slots = self.settings.fetch_concurrency.max(1);
+        let checks = feed::batches(discovered, &state.waiting, slots)
             .map(|batch| self.batch(&state, batch))
             .buffer_unordered(BATCHES_IN_FLIGHT)
             .for_each(|()| std::future::ready(()));
+        let pipeline = futures_util::future::join(discovery, checks).map(|_| ());
 
         let finished = match tick.deadline {
             None => {
@@ -451,7 +468,9 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
         let mut fetches: FuturesUnordered<_> = stacks
             .into_iter()
             .map(|stack| async move {
-                let status = match state.permits.acquire().await {
+                let permit = state.permits.acquire().await;
+                state.waiting.started();
+                let status = match permit {
                     Ok(_permit) if !state.near_deadline() => Some(self.source.fetch(&stack).await),
                     _ => None,
                 };
@@ -806,3 +825,6 @@ fn lost_write(outcome: &mut Outcome, error: SaveError) {
         SaveError::Store(error) => outcome.failure = Some(error.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests;
