@@ -117,6 +117,8 @@ struct Shared {
     scope_calls: Mutex<HashMap<(String, String, String), usize>>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    /// Per operation: requests being answered now, and the most at one moment.
+    operation_in_flight: Mutex<HashMap<String, (usize, usize)>>,
     /// The client connections requests came over.
     peers: Mutex<std::collections::HashSet<super::Peer>>,
     /// When the last request came (for `advance_after_idle`).
@@ -176,6 +178,7 @@ impl LoopbackCodeConnections {
             scope_calls: Mutex::new(HashMap::new()),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
+            operation_in_flight: Mutex::new(HashMap::new()),
             peers: Mutex::new(std::collections::HashSet::new()),
             last_request: Mutex::new(None),
         });
@@ -247,6 +250,15 @@ impl LoopbackCodeConnections {
     /// The most requests that were being answered at the same moment.
     pub fn max_in_flight(&self) -> usize {
         self.shared.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// The most requests of one operation that were being answered at the same moment.
+    pub fn max_in_flight_of(&self, operation: &str) -> usize {
+        self.shared
+            .operation_in_flight
+            .lock()
+            .map(|counts| counts.get(operation).map_or(0, |&(_, max)| max))
+            .unwrap_or(0)
     }
 
     /// How many client connections requests came over (SDK clients that share an HTTP
@@ -403,10 +415,20 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
     }
     let in_flight = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     shared.max_in_flight.fetch_max(in_flight, Ordering::SeqCst);
+    if let Ok(mut counts) = shared.operation_in_flight.lock() {
+        let (now, max) = counts.entry(operation.to_owned()).or_default();
+        *now += 1;
+        *max = (*max).max(*now);
+    }
     if !shared.options.latency.is_zero() {
         tokio::time::sleep(shared.options.latency).await;
     }
     shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+    if let Ok(mut counts) = shared.operation_in_flight.lock()
+        && let Some((now, _)) = counts.get_mut(&operation)
+    {
+        *now -= 1;
+    }
     if let Some(idle) = shared.options.advance_after_idle {
         advance_after_idle(&shared, idle);
     }

@@ -9,7 +9,7 @@
 //! are cut at the model's lengths, and an answer over [`ANSWER_LIMIT`] is not read at all
 //! (see [`crate::aws::AnswerLimit`]).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 
 use aws_sdk_codeconnections::Client;
 use aws_sdk_codeconnections::error::{ProvideErrorMetadata, SdkError};
@@ -120,18 +120,59 @@ impl CodeConnectionsSource {
     }
 
     /// Discovery as a stream that owns its source (the hub keeps one per account and
-    /// Region, and merges their streams).
+    /// Region, and merges their streams): the repository links page by page, and the sync
+    /// configurations of [`LINKS_AT_ONCE`] links at a time, each link page by page. Each
+    /// stack comes once. The first call that fails ends it, with one
+    /// [`Discovered::Failure`] after the stacks already found.
     pub fn walk(self) -> BoxStream<'static, Discovered> {
-        let walk = Walk {
-            source: self,
-            links: VecDeque::new(),
-            links_token: None,
-            links_done: false,
-            current: None,
-            seen: HashSet::new(),
-            finished: false,
-        };
-        futures_util::stream::unfold(walk, Walk::step)
+        let scope = self.scope();
+        let links = pages(move |token| {
+            let source = self.clone();
+            async move {
+                let (links, next) = source.repository_links(token).await?;
+                let stacks = links.into_iter().map(move |link| {
+                    let source = source.clone();
+                    pages(move |token| {
+                        let (source, link) = (source.clone(), link.clone());
+                        async move { source.sync_configurations(&link, token).await }
+                    })
+                    .boxed()
+                });
+                Ok((stacks, next))
+            }
+        });
+        let configurations = links
+            .flat_map(|page| match page {
+                Ok(links) => futures_util::stream::iter(links).left_stream(),
+                Err(error) => futures_util::stream::once(std::future::ready(
+                    futures_util::stream::once(std::future::ready(Err(error))).boxed(),
+                ))
+                .right_stream(),
+            })
+            .flatten_unordered(LINKS_AT_ONCE);
+        let mut seen = HashSet::new();
+        let mut failed = false;
+        configurations
+            .scan((), move |(), page| {
+                let found = match page {
+                    _ if failed => None,
+                    Ok(stacks) => Some(
+                        stacks
+                            .into_iter()
+                            .filter(|stack| seen.insert(stack.name.clone()))
+                            .map(Discovered::Stack)
+                            .collect::<Vec<_>>(),
+                    ),
+                    Err(error) => {
+                        failed = true;
+                        Some(vec![Discovered::Failure {
+                            scope: scope.clone(),
+                            error,
+                        }])
+                    }
+                };
+                std::future::ready(found)
+            })
             .flat_map(futures_util::stream::iter)
             .boxed()
     }
@@ -144,62 +185,30 @@ impl CodeConnectionsSource {
     }
 }
 
-/// Where discovery is: the link pages still to read, the links still to list.
-struct Walk {
-    source: CodeConnectionsSource,
-    links: VecDeque<String>,
-    links_token: Option<String>,
-    links_done: bool,
-    /// The link being listed, and the token of its next page.
-    current: Option<(String, Option<String>)>,
-    seen: HashSet<ResourceName>,
-    finished: bool,
-}
+/// Repository links whose sync configurations are listed at once. Most links hold one
+/// stack or a few, so reading them one after another would make discovery, not the
+/// status calls, the slow part of a tick (1,000 links at 50 ms: 50 s); a few at a time
+/// stays well inside the service's request rates.
+pub const LINKS_AT_ONCE: usize = 4;
 
-impl Walk {
-    /// One call: a page of sync configurations, or of repository links.
-    async fn step(mut self) -> Option<(Vec<Discovered>, Walk)> {
-        loop {
-            if self.finished {
-                return None;
-            }
-            if let Some((link, token)) = self.current.take() {
-                return match self.source.sync_configurations(&link, token).await {
-                    Ok((stacks, next)) => {
-                        self.current = next.map(|next| (link, Some(next)));
-                        let found = stacks
-                            .into_iter()
-                            .filter(|stack| self.seen.insert(stack.name.clone()))
-                            .map(Discovered::Stack)
-                            .collect();
-                        Some((found, self))
-                    }
-                    Err(error) => self.fail(error),
-                };
-            }
-            if let Some(link) = self.links.pop_front() {
-                self.current = Some((link, None));
-                continue;
-            }
-            if self.links_done {
-                return None;
-            }
-            match self.source.repository_links(self.links_token.take()).await {
-                Ok((links, next)) => {
-                    self.links.extend(links);
-                    self.links_done = next.is_none();
-                    self.links_token = next;
-                }
-                Err(error) => return self.fail(error),
+/// Every page of a paginated call, in order: `call(token)` answers one page and the next
+/// token. The first error is the last item.
+fn pages<T, F, Fut>(call: F) -> impl futures_util::Stream<Item = Result<T, SourceError>> + Send
+where
+    T: Send,
+    F: Fn(Option<String>) -> Fut + Send,
+    Fut: Future<Output = Result<(T, Option<String>), SourceError>> + Send,
+{
+    // `Some(token)`: a page to read (the first one has no token); `None`: done.
+    futures_util::stream::unfold(Some(None), move |next: Option<Option<String>>| {
+        let page = next.map(&call);
+        async move {
+            match page?.await {
+                Ok((items, token)) => Some((Ok(items), token.map(Some))),
+                Err(error) => Some((Err(error), None)),
             }
         }
-    }
-
-    fn fail(mut self, error: SourceError) -> Option<(Vec<Discovered>, Walk)> {
-        self.finished = true;
-        let scope = self.source.scope();
-        Some((vec![Discovered::Failure { scope, error }], self))
-    }
+    })
 }
 
 impl StatusSource for CodeConnectionsSource {

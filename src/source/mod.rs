@@ -15,7 +15,7 @@ use futures_util::stream::BoxStream;
 
 use crate::domain::{Blocker, Location, ResourceStatus, StackRef};
 
-pub use codeconnections::CodeConnectionsSource;
+pub use codeconnections::{CodeConnectionsSource, LINKS_AT_ONCE};
 pub use hub::{HubError, HubSource};
 
 /// Why one stack could not be checked (rule 8: it keeps its recorded state).

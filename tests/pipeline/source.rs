@@ -146,7 +146,7 @@ async fn discovery_walks_every_page_of_links_and_sync_configurations() {
         },
     )
     .await;
-    let found: Vec<String> = source
+    let mut found: Vec<String> = source
         .discover()
         .filter_map(|found| async move {
             match found {
@@ -156,6 +156,8 @@ async fn discovery_walks_every_page_of_links_and_sync_configurations() {
         })
         .collect()
         .await;
+    // Links are listed a few at a time, so their stacks may come in any order; each once.
+    found.sort();
     assert_eq!(found, names);
     // 3 links in pages of 2; per link ⌈3/2⌉, ⌈3/2⌉ and ⌈1/2⌉ pages of configurations.
     assert_eq!(endpoint.calls("ListRepositoryLinks"), 2);
@@ -204,10 +206,56 @@ async fn a_tick_fetches_with_bounded_concurrency() {
         32,
         "exactly one call each"
     );
-    let peak = endpoint.max_in_flight();
+    let peak = endpoint.max_in_flight_of("GetResourceSyncStatus");
     assert!(
         (2..=8).contains(&peak),
         "at most 8 calls at once, and more than one: {peak}"
+    );
+}
+
+#[tokio::test]
+async fn discovery_lists_a_few_repository_links_at_once() {
+    // 12 links of one stack each, 50 ms per call: read one after another they would
+    // hold the tick for 13 calls; a few at a time, never more than LINKS_AT_ONCE.
+    let tick: serde_json::Map<String, serde_json::Value> = (0..12)
+        .map(|i| {
+            (
+                format!("stack-{i:02}"),
+                serde_json::json!({"__type": "AccessDeniedException"}),
+            )
+        })
+        .collect();
+    let scenario = serde_json::json!({"ticks": [tick]}).to_string();
+    let (endpoint, source) = endpoint(
+        &scenario,
+        LoopbackOptions {
+            latency: Duration::from_millis(50),
+            stacks_per_link: 1,
+            ..LoopbackOptions::default()
+        },
+    )
+    .await;
+    let mut found: Vec<String> = source
+        .discover()
+        .map(|found| match found {
+            sync_notifier::source::Discovered::Stack(stack) => stack.key(),
+            failure => panic!("{failure:?}"),
+        })
+        .collect()
+        .await;
+    found.sort();
+    let expected: Vec<String> = (0..12).map(|i| format!("stack-{i:02}")).collect();
+    assert_eq!(found, expected);
+    assert_eq!(
+        endpoint.calls("ListSyncConfigurations"),
+        12,
+        "one page per link"
+    );
+    let peak = endpoint.max_in_flight_of("ListSyncConfigurations");
+    let limit = sync_notifier::source::LINKS_AT_ONCE;
+    assert!(
+        (2..=limit).contains(&peak),
+        "several links at once, at most {limit}: {peak}"
     );
 }
 
