@@ -169,7 +169,10 @@ async fn lambda_tick(
     )
     .unwrap();
 
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sync-notifier"));
+    // Another build, to compare two in the same run of the bench (CONTRIBUTING.md).
+    let binary = std::env::var_os("SYNC_NOTIFIER_BENCH_BINARY")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_sync-notifier").into());
+    let mut command = Command::new(binary);
     runtime.lambda_environment(&mut command);
     if let Some(dynamodb) = dynamodb {
         command
@@ -334,7 +337,10 @@ async fn local_store_baselines(sizes: &[usize]) {
     for &stacks in sizes {
         let codeconnections = loopback(stacks, 0, Duration::ZERO).await;
         let dir = tempfile::tempdir().unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_sync-notifier"));
+        // Another build, to compare two in the same run of the bench (CONTRIBUTING.md).
+        let binary = std::env::var_os("SYNC_NOTIFIER_BENCH_BINARY")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_sync-notifier").into());
+        let mut command = Command::new(binary);
         command
             .env_clear()
             .env("AWS_REGION", "us-east-1")

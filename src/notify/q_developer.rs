@@ -192,25 +192,10 @@ fn value(raw: &str, limit: usize) -> String {
         .replace("](", "] (")
 }
 
-/// Cuts markdown to `limit` without leaving half an entity (`&am`) or half a link.
+/// Cuts markdown to `limit` without leaving half an entity (`&am`) or half a link: the
+/// same repair as Slack's mrkdwn, whose entities and `<link|text>` client-markdown shares.
 fn cut(text: &str, limit: usize) -> String {
-    if units(text) <= limit {
-        return text.to_owned();
-    }
-    let mut cut = clip(text, limit.saturating_sub(1));
-    cut.pop();
-    if let Some(amp) = cut.rfind('&')
-        && !cut[amp..].contains(';')
-    {
-        cut.truncate(amp);
-    }
-    if let Some(open) = cut.rfind('<')
-        && !cut[open..].contains('>')
-    {
-        cut.truncate(open);
-    }
-    cut.push('…');
-    cut
+    super::slack::cut(text, limit)
 }
 
 fn commit_link(commit: &Commit) -> String {

@@ -28,7 +28,7 @@ fn value(raw: &str, limit: usize) -> String {
 }
 
 /// Cuts mrkdwn to `limit` without leaving half an entity (`&am`) or half a link (`<http…`).
-fn cut(text: &str, limit: usize) -> String {
+pub(super) fn cut(text: &str, limit: usize) -> String {
     cut_mended(text, limit, |cut| {
         if let Some(amp) = cut.rfind('&')
             && !cut[amp..].contains(';')
