@@ -164,26 +164,31 @@ async fn discovery_walks_every_page_of_links_and_sync_configurations() {
     assert_eq!(endpoint.calls("ListSyncConfigurations"), 5);
 }
 
-#[tokio::test]
-async fn a_tick_fetches_with_bounded_concurrency() {
-    // 32 resources answered in 50 ms each with concurrency 8: calls overlap, never more than 8.
-    let tick: serde_json::Map<String, serde_json::Value> = (0..32)
-        .map(|i| {
-            (
-                format!("stack-{i}"),
-                serde_json::json!({"__type": "AccessDeniedException"}),
-            )
+/// An endpoint answering after 50 ms, where every one of `names` is denied its status.
+async fn denied_stacks_at_50_ms(
+    names: &[String],
+    options: LoopbackOptions,
+) -> (LoopbackCodeConnections, CodeConnectionsSource) {
+    let tick: serde_json::Map<String, serde_json::Value> = names
+        .iter()
+        .map(|name| {
+            let denied = serde_json::json!({"__type": "AccessDeniedException"});
+            (name.clone(), denied)
         })
         .collect();
     let scenario = serde_json::json!({"ticks": [tick]}).to_string();
-    let (endpoint, source) = endpoint(
-        &scenario,
-        LoopbackOptions {
-            latency: Duration::from_millis(50),
-            ..LoopbackOptions::default()
-        },
-    )
-    .await;
+    let options = LoopbackOptions {
+        latency: Duration::from_millis(50),
+        ..options
+    };
+    endpoint(&scenario, options).await
+}
+
+#[tokio::test]
+async fn a_tick_fetches_with_bounded_concurrency() {
+    // 32 resources answered in 50 ms each with concurrency 8: calls overlap, never more than 8.
+    let names: Vec<String> = (0..32).map(|i| format!("stack-{i}")).collect();
+    let (endpoint, source) = denied_stacks_at_50_ms(&names, LoopbackOptions::default()).await;
     let settings = sync_notifier::run::RunSettings {
         fetch_concurrency: 8,
         ..crate::support::settings()
@@ -217,24 +222,12 @@ async fn a_tick_fetches_with_bounded_concurrency() {
 async fn discovery_lists_a_few_repository_links_at_once() {
     // 12 links of one stack each, 50 ms per call: read one after another they would
     // hold the tick for 13 calls; a few at a time, never more than LINKS_AT_ONCE.
-    let tick: serde_json::Map<String, serde_json::Value> = (0..12)
-        .map(|i| {
-            (
-                format!("stack-{i:02}"),
-                serde_json::json!({"__type": "AccessDeniedException"}),
-            )
-        })
-        .collect();
-    let scenario = serde_json::json!({"ticks": [tick]}).to_string();
-    let (endpoint, source) = endpoint(
-        &scenario,
-        LoopbackOptions {
-            latency: Duration::from_millis(50),
-            stacks_per_link: 1,
-            ..LoopbackOptions::default()
-        },
-    )
-    .await;
+    let expected: Vec<String> = (0..12).map(|i| format!("stack-{i:02}")).collect();
+    let one_stack_links = LoopbackOptions {
+        stacks_per_link: 1,
+        ..LoopbackOptions::default()
+    };
+    let (endpoint, source) = denied_stacks_at_50_ms(&expected, one_stack_links).await;
     let mut found: Vec<String> = source
         .discover()
         .map(|found| match found {
@@ -244,7 +237,6 @@ async fn discovery_lists_a_few_repository_links_at_once() {
         .collect()
         .await;
     found.sort();
-    let expected: Vec<String> = (0..12).map(|i| format!("stack-{i:02}")).collect();
     assert_eq!(found, expected);
     assert_eq!(
         endpoint.calls("ListSyncConfigurations"),
