@@ -14,8 +14,8 @@ use std::collections::HashSet;
 use aws_sdk_codeconnections::Client;
 use aws_sdk_codeconnections::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_codeconnections::types::{self as sdk, SyncConfigurationType};
-use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
 
 use super::{Discovered, SourceError, SourceErrorKind, StatusSource};
 use crate::domain::{
@@ -55,18 +55,16 @@ impl CodeConnectionsSource {
         }
     }
 
-    /// The stacks of one repository link, every page.
-    async fn link_stacks(&self, link: &str) -> Result<Vec<StackRef>, SourceError> {
-        let mut stacks = Vec::new();
-        let mut token = None;
-        loop {
-            let (page, next) = self.sync_configurations(link, token).await?;
-            stacks.extend(page);
-            token = next;
-            if token.is_none() {
-                return Ok(stacks);
-            }
-        }
+    /// The stacks of one repository link, page by page.
+    fn link_pages(
+        &self,
+        link: String,
+    ) -> impl futures_util::Stream<Item = Result<Vec<StackRef>, SourceError>> + Send + 'static {
+        let source = self.clone();
+        pages(move |token| {
+            let (source, link) = (source.clone(), link.clone());
+            async move { source.sync_configurations(&link, token).await }
+        })
     }
 
     /// One page of `ListSyncConfigurations`.
@@ -126,36 +124,30 @@ impl CodeConnectionsSource {
     /// [`Discovered::Failure`] after the stacks already found.
     pub fn walk(self) -> BoxStream<'static, Discovered> {
         let scope = self.scope();
-        let links = pages(move |token| {
-            let source = self.clone();
-            async move {
-                let (links, next) = source.repository_links(token).await?;
-                let stacks = links.into_iter().map(move |link| {
-                    let source = source.clone();
-                    pages(move |token| {
-                        let (source, link) = (source.clone(), link.clone());
-                        async move { source.sync_configurations(&link, token).await }
-                    })
-                    .boxed()
-                });
-                Ok((stacks, next))
-            }
+        let source = self.clone();
+        let link_pages = pages(move |token| {
+            let source = source.clone();
+            async move { source.repository_links(token).await }
         });
-        let configurations = links
-            .flat_map(|page| match page {
-                Ok(links) => futures_util::stream::iter(links).left_stream(),
-                Err(error) => futures_util::stream::once(std::future::ready(
-                    futures_util::stream::once(std::future::ready(Err(error))).boxed(),
-                ))
-                .right_stream(),
+        // Each link's pages as a stream of their own; a failed page of links as a stream
+        // of that one error.
+        let configurations = link_pages
+            .flat_map(move |page| {
+                let streams: Vec<BoxStream<'static, _>> = match page {
+                    Ok(links) => links
+                        .into_iter()
+                        .map(|link| self.link_pages(link).boxed())
+                        .collect(),
+                    Err(error) => vec![futures_util::stream::iter([Err(error)]).boxed()],
+                };
+                futures_util::stream::iter(streams)
             })
             .flatten_unordered(LINKS_AT_ONCE);
-        let mut seen = HashSet::new();
-        let mut failed = false;
+        // (stacks already found, whether a call failed): after a failure, nothing more.
         configurations
-            .scan((), move |(), page| {
+            .scan((HashSet::new(), false), move |(seen, failed), page| {
                 let found = match page {
-                    _ if failed => None,
+                    _ if *failed => None,
                     Ok(stacks) => Some(
                         stacks
                             .into_iter()
@@ -164,7 +156,7 @@ impl CodeConnectionsSource {
                             .collect::<Vec<_>>(),
                     ),
                     Err(error) => {
-                        failed = true;
+                        *failed = true;
                         Some(vec![Discovered::Failure {
                             scope: scope.clone(),
                             error,
@@ -268,7 +260,8 @@ impl StatusSource for CodeConnectionsSource {
         _location: Option<&Location>,
         link: &str,
     ) -> Result<Vec<StackRef>, SourceError> {
-        self.link_stacks(link).await
+        let pages: Vec<Vec<StackRef>> = self.link_pages(link.to_owned()).try_collect().await?;
+        Ok(pages.concat())
     }
 }
 
