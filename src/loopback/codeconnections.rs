@@ -115,8 +115,6 @@ struct Shared {
     calls: Mutex<HashMap<String, usize>>,
     /// Calls per account, Region and operation.
     scope_calls: Mutex<HashMap<(String, String, String), usize>>,
-    in_flight: AtomicUsize,
-    max_in_flight: AtomicUsize,
     /// Per operation: requests being answered now, and the most at one moment.
     operation_in_flight: Mutex<HashMap<String, (usize, usize)>>,
     /// The client connections requests came over.
@@ -176,8 +174,6 @@ impl LoopbackCodeConnections {
             options,
             calls: Mutex::new(HashMap::new()),
             scope_calls: Mutex::new(HashMap::new()),
-            in_flight: AtomicUsize::new(0),
-            max_in_flight: AtomicUsize::new(0),
             operation_in_flight: Mutex::new(HashMap::new()),
             peers: Mutex::new(std::collections::HashSet::new()),
             last_request: Mutex::new(None),
@@ -245,11 +241,6 @@ impl LoopbackCodeConnections {
                     .unwrap_or(0)
             })
             .unwrap_or(0)
-    }
-
-    /// The most requests that were being answered at the same moment.
-    pub fn max_in_flight(&self) -> usize {
-        self.shared.max_in_flight.load(Ordering::SeqCst)
     }
 
     /// The most requests of one operation that were being answered at the same moment.
@@ -413,8 +404,6 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
     {
         *calls.entry(format!("{operation} {resource}")).or_default() += 1;
     }
-    let in_flight = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    shared.max_in_flight.fetch_max(in_flight, Ordering::SeqCst);
     if let Ok(mut counts) = shared.operation_in_flight.lock() {
         let (now, max) = counts.entry(operation.to_owned()).or_default();
         *now += 1;
@@ -423,7 +412,6 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
     if !shared.options.latency.is_zero() {
         tokio::time::sleep(shared.options.latency).await;
     }
-    shared.in_flight.fetch_sub(1, Ordering::SeqCst);
     if let Ok(mut counts) = shared.operation_in_flight.lock()
         && let Some((now, _)) = counts.get_mut(&operation)
     {
