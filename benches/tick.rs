@@ -104,6 +104,13 @@ fn discovery_pages(stacks: usize) -> usize {
     links.div_ceil(PAGE_SIZE).max(1) + links * per_link
 }
 
+/// The binary to measure: this build's, or another one to compare the two in the same run
+/// of the bench (`SYNC_NOTIFIER_BENCH_BINARY`, CONTRIBUTING.md).
+fn binary() -> std::ffi::OsString {
+    std::env::var_os("SYNC_NOTIFIER_BENCH_BINARY")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_sync-notifier").into())
+}
+
 /// What this harness allows at best: the same `GetResourceSyncStatus` calls, through the
 /// same SDK client and endpoint, `CONCURRENCY` in flight on one thread as in the function,
 /// and nothing else (no discovery, no state, no decisions). Median of `rounds`. The gap
@@ -169,10 +176,7 @@ async fn lambda_tick(
     )
     .unwrap();
 
-    // Another build, to compare two in the same run of the bench (CONTRIBUTING.md).
-    let binary = std::env::var_os("SYNC_NOTIFIER_BENCH_BINARY")
-        .unwrap_or_else(|| env!("CARGO_BIN_EXE_sync-notifier").into());
-    let mut command = Command::new(binary);
+    let mut command = Command::new(binary());
     runtime.lambda_environment(&mut command);
     if let Some(dynamodb) = dynamodb {
         command
@@ -348,10 +352,7 @@ async fn local_store_baselines(sizes: &[usize]) {
     for &stacks in sizes {
         let codeconnections = loopback(stacks, 0, Duration::ZERO).await;
         let dir = tempfile::tempdir().unwrap();
-        // Another build, to compare two in the same run of the bench (CONTRIBUTING.md).
-        let binary = std::env::var_os("SYNC_NOTIFIER_BENCH_BINARY")
-            .unwrap_or_else(|| env!("CARGO_BIN_EXE_sync-notifier").into());
-        let mut command = Command::new(binary);
+        let mut command = Command::new(binary());
         command
             .env_clear()
             .env("AWS_REGION", "us-east-1")

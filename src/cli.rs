@@ -262,6 +262,11 @@ pub async fn serve_scenario(
     Ok(())
 }
 
+/// "1 delivery", "3 deliveries".
+fn counted(count: usize, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
+}
+
 /// Stack names for one line: the first few, then how many more.
 fn named(names: &[ResourceName]) -> String {
     const SHOWN: usize = 5;
@@ -504,8 +509,8 @@ pub fn recap(summary: &Summary) -> String {
         text.push_str(", nothing changed");
     } else if told > 0 {
         text.push_str(&format!(
-            ", {told} notification{}",
-            if told == 1 { "" } else { "s" }
+            ", {}",
+            counted(told, "notification", "notifications")
         ));
     }
     text.push('\n');
@@ -531,28 +536,21 @@ pub fn recap(summary: &Summary) -> String {
         ));
     }
     if summary.deliveries.retrying > 0 {
-        let count = summary.deliveries.retrying;
         text.push_str(&format!(
-            "   ↻ {count} {} failed and will be retried\n",
-            if count == 1 { "delivery" } else { "deliveries" }
+            "   ↻ {} failed and will be retried\n",
+            counted(summary.deliveries.retrying, "delivery", "deliveries")
         ));
     }
     if summary.deliveries.refused > 0 {
-        let count = summary.deliveries.refused;
         text.push_str(&format!(
-            "   ✗ {count} {} refused for good by a destination (the reason is logged above)\n",
-            if count == 1 { "delivery" } else { "deliveries" }
+            "   ✗ {} refused for good by a destination (the reason is logged above)\n",
+            counted(summary.deliveries.refused, "delivery", "deliveries")
         ));
     }
     if summary.deliveries.expired > 0 {
-        let count = summary.deliveries.expired;
         text.push_str(&format!(
-            "   ✗ {count} {} dropped after RETENTION_HOURS without delivery\n",
-            if count == 1 {
-                "notification"
-            } else {
-                "notifications"
-            }
+            "   ✗ {} dropped after RETENTION_HOURS without delivery\n",
+            counted(summary.deliveries.expired, "notification", "notifications")
         ));
     }
     for paused in &summary.paused {

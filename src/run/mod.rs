@@ -301,12 +301,14 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
                 durable: destination.is_durable(),
             })
             .collect();
+        // Status calls allowed in flight at once.
+        let slots = self.settings.fetch_concurrency.max(1);
         let state = TickState {
             now,
             owner: format!("{:016x}-{tick_number}", self.process_tag),
             deadline: tick.deadline,
             sweep,
-            permits: Semaphore::new(self.settings.fetch_concurrency.max(1)),
+            permits: Semaphore::new(slots),
             waiting: feed::Waiting::default(),
             gates: OnceCell::new(),
             summary: Mutex::new(Summary::default()),
@@ -361,7 +363,6 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
                 }
             }
         };
-        let slots = self.settings.fetch_concurrency.max(1);
         let checks = feed::batches(discovered, &state.waiting, slots)
             .map(|batch| self.batch(&state, batch))
             .buffer_unordered(BATCHES_IN_FLIGHT)
