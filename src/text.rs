@@ -121,6 +121,11 @@ pub fn fit_lines(heading: &str, lines: &[String], total: usize, limit: usize) ->
 /// `text` cut to at most `limit` characters, plainly (no "…"): for values cut at the
 /// length an API model allows.
 pub fn truncate_chars(text: &str, limit: usize) -> String {
+    // No longer in bytes than the limit, so no longer in characters: the common case,
+    // and it needs no walk over the text.
+    if text.len() <= limit {
+        return text.to_owned();
+    }
     match text.char_indices().nth(limit) {
         Some((index, _)) => text[..index].to_owned(),
         None => text.to_owned(),

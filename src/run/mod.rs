@@ -466,13 +466,17 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
     async fn batch(&self, state: &TickState<'_>, stacks: Vec<StackRef>) {
         let keys: Vec<String> = stacks.iter().map(StackRef::key).collect();
         lock(&state.in_flight).extend(stacks.iter().cloned());
+        // Each status call's future (the SDK's, some 20 KB) is boxed when its slot is
+        // free, so the batch's waiting stacks hold a few bytes each, not a call's state.
         let mut fetches: FuturesUnordered<_> = stacks
             .into_iter()
             .map(|stack| async move {
                 let permit = state.permits.acquire().await;
                 state.waiting.started();
                 let status = match permit {
-                    Ok(_permit) if !state.near_deadline() => Some(self.source.fetch(&stack).await),
+                    Ok(_permit) if !state.near_deadline() => {
+                        Some(Box::pin(self.source.fetch(&stack)).await)
+                    }
                     _ => None,
                 };
                 (stack, status)
@@ -517,7 +521,7 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
             async move {
                 let outcome = match status {
                     Some(status) if !state.near_deadline() => {
-                        self.process(state, &stack, status, record).await
+                        Box::pin(self.process(state, &stack, status, record)).await
                     }
                     _ => Outcome {
                         deferred: Some(
@@ -699,12 +703,9 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
         outcome: &mut Outcome,
     ) -> Option<(ResourceRecord, Vec<Pending>, u64)> {
         let mut record = absorbed.record;
-        // Rather than lose what does not fit the store: deliver it now, keep less.
-        let overflow = ledger::fit(&mut record, |record| self.store.fits(record));
-        for item in &overflow {
-            tracing::error!(resource = %stack, notification_id = %item.notification.id, "the stack's record is over the store's size limit: this notification is delivered in this run only, never retried");
-        }
-        if record.pending.is_empty() && overflow.is_empty() {
+        // Nothing to deliver, so nothing that could overflow: only a change is written (and
+        // the steady tick, where nothing changed, encodes no record to measure it).
+        if record.pending.is_empty() {
             record.lease = None;
             if previous != Some(&record) {
                 match self.store.save(&stack.key(), version, &record).await {
@@ -716,6 +717,11 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
                 }
             }
             return None;
+        }
+        // Rather than lose what does not fit the store: deliver it now, keep less.
+        let overflow = ledger::fit(&mut record, |record| self.store.fits(record));
+        for item in &overflow {
+            tracing::error!(resource = %stack, notification_id = %item.notification.id, "the stack's record is over the store's size limit: this notification is delivered in this run only, never retried");
         }
         let claimed = match ledger::claim(
             &record,

@@ -275,13 +275,14 @@ fn malformed(message: &str) -> SourceError {
 }
 
 /// A timestamp of the answer, checked: the SDK gives epoch 0 for a missing one, and a
-/// number past year 9999 cannot be written as a date.
+/// number past year 9999 cannot be written as a date. `field` names it in the error and is
+/// built only then: this runs for every event of every stack on every tick.
 fn timestamp(
     time: &aws_sdk_codeconnections::primitives::DateTime,
-    field: &str,
+    field: impl FnOnce() -> String,
 ) -> Result<Timestamp, SourceError> {
     if time.secs() == 0 && time.subsec_nanos() == 0 {
-        return Err(malformed(&format!("{field} is missing")));
+        return Err(malformed(&format!("{} is missing", field())));
     }
     let at = Timestamp::from_millis(
         time.secs()
@@ -290,7 +291,8 @@ fn timestamp(
     );
     if at < Timestamp::from_millis(0) || !at.is_writable() {
         return Err(malformed(&format!(
-            "{field} is {} seconds since 1970, not a date between 1970 and 9999",
+            "{} is {} seconds since 1970, not a date between 1970 and 9999",
+            field(),
             time.secs()
         )));
     }
@@ -304,7 +306,7 @@ fn to_attempt(attempt: &sdk::ResourceSyncAttempt, field: &str) -> Result<SyncAtt
             .map(to_revision)
             .ok_or_else(|| malformed(&format!("{field}.{name} is missing")))
     };
-    let started_at = timestamp(attempt.started_at(), &format!("{field}.StartedAt"))?;
+    let started_at = timestamp(attempt.started_at(), || format!("{field}.StartedAt"))?;
     if attempt.status().as_str() == "no value was set" {
         return Err(malformed(&format!("{field}.Status is missing")));
     }
@@ -316,7 +318,7 @@ fn to_attempt(attempt: &sdk::ResourceSyncAttempt, field: &str) -> Result<SyncAtt
             Ok(SyncEvent {
                 event: clip(event.event(), 4096),
                 event_type: clip(event.r#type(), 128),
-                time: timestamp(event.time(), &format!("{field}.Events[{index}].Time"))?,
+                time: timestamp(event.time(), || format!("{field}.Events[{index}].Time"))?,
                 external_id: event.external_id().map(|id| clip(id, 2048)),
             })
         })
@@ -365,7 +367,7 @@ fn to_blocker(blocker: &sdk::SyncBlocker, index: usize) -> Result<Blocker, Sourc
         blocker_type: clip(blocker.r#type().as_str(), 64),
         status,
         created_reason: clip(blocker.created_reason(), 1024),
-        created_at: timestamp(blocker.created_at(), &format!("{field}.CreatedAt"))?,
+        created_at: timestamp(blocker.created_at(), || format!("{field}.CreatedAt"))?,
         contexts: blocker
             .contexts()
             .iter()
@@ -375,7 +377,7 @@ fn to_blocker(blocker: &sdk::SyncBlocker, index: usize) -> Result<Blocker, Sourc
         resolved_reason: blocker.resolved_reason().map(|reason| clip(reason, 250)),
         resolved_at: blocker
             .resolved_at()
-            .map(|at| timestamp(at, &format!("{field}.ResolvedAt")))
+            .map(|at| timestamp(at, || format!("{field}.ResolvedAt")))
             .transpose()?,
     })
 }
