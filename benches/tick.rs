@@ -121,35 +121,47 @@ fn binary() -> std::ffi::OsString {
 fn bare_client(endpoint: &str, stacks: usize, rounds: usize) -> Duration {
     use aws_sdk_codeconnections::types::SyncConfigurationType;
     let endpoint = endpoint.to_owned();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let client = loopback_client(&endpoint);
-            let mut walls = Vec::new();
-            for _ in 0..rounds {
-                let started = Instant::now();
-                futures_util::stream::iter(0..stacks)
-                    .map(|i| {
-                        let call = client
-                            .get_resource_sync_status()
-                            .resource_name(format!("stack-{i:05}"))
-                            .sync_type(SyncConfigurationType::CfnStackSync);
-                        async move { call.send().await.unwrap() }
-                    })
-                    .buffer_unordered(CONCURRENCY)
-                    .for_each(|_| std::future::ready(()))
-                    .await;
-                walls.push(started.elapsed());
-            }
-            walls.sort();
-            walls[walls.len() / 2]
-        })
+    on_own_thread(move || async move {
+        let client = loopback_client(&endpoint);
+        let mut walls = Vec::new();
+        for _ in 0..rounds {
+            let started = Instant::now();
+            futures_util::stream::iter(0..stacks)
+                .map(|i| {
+                    let call = client
+                        .get_resource_sync_status()
+                        .resource_name(format!("stack-{i:05}"))
+                        .sync_type(SyncConfigurationType::CfnStackSync);
+                    async move { call.send().await.unwrap() }
+                })
+                .buffer_unordered(CONCURRENCY)
+                .for_each(|_| std::future::ready(()))
+                .await;
+            walls.push(started.elapsed());
+        }
+        walls.sort();
+        walls[walls.len() / 2]
     })
     .join()
     .unwrap()
+}
+
+/// Runs `work` on a thread of its own, in a single-threaded runtime: what it does neither
+/// waits for the bench's other tasks nor delays them.
+fn on_own_thread<Fut>(
+    work: impl FnOnce() -> Fut + Send + 'static,
+) -> std::thread::JoinHandle<Fut::Output>
+where
+    Fut: std::future::Future,
+    Fut::Output: Send + 'static,
+{
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(work())
+    })
 }
 
 /// Every call the loopback endpoint answered, by operation.
@@ -511,15 +523,9 @@ impl LocalDynamo {
         // The DynamoDB stand-in gets a thread of its own: on the thread that answers the
         // status calls, each BatchGetItem it serves would delay the answers due meanwhile.
         let (ready, started) = tokio::sync::oneshot::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                ready.send(serve_dynamodb().await).ok();
-                std::future::pending::<()>().await
-            })
+        on_own_thread(move || async move {
+            ready.send(serve_dynamodb().await).ok();
+            std::future::pending::<()>().await
         });
         let (endpoint, calls) = started.await.unwrap();
 
