@@ -10,14 +10,23 @@
 //!   instead of waiting for a hundred (a hundred repository links of one stack each
 //!   would otherwise mean a hundred discovery calls before the first status call);
 //! - the last stacks, when discovery has ended.
+//!
+//! A warm tick does not wait for discovery's first answers at all: the first stacks the
+//! previous tick found are guessed to be there still, and their status calls start at
+//! once ([`Unconfirmed`]). Discovery takes two round trips before it names a stack
+//! (`ListRepositoryLinks`, then `ListSyncConfigurations`), time in which every status
+//! call slot would otherwise sit idle.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::Poll;
 
 use futures_util::Stream;
+use tokio::sync::Notify;
 use tokio::sync::mpsc::Receiver;
 
-use super::BATCH;
+use super::{BATCH, lock};
 use crate::domain::StackRef;
 
 /// Stacks handed to the pipeline that have not started their status call yet: a batch
@@ -30,12 +39,79 @@ impl Waiting {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
 
-    fn added(&self, count: usize) {
+    pub(super) fn added(&self, count: usize) {
         self.0.fetch_add(count, Ordering::Relaxed);
     }
 
     fn count(&self) -> usize {
         self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Stacks a tick started on before discovery found them again: each one, once its status
+/// and record are in, waits until discovery names it ([`Unconfirmed::confirmed`]), and
+/// is dropped unchecked if discovery ends without it. So a guess decides nothing: a stack
+/// whose sync configuration was deleted is never checked, exactly as without the guess.
+#[derive(Debug, Default)]
+pub(super) struct Unconfirmed {
+    stacks: Mutex<HashSet<StackRef>>,
+    /// How many are still unconfirmed: the common case (none) takes no lock.
+    count: AtomicUsize,
+    /// Discovery has ended: whatever is still unconfirmed is gone.
+    ended: AtomicBool,
+    changed: Notify,
+}
+
+impl Unconfirmed {
+    pub(super) fn new(stacks: impl IntoIterator<Item = StackRef>) -> Unconfirmed {
+        let stacks: HashSet<StackRef> = stacks.into_iter().collect();
+        Unconfirmed {
+            count: AtomicUsize::new(stacks.len()),
+            stacks: Mutex::new(stacks),
+            ..Unconfirmed::default()
+        }
+    }
+
+    /// Discovery found `stack`. True when it was guessed, so it is already on its way.
+    pub(super) fn confirm(&self, stack: &StackRef) -> bool {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        let removed = lock(&self.stacks).remove(stack);
+        if removed {
+            self.count.fetch_sub(1, Ordering::AcqRel);
+            self.changed.notify_waiters();
+        }
+        removed
+    }
+
+    /// Discovery has ended (every page, or its first failure).
+    pub(super) fn end(&self) {
+        self.ended.store(true, Ordering::Release);
+        self.changed.notify_waiters();
+    }
+
+    /// Whether `stack` was guessed and discovery has not named it (yet).
+    pub(super) fn holds(&self, stack: &StackRef) -> bool {
+        self.count.load(Ordering::Acquire) > 0 && lock(&self.stacks).contains(stack)
+    }
+
+    /// Whether `stack` may be checked: at once if it was never guessed or is confirmed;
+    /// a guess waits for discovery to name it (true) or to end without it (false).
+    pub(super) async fn confirmed(&self, stack: &StackRef) -> bool {
+        loop {
+            // Registered before looking, so a confirmation in between is not missed.
+            let changed = self.changed.notified();
+            let mut changed = std::pin::pin!(changed);
+            changed.as_mut().enable();
+            if !self.holds(stack) {
+                return true;
+            }
+            if self.ended.load(Ordering::Acquire) {
+                return false;
+            }
+            changed.await;
+        }
     }
 }
 
@@ -145,6 +221,40 @@ mod tests {
         drop(sender);
         let sizes: Vec<usize> = batches.by_ref().map(|batch| batch.len()).collect().await;
         assert_eq!(sizes, [100, 100, 50]);
+    }
+
+    #[tokio::test]
+    async fn a_guess_waits_for_discovery_to_name_it() {
+        let unconfirmed = Unconfirmed::new(stacks(0..2));
+        let guess = stacks(0..1).remove(0);
+        let mut waiting = std::pin::pin!(unconfirmed.confirmed(&guess));
+        assert!(waiting.as_mut().now_or_never().is_none(), "not named yet");
+        assert!(
+            !unconfirmed.confirm(&stacks(5..6).remove(0)),
+            "never guessed"
+        );
+        assert!(
+            waiting.as_mut().now_or_never().is_none(),
+            "another stack named"
+        );
+        assert!(unconfirmed.confirm(&guess));
+        assert!(waiting.await);
+        assert!(!unconfirmed.confirm(&guess), "named once");
+        // A stack that was never guessed goes at once.
+        assert!(unconfirmed.confirmed(&stacks(7..8).remove(0)).await);
+    }
+
+    #[tokio::test]
+    async fn a_guess_discovery_ends_without_is_dropped() {
+        let unconfirmed = Unconfirmed::new(stacks(0..2));
+        let gone = stacks(1..2).remove(0);
+        let mut waiting = std::pin::pin!(unconfirmed.confirmed(&gone));
+        assert!(waiting.as_mut().now_or_never().is_none());
+        assert!(unconfirmed.confirm(&stacks(0..1).remove(0)));
+        assert!(waiting.as_mut().now_or_never().is_none(), "still a guess");
+        unconfirmed.end();
+        assert!(!waiting.await);
+        assert!(unconfirmed.holds(&gone));
     }
 
     #[tokio::test]

@@ -144,6 +144,9 @@ pub struct Runner<S, T> {
     deferred: Mutex<Vec<StackRef>>,
     /// When this process last swept blockers: the next sweep covers the time since.
     last_sweep: Mutex<Option<Timestamp>>,
+    /// The first [`BATCH`] stacks the last discovery found, in its order: the next one
+    /// starts on them before discovery answers (see `feed.rs`).
+    first_found: Mutex<Vec<StackRef>>,
 }
 
 /// One tick's shared state.
@@ -155,6 +158,8 @@ struct TickState<'t> {
     permits: Semaphore,
     /// Stacks handed to the pipeline that wait for a status-call slot.
     waiting: feed::Waiting,
+    /// Stacks started on before discovery named them.
+    unconfirmed: feed::Unconfirmed,
     gates: OnceCell<HashMap<String, Gate>>,
     summary: Mutex<Summary>,
     /// Stacks being worked on, for the deadline to defer.
@@ -236,6 +241,7 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
             ticks: AtomicU64::new(0),
             deferred: Mutex::new(Vec::new()),
             last_sweep: Mutex::new(None),
+            first_found: Mutex::new(Vec::new()),
         }
     }
 
@@ -303,6 +309,23 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
             .collect();
         // Status calls allowed in flight at once.
         let slots = self.settings.fetch_concurrency.max(1);
+        // Stacks the last tick left unfinished come first, so none starves.
+        let first: Vec<StackRef> = if watched {
+            std::mem::take(&mut *lock(&self.deferred))
+        } else {
+            Vec::new()
+        };
+        let discovering = watched && matches!(self.settings.watch, Watch::Discover);
+        // A warm tick guesses that the first stacks found last time are still there.
+        let mut seen: HashSet<StackRef> = first.iter().cloned().collect();
+        let guessed: Vec<StackRef> = if discovering {
+            std::mem::take(&mut *lock(&self.first_found))
+                .into_iter()
+                .filter(|stack| seen.insert(stack.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let state = TickState {
             now,
             owner: format!("{:016x}-{tick_number}", self.process_tag),
@@ -310,6 +333,7 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
             sweep,
             permits: Semaphore::new(slots),
             waiting: feed::Waiting::default(),
+            unconfirmed: feed::Unconfirmed::new(guessed.iter().cloned()),
             gates: OnceCell::new(),
             summary: Mutex::new(Summary::default()),
             in_flight: Mutex::new(HashSet::new()),
@@ -318,12 +342,6 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
             recipients: &recipients,
         };
 
-        // Stacks the last tick left unfinished come first, so none starves.
-        let first: Vec<StackRef> = if watched {
-            std::mem::take(&mut *lock(&self.deferred))
-        } else {
-            Vec::new()
-        };
         let stacks: BoxStream<'_, Discovered> = match tick.scope {
             Scope::Stacks(stacks) => {
                 futures_util::stream::iter(stacks.into_iter().map(Discovered::Stack)).boxed()
@@ -336,14 +354,28 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
                         .map(|name| Discovered::Stack(StackRef::local(name))),
                 )
                 .boxed(),
-                Watch::Discover => self.source.discover(),
+                Watch::Discover => {
+                    let mut remembered = 0;
+                    self.source
+                        .discover()
+                        .inspect(move |found| {
+                            if let Discovered::Stack(stack) = found
+                                && remembered < BATCH
+                            {
+                                remembered += 1;
+                                lock(&self.first_found).push(stack.clone());
+                            }
+                        })
+                        .boxed()
+                }
             },
         };
-        let mut seen = HashSet::new();
         let stacks = futures_util::stream::iter(first.into_iter().map(Discovered::Stack))
             .chain(stacks)
             .filter_map(|found| {
                 let keep = match found {
+                    // A guess discovery names is already on its way.
+                    Discovered::Stack(stack) if state.unconfirmed.confirm(&stack) => None,
                     // A stack named twice in one tick is checked once.
                     Discovered::Stack(stack) => seen.insert(stack.clone()).then_some(stack),
                     Discovered::Failure { scope, error } => {
@@ -355,19 +387,29 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
             });
         // Discovery runs ahead into a bounded queue; the pipeline cuts batches from it.
         let (queue, discovered) = tokio::sync::mpsc::channel(BATCH * BATCHES_IN_FLIGHT);
-        let discovery = async move {
+        let discovery = async {
             futures_util::pin_mut!(stacks);
             while let Some(stack) = stacks.next().await {
                 if queue.send(stack).await.is_err() {
                     break;
                 }
             }
+            drop(queue);
+            state.unconfirmed.end();
         };
         let checks = feed::batches(discovered, &state.waiting, slots)
             .map(|batch| self.batch(&state, batch))
             .buffer_unordered(BATCHES_IN_FLIGHT)
             .for_each(|()| std::future::ready(()));
-        let pipeline = futures_util::future::join(discovery, checks).map(|_| ());
+        // The guesses are a batch of their own beside the feed's: however late discovery
+        // names them, they never hold up the batches that let it go on.
+        state.waiting.added(guessed.len());
+        let guesses = async {
+            if !guessed.is_empty() {
+                self.batch(&state, guessed).await;
+            }
+        };
+        let pipeline = futures_util::future::join3(discovery, checks, guesses).map(|_| ());
 
         let finished = match tick.deadline {
             None => {
@@ -382,7 +424,11 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
             },
         };
 
-        let abandoned: Vec<StackRef> = lock(&state.in_flight).drain().collect();
+        // A guess discovery never named is not the next tick's to finish.
+        let abandoned: Vec<StackRef> = lock(&state.in_flight)
+            .drain()
+            .filter(|stack| !state.unconfirmed.holds(stack))
+            .collect();
         {
             let mut summary = lock(&state.summary);
             for stack in &abandoned {
@@ -519,6 +565,11 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
         let mut start = |stack: StackRef, status: Option<Result<ResourceStatus, SourceError>>| {
             let record = loaded.remove(&stack.key()).unwrap_or(Loaded::Missing);
             async move {
+                if !state.unconfirmed.confirmed(&stack).await {
+                    // A guess discovery did not find: not watched (any more), not checked.
+                    state.record(&stack, Outcome::default());
+                    return;
+                }
                 let outcome = match status {
                     Some(status) if !state.near_deadline() => {
                         Box::pin(self.process(state, &stack, status, record)).await

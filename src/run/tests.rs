@@ -73,3 +73,229 @@ async fn status_calls_start_with_the_first_discovery_page() {
     assert_eq!(runner.source().calls.load(Ordering::SeqCst), 2);
     assert_eq!(summary.failure_count, 2, "{summary:?}");
 }
+
+/// A fleet of stacks whose discovery a test holds back, fails or lets answer, whose
+/// stacks can be changed or deleted between ticks, and which notes each status call.
+#[derive(Default)]
+struct Fleet {
+    /// The configured stacks and their statuses, in discovery's order.
+    stacks: std::sync::Mutex<Vec<(StackRef, ResourceStatus)>>,
+    discovery: std::sync::Mutex<Discovery>,
+    asked: std::sync::Mutex<Vec<StackRef>>,
+    status_call: Notify,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+enum Discovery {
+    #[default]
+    Answers,
+    /// Answers once this many status calls were made.
+    AfterStatusCalls(usize),
+    Fails,
+    /// Never answers.
+    Hangs,
+}
+
+impl Fleet {
+    fn with(stacks: &[(&str, ResourceStatus)]) -> Fleet {
+        let fleet = Fleet::default();
+        fleet.set(stacks);
+        fleet
+    }
+
+    fn set(&self, stacks: &[(&str, ResourceStatus)]) {
+        *self.stacks.lock().unwrap() = stacks
+            .iter()
+            .map(|(name, status)| (stack(name), status.clone()))
+            .collect();
+    }
+
+    fn next_tick(&self, discovery: Discovery) {
+        *self.discovery.lock().unwrap() = discovery;
+        self.asked.lock().unwrap().clear();
+    }
+
+    fn asked(&self) -> Vec<StackRef> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+impl StatusSource for Fleet {
+    async fn fetch(&self, stack: &StackRef) -> Result<ResourceStatus, SourceError> {
+        self.asked.lock().unwrap().push(stack.clone());
+        self.status_call.notify_one();
+        let stacks = self.stacks.lock().unwrap();
+        match stacks.iter().find(|(known, _)| known == stack) {
+            Some((_, status)) => Ok(status.clone()),
+            None => Err(SourceError::new(
+                SourceErrorKind::NotFound,
+                "no sync configuration",
+            )),
+        }
+    }
+
+    async fn blockers(&self, _stack: &StackRef) -> Result<Vec<Blocker>, SourceError> {
+        Ok(Vec::new())
+    }
+
+    fn discover(&self) -> BoxStream<'_, Discovered> {
+        let discovery = *self.discovery.lock().unwrap();
+        futures_util::stream::once(async move {
+            match discovery {
+                Discovery::Answers => {}
+                Discovery::AfterStatusCalls(calls) => {
+                    while self.asked.lock().unwrap().len() < calls {
+                        self.status_call.notified().await;
+                    }
+                }
+                Discovery::Fails => {
+                    return vec![Discovered::Failure {
+                        scope: "this account".into(),
+                        error: SourceError::new(SourceErrorKind::Throttled, "slow down"),
+                    }];
+                }
+                Discovery::Hangs => std::future::pending().await,
+            }
+            let stacks = self.stacks.lock().unwrap();
+            stacks
+                .iter()
+                .map(|(stack, _)| Discovered::Stack(stack.clone()))
+                .collect()
+        })
+        .flat_map(futures_util::stream::iter)
+        .boxed()
+    }
+
+    async fn stacks_of_link(
+        &self,
+        _location: Option<&Location>,
+        _link: &str,
+    ) -> Result<Vec<StackRef>, SourceError> {
+        Ok(Vec::new())
+    }
+}
+
+/// Attempt `n` of a stack, started at minute `n`, deploying commit `sha-n`.
+fn attempt(n: i64, status: crate::domain::SyncStatus) -> crate::domain::SyncAttempt {
+    let revision = |sha: String| crate::domain::Revision {
+        provider_type: "GitHub".into(),
+        owner_id: "example".into(),
+        repository_name: "infra".into(),
+        branch: "main".into(),
+        directory: "stack.yaml".into(),
+        sha,
+    };
+    crate::domain::SyncAttempt {
+        started_at: crate::domain::Timestamp::from_millis(1_795_680_000_000 + n * 60_000),
+        status,
+        target: "stack".into(),
+        initial_revision: revision(format!("sha-{}", n - 1)),
+        target_revision: revision(format!("sha-{n}")),
+        events: Vec::new(),
+        events_omitted: 0,
+    }
+}
+
+fn succeeded(n: i64) -> ResourceStatus {
+    let latest = attempt(n, crate::domain::SyncStatus::Succeeded);
+    ResourceStatus {
+        desired_state: Some(latest.target_revision.clone()),
+        latest_successful_sync: Some(latest.clone()),
+        latest_sync: latest,
+    }
+}
+
+fn failed(n: i64) -> ResourceStatus {
+    ResourceStatus {
+        latest_sync: attempt(n, crate::domain::SyncStatus::Failed),
+        ..succeeded(n - 1)
+    }
+}
+
+fn runner(fleet: Fleet) -> Runner<Fleet, LocalStore> {
+    let config = crate::config::Config::from_lookup(|_| None).unwrap();
+    Runner::new(
+        fleet,
+        LocalStore::in_memory(),
+        Vec::new(),
+        RunSettings::from(&config),
+    )
+}
+
+async fn tick(runner: &Runner<Fleet, LocalStore>) -> super::Summary {
+    tokio::time::timeout(Duration::from_secs(10), runner.run(Tick::watched()))
+        .await
+        .expect("the tick did not finish")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_warm_tick_asks_for_the_stacks_found_last_time_before_discovery_answers() {
+    let runner = runner(Fleet::with(&[("a", succeeded(1)), ("b", succeeded(1))]));
+    assert_eq!(tick(&runner).await.baselines, 2);
+    // Discovery answers only once both status calls were made: a tick that waited for
+    // it would never finish.
+    runner.source().next_tick(Discovery::AfterStatusCalls(2));
+    let summary = tick(&runner).await;
+    assert_eq!(summary.resources_checked, 2, "{summary:?}");
+    assert_eq!(summary.failure_count, 0, "{summary:?}");
+}
+
+#[tokio::test]
+async fn a_stack_discovery_no_longer_finds_is_not_checked_though_it_was_guessed() {
+    let runner = runner(Fleet::with(&[("a", succeeded(1)), ("b", succeeded(1))]));
+    tick(&runner).await;
+    // b's sync configuration is deleted: its status call now finds nothing, which a check
+    // would report as a failure and a vanished stack.
+    runner.source().set(&[("a", succeeded(1))]);
+    runner.source().next_tick(Discovery::AfterStatusCalls(2));
+    let summary = tick(&runner).await;
+    assert!(
+        runner.source().asked().contains(&stack("b")),
+        "b was guessed"
+    );
+    assert_eq!(summary.resources_checked, 1, "{summary:?}");
+    assert_eq!(summary.failure_count, 0, "{summary:?}");
+    assert!(summary.vanished.is_empty(), "{summary:?}");
+}
+
+#[tokio::test]
+async fn a_failed_discovery_decides_nothing_on_a_guess_and_loses_nothing() {
+    let runner = runner(Fleet::with(&[("a", succeeded(1))]));
+    tick(&runner).await;
+    runner.source().set(&[("a", failed(2))]);
+    runner.source().next_tick(Discovery::Fails);
+    let error = runner.run(Tick::watched()).await.unwrap_err();
+    assert!(matches!(error, super::RunError::Discovery(_)), "{error}");
+    assert!(
+        runner.source().asked().contains(&stack("a")),
+        "a was guessed"
+    );
+    // The failure was neither told nor recorded on the guess: the next tick finds it.
+    runner.source().next_tick(Discovery::Answers);
+    let summary = tick(&runner).await;
+    assert_eq!(summary.transitions.len(), 1, "{summary:?}");
+    assert_eq!(summary.transitions[0].resource, "a");
+}
+
+#[tokio::test]
+async fn a_guess_left_waiting_at_the_deadline_is_not_deferred() {
+    let runner = runner(Fleet::with(&[("a", succeeded(1)), ("b", succeeded(1))]));
+    tick(&runner).await;
+    runner.source().next_tick(Discovery::Hangs);
+    let summary = runner
+        .run(Tick {
+            deadline: Some(tokio::time::Instant::now() + Duration::from_secs(1)),
+            ..Tick::watched()
+        })
+        .await
+        .unwrap();
+    assert_eq!(runner.source().asked().len(), 2, "both were guessed");
+    let deferred: Vec<&str> = summary
+        .deferred
+        .iter()
+        .map(|problem| problem.resource.as_str())
+        .collect();
+    assert_eq!(deferred, ["*"], "{summary:?}");
+    assert!(super::lock(&runner.deferred).is_empty());
+}
