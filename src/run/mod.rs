@@ -2,7 +2,8 @@
 //!
 //! The tick is a pipeline, so it runs at the speed of its slowest dependency rather than
 //! the sum of them: discovery runs ahead into a bounded queue; status calls start as soon
-//! as its first page arrives; stacks are read from the store in batches of up to 100 (one
+//! as its first page arrives (on a warm invocation, at once, for the first stacks the last
+//! tick found, each decided only once discovery names it again: see `feed.rs`); stacks are read from the store in batches of up to 100 (one
 //! `BatchGetItem` each; a shorter batch only when the status calls would otherwise wait,
 //! see `feed.rs`), each batch's read running alongside its status calls; a stack is
 //! decided and delivered the moment both are in. At most `FETCH_CONCURRENCY` status calls

@@ -1,6 +1,5 @@
 //! The pipeline's order of work, with a status source written for the purpose.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -14,64 +13,6 @@ use crate::store::LocalStore;
 
 fn stack(name: &str) -> StackRef {
     StackRef::local(ResourceName::parse(name).unwrap())
-}
-
-/// Discovery that finds one stack, and finds the second only once the first one's status
-/// was asked for: a pipeline that waited for more stacks (a full batch, or the end of
-/// discovery) before its first status call would never finish.
-#[derive(Default)]
-struct SecondPageAfterFirstCall {
-    first_called: Notify,
-    calls: AtomicUsize,
-}
-
-impl StatusSource for SecondPageAfterFirstCall {
-    async fn fetch(&self, _stack: &StackRef) -> Result<ResourceStatus, SourceError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        self.first_called.notify_one();
-        Err(SourceError::new(
-            SourceErrorKind::Unavailable,
-            "not needed here",
-        ))
-    }
-
-    async fn blockers(&self, _stack: &StackRef) -> Result<Vec<Blocker>, SourceError> {
-        Ok(Vec::new())
-    }
-
-    fn discover(&self) -> BoxStream<'_, Discovered> {
-        let first = futures_util::stream::iter([Discovered::Stack(stack("first-page"))]);
-        let second = futures_util::stream::once(async {
-            self.first_called.notified().await;
-            Discovered::Stack(stack("second-page"))
-        });
-        first.chain(second).boxed()
-    }
-
-    async fn stacks_of_link(
-        &self,
-        _location: Option<&Location>,
-        _link: &str,
-    ) -> Result<Vec<StackRef>, SourceError> {
-        Ok(Vec::new())
-    }
-}
-
-#[tokio::test]
-async fn status_calls_start_with_the_first_discovery_page() {
-    let config = crate::config::Config::from_lookup(|_| None).unwrap();
-    let runner = Runner::new(
-        SecondPageAfterFirstCall::default(),
-        LocalStore::in_memory(),
-        Vec::new(),
-        RunSettings::from(&config),
-    );
-    let summary = tokio::time::timeout(Duration::from_secs(10), runner.run(Tick::watched()))
-        .await
-        .expect("the first stack's status call did not wait for the second page")
-        .unwrap();
-    assert_eq!(runner.source().calls.load(Ordering::SeqCst), 2);
-    assert_eq!(summary.failure_count, 2, "{summary:?}");
 }
 
 /// A fleet of stacks whose discovery a test holds back, fails or lets answer, whose
@@ -91,6 +32,8 @@ enum Discovery {
     Answers,
     /// Answers once this many status calls were made.
     AfterStatusCalls(usize),
+    /// A first page of one stack, and the rest once its status was asked for.
+    SecondPageAfterFirstCall,
     Fails,
     /// Never answers.
     Hangs,
@@ -140,30 +83,39 @@ impl StatusSource for Fleet {
 
     fn discover(&self) -> BoxStream<'_, Discovered> {
         let discovery = *self.discovery.lock().unwrap();
-        futures_util::stream::once(async move {
-            match discovery {
-                Discovery::Answers => {}
-                Discovery::AfterStatusCalls(calls) => {
-                    while self.asked.lock().unwrap().len() < calls {
-                        self.status_call.notified().await;
-                    }
-                }
-                Discovery::Fails => {
-                    return vec![Discovered::Failure {
-                        scope: "this account".into(),
-                        error: SourceError::new(SourceErrorKind::Throttled, "slow down"),
-                    }];
-                }
-                Discovery::Hangs => std::future::pending().await,
-            }
+        let found = |from: usize| -> Vec<Discovered> {
             let stacks = self.stacks.lock().unwrap();
             stacks
                 .iter()
+                .skip(from)
                 .map(|(stack, _)| Discovered::Stack(stack.clone()))
                 .collect()
-        })
-        .flat_map(futures_util::stream::iter)
-        .boxed()
+        };
+        let after_calls = move |calls: usize, from: usize| async move {
+            while self.asked.lock().unwrap().len() < calls {
+                self.status_call.notified().await;
+            }
+            found(from)
+        };
+        let pages: BoxStream<'_, Vec<Discovered>> = match discovery {
+            Discovery::Answers => futures_util::stream::iter([found(0)]).boxed(),
+            Discovery::AfterStatusCalls(calls) => {
+                futures_util::stream::once(after_calls(calls, 0)).boxed()
+            }
+            Discovery::SecondPageAfterFirstCall => {
+                let first: Vec<Discovered> = found(0).into_iter().take(1).collect();
+                futures_util::stream::iter([first])
+                    .chain(futures_util::stream::once(after_calls(1, 1)))
+                    .boxed()
+            }
+            Discovery::Fails => futures_util::stream::iter([vec![Discovered::Failure {
+                scope: "this account".into(),
+                error: SourceError::new(SourceErrorKind::Throttled, "slow down"),
+            }]])
+            .boxed(),
+            Discovery::Hangs => futures_util::stream::pending().boxed(),
+        };
+        pages.flat_map(futures_util::stream::iter).boxed()
     }
 
     async fn stacks_of_link(
@@ -227,6 +179,22 @@ async fn tick(runner: &Runner<Fleet, LocalStore>) -> super::Summary {
         .await
         .expect("the tick did not finish")
         .unwrap()
+}
+
+/// A pipeline that waited for more stacks (a full batch, or the end of discovery) before
+/// its first status call would never finish.
+#[tokio::test]
+async fn status_calls_start_with_the_first_discovery_page() {
+    let runner = runner(Fleet::with(&[
+        ("first-page", succeeded(1)),
+        ("second-page", succeeded(1)),
+    ]));
+    runner
+        .source()
+        .next_tick(Discovery::SecondPageAfterFirstCall);
+    let summary = tick(&runner).await;
+    assert_eq!(runner.source().asked().len(), 2);
+    assert_eq!(summary.resources_checked, 2, "{summary:?}");
 }
 
 #[tokio::test]
