@@ -2,13 +2,14 @@
 //!
 //! The tick is a pipeline, so it runs at the speed of its slowest dependency rather than
 //! the sum of them: discovery runs ahead into a bounded queue; status calls start as soon
-//! as its first page arrives (on a warm invocation, at once, for the first stacks the last
-//! tick found, each decided only once discovery names it again: see `feed.rs`); stacks are read from the store in batches of up to 100 (one
-//! `BatchGetItem` each; a shorter batch only when the status calls would otherwise wait,
-//! see `feed.rs`), each batch's read running alongside its status calls; a stack is
-//! decided and delivered the moment both are in. At most `FETCH_CONCURRENCY` status calls
-//! are in flight, and at most [`BATCHES_IN_FLIGHT`] batches are held in memory, whatever
-//! the size of the fleet.
+//! as its first page arrives, and on a warm invocation at once, for the first stacks the
+//! last tick found (each decided only once discovery names it again); stacks are read
+//! from the store in batches of up to 100 (one `BatchGetItem` each; a shorter batch only
+//! when the status calls would otherwise wait); each batch's read runs alongside its
+//! status calls; a stack is decided and delivered the moment both are in. How stacks
+//! become batches, and the warm tick's guesses, are in `feed.rs`. At most
+//! `FETCH_CONCURRENCY` status calls are in flight, and at most [`BATCHES_IN_FLIGHT`]
+//! batches (and the guesses) are held in memory, whatever the size of the fleet.
 //!
 //! What to do with each stack is decided by the pure core ([`decide`], then the
 //! [`ledger`]); this file only sequences the I/O: load, decide and plan, claim, send,
