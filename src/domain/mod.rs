@@ -15,6 +15,8 @@ pub mod filter;
 pub mod ledger;
 mod name;
 mod place;
+#[cfg(test)]
+pub(crate) mod samples;
 mod time;
 
 pub use decide::{

@@ -7,7 +7,8 @@ use futures_util::stream::BoxStream;
 use tokio::sync::Notify;
 
 use super::{RunSettings, Runner, Tick};
-use crate::domain::{Blocker, Location, ResourceName, ResourceStatus, StackRef};
+use crate::domain::samples::{attempt, status};
+use crate::domain::{Blocker, Location, ResourceName, ResourceStatus, StackRef, SyncStatus};
 use crate::source::{Discovered, SourceError, SourceErrorKind, StatusSource};
 use crate::store::LocalStore;
 
@@ -127,41 +128,16 @@ impl StatusSource for Fleet {
     }
 }
 
-/// Attempt `n` of a stack, started at minute `n`, deploying commit `sha-n`.
-fn attempt(n: i64, status: crate::domain::SyncStatus) -> crate::domain::SyncAttempt {
-    let revision = |sha: String| crate::domain::Revision {
-        provider_type: "GitHub".into(),
-        owner_id: "example".into(),
-        repository_name: "infra".into(),
-        branch: "main".into(),
-        directory: "stack.yaml".into(),
-        sha,
-    };
-    crate::domain::SyncAttempt {
-        started_at: crate::domain::Timestamp::from_millis(1_795_680_000_000 + n * 60_000),
-        status,
-        target: "stack".into(),
-        initial_revision: revision(format!("sha-{}", n - 1)),
-        target_revision: revision(format!("sha-{n}")),
-        events: Vec::new(),
-        events_omitted: 0,
-    }
-}
-
 fn succeeded(n: i64) -> ResourceStatus {
-    let latest = attempt(n, crate::domain::SyncStatus::Succeeded);
-    ResourceStatus {
-        desired_state: Some(latest.target_revision.clone()),
-        latest_successful_sync: Some(latest.clone()),
-        latest_sync: latest,
-    }
+    let latest = attempt(n, SyncStatus::Succeeded);
+    status(latest.clone(), Some(latest))
 }
 
 fn failed(n: i64) -> ResourceStatus {
-    ResourceStatus {
-        latest_sync: attempt(n, crate::domain::SyncStatus::Failed),
-        ..succeeded(n - 1)
-    }
+    status(
+        attempt(n, SyncStatus::Failed),
+        Some(attempt(n - 1, SyncStatus::Succeeded)),
+    )
 }
 
 fn runner(fleet: Fleet) -> Runner<Fleet, LocalStore> {

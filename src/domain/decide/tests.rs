@@ -1,7 +1,8 @@
 //! One test per rule of ARCHITECTURE §6, then property tests over random histories.
 
 use super::*;
-use crate::domain::{AttemptId, ResourceName, Revision, SyncEvent};
+use crate::domain::samples::{attempt, status};
+use crate::domain::{AttemptId, ResourceName};
 use proptest::prelude::*;
 
 const NOW: Timestamp = Timestamp::from_millis(1_795_688_100_000);
@@ -16,54 +17,6 @@ const ATTEMPT_RULES: Rules = Rules { stuck_after: None };
 /// `decide` as a tick sees it: no blockers read, at `NOW`.
 fn decide_at(previous: Option<&ResourceState>, current: &ResourceStatus) -> Decision {
     decide(&stack(), previous, current, None, NOW, &ATTEMPT_RULES)
-}
-
-fn revision(sha: &str) -> Revision {
-    Revision {
-        provider_type: "GitHub".into(),
-        owner_id: "acme".into(),
-        repository_name: "infra".into(),
-        branch: "main".into(),
-        directory: "stacks/payments.yaml".into(),
-        sha: sha.into(),
-    }
-}
-
-/// Attempt number `n` starts at minute `n` and deploys commit `sha-n`.
-fn attempt(n: i64, status: SyncStatus) -> SyncAttempt {
-    let started_at = Timestamp::from_millis(1_795_680_000_000 + n * 60_000);
-    let events = match status {
-        SyncStatus::Failed => vec![SyncEvent {
-            event: "Resource handler returned message: \"Bucket already exists\"".into(),
-            event_type: "CREATE_FAILED".into(),
-            time: started_at.plus_millis(30_000),
-            external_id: None,
-        }],
-        SyncStatus::Succeeded => vec![SyncEvent {
-            event: "Stack update complete".into(),
-            event_type: "UPDATE_COMPLETE".into(),
-            time: started_at.plus_millis(45_000),
-            external_id: None,
-        }],
-        _ => Vec::new(),
-    };
-    SyncAttempt {
-        started_at,
-        status,
-        target: "payments-stack".into(),
-        initial_revision: revision(&format!("sha-{}", n - 1)),
-        target_revision: revision(&format!("sha-{n}")),
-        events,
-        events_omitted: 0,
-    }
-}
-
-fn status(latest: SyncAttempt, latest_successful: Option<SyncAttempt>) -> ResourceStatus {
-    ResourceStatus {
-        desired_state: Some(latest.target_revision.clone()),
-        latest_sync: latest,
-        latest_successful_sync: latest_successful,
-    }
 }
 
 /// Runs `decide` over a series of observations, as successive ticks would.
