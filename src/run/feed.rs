@@ -55,8 +55,6 @@ impl Waiting {
 #[derive(Debug, Default)]
 pub(super) struct Unconfirmed {
     stacks: Mutex<HashSet<StackRef>>,
-    /// How many are still unconfirmed: the common case (none) takes no lock.
-    count: AtomicUsize,
     /// Discovery has ended: whatever is still unconfirmed is gone.
     ended: AtomicBool,
     changed: Notify,
@@ -64,22 +62,16 @@ pub(super) struct Unconfirmed {
 
 impl Unconfirmed {
     pub(super) fn new(stacks: impl IntoIterator<Item = StackRef>) -> Unconfirmed {
-        let stacks: HashSet<StackRef> = stacks.into_iter().collect();
         Unconfirmed {
-            count: AtomicUsize::new(stacks.len()),
-            stacks: Mutex::new(stacks),
+            stacks: Mutex::new(stacks.into_iter().collect()),
             ..Unconfirmed::default()
         }
     }
 
     /// Discovery found `stack`. True when it was guessed, so it is already on its way.
     pub(super) fn confirm(&self, stack: &StackRef) -> bool {
-        if self.count.load(Ordering::Acquire) == 0 {
-            return false;
-        }
         let removed = lock(&self.stacks).remove(stack);
         if removed {
-            self.count.fetch_sub(1, Ordering::AcqRel);
             self.changed.notify_waiters();
         }
         removed
@@ -93,7 +85,7 @@ impl Unconfirmed {
 
     /// Whether `stack` was guessed and discovery has not named it (yet).
     pub(super) fn holds(&self, stack: &StackRef) -> bool {
-        self.count.load(Ordering::Acquire) > 0 && lock(&self.stacks).contains(stack)
+        lock(&self.stacks).contains(stack)
     }
 
     /// Whether `stack` may be checked: at once if it was never guessed or is confirmed;

@@ -396,6 +396,7 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
                     break;
                 }
             }
+            // Dropping the sender is what tells the feed that discovery has ended.
             drop(queue);
             state.unconfirmed.end();
         };
