@@ -3,7 +3,7 @@
 
 use super::{ResourceStatus, Revision, SyncAttempt, SyncEvent, SyncStatus, Timestamp};
 
-fn revision(sha: &str) -> Revision {
+pub(crate) fn revision(sha: &str) -> Revision {
     Revision {
         provider_type: "GitHub".into(),
         owner_id: "acme".into(),

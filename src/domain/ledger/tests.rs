@@ -7,9 +7,10 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::domain::decide::Decision;
+use crate::domain::samples::revision;
 use crate::domain::{
-    Filter, KindSet, Notification, NotificationKind, ResourceName, ResourceState, Revision,
-    StackRef, SyncAttempt, SyncEvent, SyncStatus, Timestamp,
+    Filter, KindSet, Notification, NotificationKind, ResourceName, ResourceState, StackRef,
+    SyncAttempt, SyncEvent, SyncStatus, Timestamp,
 };
 
 const START: i64 = 1_795_680_000_000;
@@ -21,17 +22,6 @@ fn policy() -> Policy {
         lease: Duration::from_secs(120),
         idle_ttl: Policy::DEFAULT_IDLE_TTL,
         vanished_ttl: Policy::DEFAULT_VANISHED_TTL,
-    }
-}
-
-fn revision(sha: &str) -> Revision {
-    Revision {
-        provider_type: "GitHub".into(),
-        owner_id: "acme".into(),
-        repository_name: "infra".into(),
-        branch: "main".into(),
-        directory: "app.yaml".into(),
-        sha: sha.into(),
     }
 }
 
