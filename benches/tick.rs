@@ -115,9 +115,9 @@ fn binary() -> std::ffi::OsString {
 /// same SDK client and endpoint, `CONCURRENCY` in flight on one thread as in the function,
 /// and nothing else (no discovery, no state, no decisions). Median of `rounds`. The gap
 /// between it and the ideal is the harness's and the SDK's: the stand-in's answers leave
-/// a little late when many are due at once (20.25 ms at the median, 23–28 ms at the 99th
-/// percentile, measured here), and every answer costs the client CPU, so answers that
-/// arrive together are turned into new requests one after another.
+/// a little late when many are due at once (20.2 ms after the request at the median,
+/// 23–30 ms at the 99th percentile, measured here), and every answer costs the client CPU,
+/// so answers that arrive together are turned into new requests one after another.
 fn bare_client(endpoint: &str, stacks: usize, rounds: usize) -> Duration {
     use aws_sdk_codeconnections::types::SyncConfigurationType;
     let endpoint = endpoint.to_owned();

@@ -15,7 +15,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ciborium::Value as Cbor;
@@ -75,7 +75,8 @@ pub fn account_of_access_key(key: &str) -> Option<&str> {
 
 #[derive(Debug, Clone)]
 pub struct LoopbackOptions {
-    /// Added to every answer, to model the real service's latency.
+    /// The real service's latency: every answer leaves this long after its request came,
+    /// the stand-in's own work included.
     pub latency: Duration,
     /// Items per page of the list operations (small, so paging is exercised).
     pub page_size: usize,
@@ -120,7 +121,7 @@ struct Shared {
     /// The client connections requests came over.
     peers: Mutex<std::collections::HashSet<super::Peer>>,
     /// When the last request came (for `advance_after_idle`).
-    last_request: Mutex<Option<std::time::Instant>>,
+    last_request: Mutex<Option<Instant>>,
 }
 
 pub struct LoopbackCodeConnections {
@@ -348,6 +349,8 @@ fn signed_scope(authorization: &str) -> ScopeKey {
 }
 
 async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Body> {
+    // A service's latency runs from the request's arrival, and its own work is part of it.
+    let due = Instant::now() + shared.options.latency;
     if let (Some(peer), Ok(mut peers)) = (
         request.extensions().get::<super::Peer>(),
         shared.peers.lock(),
@@ -409,20 +412,30 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
         *now += 1;
         *max = (*max).max(*now);
     }
-    if !shared.options.latency.is_zero() {
-        wait_like_the_service(shared.options.latency).await;
+    if let Some(idle) = shared.options.advance_after_idle {
+        advance_after_idle(&shared, idle);
     }
+    let response = respond(&shared, (account, region), &operation, &input, due).await;
     if let Ok(mut counts) = shared.operation_in_flight.lock()
         && let Some((now, _)) = counts.get_mut(&operation)
     {
         *now -= 1;
     }
-    if let Some(idle) = shared.options.advance_after_idle {
-        advance_after_idle(&shared, idle);
-    }
-    let scope = (account, region);
+    response
+}
+
+/// The answer to one call, sent when it is `due`. A normal answer is made first and then
+/// waits, so that answers due together are not made one after another once due (the
+/// stand-in's work would add to the latency it models); a fault waits, then misbehaves.
+async fn respond(
+    shared: &Shared,
+    scope: ScopeKey,
+    operation: &str,
+    input: &Cbor,
+    due: Instant,
+) -> Response<Body> {
     if shared.options.denied_scopes.contains(&scope) {
-        return error(
+        let denied = error(
             403,
             "AccessDeniedException",
             &format!(
@@ -430,6 +443,8 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
                 scope.0
             ),
         );
+        wait_until(due).await;
+        return denied;
     }
     let scenario = if shared.fleet.is_empty() {
         &shared.scenario
@@ -441,23 +456,26 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
         .load(Ordering::SeqCst)
         .min(scenario.ticks.len().saturating_sub(1));
     let fault = (operation == "GetResourceSyncStatus")
-        .then(|| text_member(&input, "ResourceName"))
+        .then(|| text_member(input, "ResourceName"))
         .flatten()
         .and_then(|name| shared.options.faults.get(&name).cloned());
     if let Some(fault) = fault {
+        wait_until(due).await;
         return misbehave(fault).await;
     }
-    match operation.as_str() {
-        "GetResourceSyncStatus" => get_resource_sync_status(scenario, tick, &input),
-        "GetSyncBlockerSummary" => get_sync_blocker_summary(scenario, tick, &input),
-        "ListRepositoryLinks" => list_repository_links(scenario, &shared.options, &input),
-        "ListSyncConfigurations" => list_sync_configurations(scenario, &shared.options, &input),
+    let answer = match operation {
+        "GetResourceSyncStatus" => get_resource_sync_status(scenario, tick, input),
+        "GetSyncBlockerSummary" => get_sync_blocker_summary(scenario, tick, input),
+        "ListRepositoryLinks" => list_repository_links(scenario, &shared.options, input),
+        "ListSyncConfigurations" => list_sync_configurations(scenario, &shared.options, input),
         other => error(
             400,
             "UnsupportedOperationException",
             &format!("the loopback endpoint does not serve {other:?}"),
         ),
-    }
+    };
+    wait_until(due).await;
+    answer
 }
 
 /// An answer that breaks what the SDK expects, one way or another.
@@ -500,7 +518,7 @@ fn advance_after_idle(shared: &Shared, idle: Duration) {
     let Ok(mut last) = shared.last_request.lock() else {
         return;
     };
-    let now = std::time::Instant::now();
+    let now = Instant::now();
     if last.is_some_and(|last| now.duration_since(last) >= idle) {
         let final_tick = tick_count(shared).saturating_sub(1);
         let next = (shared.tick.load(Ordering::SeqCst) + 1).min(final_tick);
@@ -759,14 +777,19 @@ fn error(status: u16, type_name: &str, message: &str) -> Response<Body> {
     cbor_response(status, &body)
 }
 
-/// Waits `latency`, to a tenth of a millisecond. Tokio's timer fires on whole milliseconds:
-/// a 20 ms sleep lasts about 21, and every answer due within the same millisecond leaves
-/// together, so the stand-in would be slower and burstier than the latency it models. A
-/// thread of the blocking pool sleeps each call's own time instead; it holds no CPU.
-async fn wait_like_the_service(latency: Duration) {
-    let waited = tokio::task::spawn_blocking(move || std::thread::sleep(latency)).await;
+/// Waits until `due`, to a tenth of a millisecond. Tokio's timer fires on whole
+/// milliseconds: a 20 ms sleep lasts about 21, and every answer due within the same
+/// millisecond leaves together, so the stand-in would be slower and burstier than the
+/// latency it models. A thread of the blocking pool sleeps each call's own time instead; it
+/// holds no CPU.
+async fn wait_until(due: Instant) {
+    let left = due.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return;
+    }
+    let waited = tokio::task::spawn_blocking(move || std::thread::sleep(left)).await;
     if waited.is_err() {
         // The pool is shutting down with the endpoint: the answer no longer matters.
-        tokio::time::sleep(latency).await;
+        tokio::time::sleep(left).await;
     }
 }

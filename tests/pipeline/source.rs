@@ -185,6 +185,34 @@ async fn denied_stacks_at_50_ms(
 }
 
 #[tokio::test]
+async fn the_stand_in_answers_when_its_latency_has_passed_and_not_before() {
+    // The bench's ideal counts the latency per call and nothing more: the stand-in makes its
+    // answer while the latency runs, but never sends it early.
+    let options = LoopbackOptions {
+        latency: Duration::from_millis(50),
+        ..LoopbackOptions::default()
+    };
+    let (endpoint, source) = endpoint(ONE_STACK, options).await;
+    let started = std::time::Instant::now();
+    let status = source.fetch(&name("payments-stack")).await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(50),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(status.latest_sync.status, SyncStatus::Failed);
+    let started = std::time::Instant::now();
+    let missing = source.fetch(&name("no-such-stack")).await.unwrap_err();
+    assert!(
+        started.elapsed() >= Duration::from_millis(50),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(missing.kind, SourceErrorKind::NotFound, "{missing:?}");
+    assert_eq!(endpoint.calls("GetResourceSyncStatus"), 2);
+}
+
+#[tokio::test]
 async fn a_tick_fetches_with_bounded_concurrency() {
     // 32 resources answered in 50 ms each with concurrency 8: calls overlap, never more than 8.
     let names: Vec<String> = (0..32).map(|i| format!("stack-{i}")).collect();
