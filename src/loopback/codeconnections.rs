@@ -415,7 +415,14 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
     if let Some(idle) = shared.options.advance_after_idle {
         advance_after_idle(&shared, idle);
     }
-    let response = respond(&shared, (account, region), &operation, &input, due).await;
+    // The answer is made first, then waits: answers due together are not made one after
+    // another once due (the stand-in's own work would add to the latency it models).
+    let reply = respond(&shared, (account, region), &operation, &input);
+    wait_until(due).await;
+    let response = match reply {
+        Reply::Answer(answer) => answer,
+        Reply::Misbehave(fault) => misbehave(fault).await,
+    };
     if let Ok(mut counts) = shared.operation_in_flight.lock()
         && let Some((now, _)) = counts.get_mut(&operation)
     {
@@ -424,27 +431,23 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
     response
 }
 
-/// The answer to one call, sent when it is `due`. A normal answer is made first and then
-/// waits, so that answers due together are not made one after another once due (the
-/// stand-in's work would add to the latency it models); a fault waits, then misbehaves.
-async fn respond(
-    shared: &Shared,
-    scope: ScopeKey,
-    operation: &str,
-    input: &Cbor,
-    due: Instant,
-) -> Response<Body> {
+enum Reply {
+    Answer(Response<Body>),
+    /// An answer that breaks what the SDK expects (see [`misbehave`]).
+    Misbehave(Fault),
+}
+
+/// What to answer one call with.
+fn respond(shared: &Shared, scope: ScopeKey, operation: &str, input: &Cbor) -> Reply {
     if shared.options.denied_scopes.contains(&scope) {
-        let denied = error(
+        return Reply::Answer(error(
             403,
             "AccessDeniedException",
             &format!(
                 "User: arn:aws:sts::{}:assumed-role/SyncNotifierReadRole/sync-notifier is not authorized to perform: codeconnections:{operation} with an explicit deny in a service control policy",
                 scope.0
             ),
-        );
-        wait_until(due).await;
-        return denied;
+        ));
     }
     let scenario = if shared.fleet.is_empty() {
         &shared.scenario
@@ -460,10 +463,9 @@ async fn respond(
         .flatten()
         .and_then(|name| shared.options.faults.get(&name).cloned());
     if let Some(fault) = fault {
-        wait_until(due).await;
-        return misbehave(fault).await;
+        return Reply::Misbehave(fault);
     }
-    let answer = match operation {
+    Reply::Answer(match operation {
         "GetResourceSyncStatus" => get_resource_sync_status(scenario, tick, input),
         "GetSyncBlockerSummary" => get_sync_blocker_summary(scenario, tick, input),
         "ListRepositoryLinks" => list_repository_links(scenario, &shared.options, input),
@@ -473,9 +475,7 @@ async fn respond(
             "UnsupportedOperationException",
             &format!("the loopback endpoint does not serve {other:?}"),
         ),
-    };
-    wait_until(due).await;
-    answer
+    })
 }
 
 /// An answer that breaks what the SDK expects, one way or another.
