@@ -1,9 +1,11 @@
-//! Upgrading in place: this release reads the state release 0.1.0 wrote — DynamoDB items and
-//! a local state file, written by that release's own code (`tests/fixtures/previous-release`)
-//! — and carries on: the notifications it left pending reach the destination that was
-//! down, once each, in order, with the ids 0.1.0 gave them; nothing is sent again to the
-//! destination that already had it; its lapsed lease is taken over; the vanished stack's
-//! expiry is kept; and the records are written back in this release's layout.
+//! Upgrading in place: this release reads the state earlier releases wrote, each written by
+//! that release's own code — release 0.1.0's DynamoDB items and local state file
+//! (`tests/fixtures/previous-release`), release 72c1a3f's state file and release 0dd7e92's
+//! DynamoDB items — and carries on: the notifications left pending reach the destination
+//! that was down, once each, in order, with the ids they were given; nothing is sent again
+//! to the destination that already had them; 0.1.0's lapsed lease is taken over; the
+//! vanished stack's expiry is kept; and the records are written back in this release's
+//! layout.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -42,6 +44,15 @@ fn pending_in(records: &[(String, Value)]) -> Vec<(String, String, String)> {
         }
     }
     pending
+}
+
+/// When the release decided the notifications it left pending (payments-stack's first).
+fn decided_at(records: &[(String, Value)]) -> i64 {
+    records
+        .iter()
+        .find(|(stack, _)| stack == "payments-stack")
+        .and_then(|(_, record)| record["pending"][0]["notification"]["detectedAt"].as_i64())
+        .expect("payments-stack has a pending notification")
 }
 
 /// The demo's last tick (what AWS still says), a few minutes after 0.1.0 decided those
@@ -147,7 +158,7 @@ fn check_carried_on(
     expected_sorted.sort();
     assert_eq!(
         audited, expected_sorted,
-        "every pending notification reaches the webhook once, with 0.1.0's id"
+        "every pending notification reaches the webhook once, with the id it was given"
     );
     // In order per stack.
     for stack in ["payments-stack", "orders-stack"] {
@@ -182,8 +193,35 @@ fn check_carried_on(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamodb_items_written_by_release_0_1_0_are_read_and_their_pending_notifications_delivered()
  {
-    let items: Vec<Value> =
-        serde_json::from_slice(&std::fs::read(fixture("dynamodb-items.json")).unwrap()).unwrap();
+    dynamodb_items_are_read_and_their_pending_notifications_delivered(
+        fixture("dynamodb-items.json"),
+        "sync-notifier/1",
+    )
+    .await;
+}
+
+/// The release that landed before this one (commit 0dd7e92) wrote these items in this
+/// code's layout (`sync-notifier/2`), with its own binary (`replay` with `STATE_TABLE`):
+/// the item attributes around the record are caught too if they ever change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_items_written_by_release_0dd7e92_are_read_and_their_pending_notifications_delivered()
+ {
+    dynamodb_items_are_read_and_their_pending_notifications_delivered(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/release-0dd7e92/dynamodb-items.json"),
+        SCHEMA,
+    )
+    .await;
+}
+
+/// Items as a `Scan` returned them (DynamoDB's JSON form) are put in a fresh table, and
+/// the next tick carries on; the vanished stack's item keeps `retired_schema`, as it was
+/// written, since nothing about it changes.
+async fn dynamodb_items_are_read_and_their_pending_notifications_delivered(
+    fixture: std::path::PathBuf,
+    retired_schema: &str,
+) {
+    let items: Vec<Value> = serde_json::from_slice(&std::fs::read(fixture).unwrap()).unwrap();
     let server = Server::start().await;
     let table = server.create_table().await;
     let (client, _) = server.client();
@@ -224,9 +262,7 @@ async fn dynamodb_items_written_by_release_0_1_0_are_read_and_their_pending_noti
         4,
         "the fixture holds four pending notifications"
     );
-    let decided_at = records[1].1["pending"][0]["notification"]["detectedAt"]
-        .as_i64()
-        .unwrap();
+    let decided_at = decided_at(&records);
     let retired_expiry = items
         .iter()
         .find(|item| item["pk"]["S"] == "retired-stack")
@@ -252,7 +288,7 @@ async fn dynamodb_items_written_by_release_0_1_0_are_read_and_their_pending_noti
     );
     assert_eq!(
         retired["schema"],
-        AttributeValue::S("sync-notifier/1".into()),
+        AttributeValue::S(retired_schema.into()),
         "not rewritten for nothing"
     );
 
@@ -296,15 +332,7 @@ async fn a_state_file_is_read_and_its_pending_notifications_delivered(fixture: s
         4,
         "the fixture holds four pending notifications"
     );
-    let decided_at = records
-        .iter()
-        .find(|(stack, _)| stack == "payments-stack")
-        .map(|(_, record)| {
-            record["pending"][0]["notification"]["detectedAt"]
-                .as_i64()
-                .unwrap()
-        })
-        .unwrap();
+    let decided_at = decided_at(&records);
 
     let endpoint = codeconnections(scenario(decided_at)).await;
     let destinations = Destinations::start().await;
