@@ -5,20 +5,28 @@
 //! (rules 1–7 and 10), then about blockers (rule 9). Rule 8 (a failed check keeps the
 //! recorded state) lives in the run: a failed check never reaches this function.
 //!
-//! What makes "at most once" hold whatever the order of AWS's answers is [`Told`]: the
-//! record remembers, for its recent attempts, every kind already told (or deliberately
-//! left untold, as a baseline is). A read of an attempt that has an entry there but is not
-//! the recorded one can only be stale, and changes nothing.
+//! What makes "at most once" hold whatever the order of AWS's answers: a read of an attempt
+//! that started before the recorded one is stale by its start alone; among attempts that
+//! share the recorded one's start, the record remembers every commit seen (a fixed-size
+//! [`ShaDigest`], however many there are), and a read of one of those that is not the
+//! recorded attempt is stale too. [`Told`] keeps, for recent attempts, every kind already
+//! told (or deliberately left untold, as a baseline is), so no kind is told twice of the
+//! recorded attempt either.
+//!
+//! Rule 6's note about a replaced attempt whose outcome is unknown waits in the record
+//! ([`ReplacedNote`]) until the attempt that replaced it is first told of, in whatever
+//! tick that comes.
 
 use std::time::Duration;
 
+use super::seen::ShaDigest;
 use super::{
     AttemptId, Blocker, BlockerStatus, Notification, NotificationKind, Replaced, ResourceStatus,
     StackRef, SyncAttempt, SyncStatus, Timestamp, blocker_notification_id, notification_id,
 };
 
 /// How many attempts the record remembers what it told about (the latest one included).
-/// Reads would have to alternate between more attempts than this to tell one twice.
+/// "Never twice" does not depend on it (see the module's doc); it bounds the record.
 pub const TOLD_KEPT: usize = 16;
 /// How many resolved blockers the record remembers (active ones are always kept).
 pub const RESOLVED_BLOCKERS_KEPT: usize = 10;
@@ -52,6 +60,19 @@ pub struct ResourceState {
     pub told: Vec<Told>,
     /// Blockers told as blocked, and whether they were since told unblocked.
     pub blockers: Vec<KnownBlocker>,
+    /// Every commit seen starting at the recorded attempt's start, when there was more than
+    /// one (`None`: only the recorded attempt's).
+    pub seen_at_start: Option<ShaDigest>,
+    /// Rule 6: a replaced attempt whose outcome is unknown, to be said in the first
+    /// notification about the attempt that replaced it.
+    pub replaced_note: Option<ReplacedNote>,
+}
+
+/// Rule 6's note, waiting for the first notification about `for_attempt`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplacedNote {
+    pub for_attempt: AttemptId,
+    pub replaced: Replaced,
 }
 
 /// An attempt, and the kinds told about it (or recorded as known without telling, like a
@@ -87,6 +108,8 @@ impl ResourceState {
                 kinds: attempt.status.terminal_kind().into_iter().collect(),
             }],
             blockers: Vec::new(),
+            seen_at_start: None,
+            replaced_note: None,
         }
     }
 
@@ -107,6 +130,55 @@ impl ResourceState {
             }
         };
         &mut self.told[index]
+    }
+
+    /// Whether a read of `id` is stale (rule 7): it started before the recorded attempt,
+    /// or it is an attempt already seen that is not the recorded one.
+    fn is_stale(&self, id: &AttemptId) -> bool {
+        let recorded = &self.attempt;
+        if id.started_at != recorded.started_at {
+            return id.started_at < recorded.started_at;
+        }
+        id.sha != recorded.target_revision.sha
+            && (self.entry(id).is_some()
+                || self
+                    .seen_at_start
+                    .as_ref()
+                    .is_some_and(|digest| digest.contains(&id.sha)))
+    }
+
+    /// Makes `latest` the recorded attempt, remembering the commits seen at its start.
+    fn record_latest(&mut self, latest: &SyncAttempt) {
+        let recorded = &self.attempt;
+        if latest.started_at == recorded.started_at
+            && latest.target_revision.sha != recorded.target_revision.sha
+        {
+            let start = recorded.started_at;
+            let told = &self.told;
+            let digest = self.seen_at_start.get_or_insert_with(|| {
+                ShaDigest::of(
+                    told.iter()
+                        .filter(|told| told.attempt.started_at == start)
+                        .map(|told| told.attempt.sha.as_str())
+                        .chain([recorded.target_revision.sha.as_str()]),
+                )
+            });
+            digest.insert(&latest.target_revision.sha);
+        } else if latest.started_at != recorded.started_at {
+            self.seen_at_start = None;
+        }
+        self.attempt = latest.without_events();
+    }
+
+    /// Gives `notification` rule 6's waiting note, if it is about its attempt.
+    fn attach_replaced_note(&mut self, notification: &mut Notification) {
+        if self
+            .replaced_note
+            .as_ref()
+            .is_some_and(|note| note.for_attempt == notification.attempt.id())
+        {
+            notification.replaced = self.replaced_note.take().map(|note| note.replaced);
+        }
     }
 
     /// Whether a blocker was told active and not yet told unblocked (rule 9 reads blockers
@@ -240,122 +312,163 @@ fn attempts(
     teller: &mut Teller,
 ) -> ResourceState {
     let latest = &current.latest_sync;
-    let previous_id = previous.attempt.id();
-    let latest_id = latest.id();
-    let stuck = |attempt: &SyncAttempt| {
-        attempt.status.is_running()
-            && rules.stuck_after.is_some_and(|after| {
-                let after = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
-                now.as_millis()
-                    .saturating_sub(attempt.started_at.as_millis())
-                    >= after
-            })
-    };
+    if latest.id() == previous.attempt.id() {
+        return same_attempt(previous, latest, now, rules, teller);
+    }
+    // A stale read (rule 7): never go backwards, never tell twice.
+    if previous.is_stale(&latest.id()) {
+        return previous.clone();
+    }
     let mut state = previous.clone();
+    let replaced = replaced_attempt_ends(&mut state, previous, current, teller);
+    new_attempt(&mut state, latest, replaced, now, rules, teller);
+    state
+}
 
-    if latest_id == previous_id {
-        // Rules 2, 3 and 10: the same attempt; only an ending not yet told is news, or
-        // that it has now run too long.
-        let previous_status = previous.attempt.status.clone();
-        state.attempt = latest.without_events();
-        let entry = state.entry_mut(&latest_id);
-        if entry.ended() {
-            return state;
-        }
-        if let Some(kind) = latest.status.terminal_kind() {
-            let reported_stuck = entry.kinds.contains(&NotificationKind::Stuck);
-            entry.kinds.push(kind);
-            teller
-                .tell(kind, latest, Some(previous_status))
-                .reported_stuck = reported_stuck;
-        } else if stuck(latest) && !entry.kinds.contains(&NotificationKind::Stuck) {
-            entry.kinds.push(NotificationKind::Stuck);
-            teller.tell(NotificationKind::Stuck, latest, None);
-        }
-        return state;
+/// Whether `attempt` has run `rules.stuck_after` or longer at `now` (rule 10).
+fn is_stuck(attempt: &SyncAttempt, now: Timestamp, rules: &Rules) -> bool {
+    attempt.status.is_running()
+        && rules.stuck_after.is_some_and(|after| {
+            let after = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
+            now.as_millis()
+                .saturating_sub(attempt.started_at.as_millis())
+                >= after
+        })
+}
+
+/// Rules 2, 3 and 10: the recorded attempt again; only an ending not yet told is news, or
+/// that it has now run too long. One recorded as ended and read running again changes
+/// nothing.
+fn same_attempt(
+    previous: &ResourceState,
+    latest: &SyncAttempt,
+    now: Timestamp,
+    rules: &Rules,
+    teller: &mut Teller,
+) -> ResourceState {
+    let latest_id = latest.id();
+    if previous.entry(&latest_id).is_some_and(Told::ended) {
+        return previous.clone();
     }
+    let mut state = previous.clone();
+    let previous_status = previous.attempt.status.clone();
+    state.record_latest(latest);
+    let entry = state.entry_mut(&latest_id);
+    let reported_stuck = entry.kinds.contains(&NotificationKind::Stuck);
+    let kind = match latest.status.terminal_kind() {
+        Some(kind) => kind,
+        None if is_stuck(latest, now, rules) && !reported_stuck => NotificationKind::Stuck,
+        None => return state,
+    };
+    entry.kinds.push(kind);
+    let notification = match kind {
+        NotificationKind::Stuck => teller.tell(kind, latest, None),
+        _ => {
+            let notification = teller.tell(kind, latest, Some(previous_status));
+            notification.reported_stuck = reported_stuck;
+            notification
+        }
+    };
+    state.attach_replaced_note(notification);
+    state
+}
 
-    // An older attempt than the recorded one, or one we already know that is no longer
-    // the latest: a stale read (rule 7). Never go backwards, never tell twice.
-    if latest.started_at < previous.attempt.started_at || previous.entry(&latest_id).is_some() {
-        return state;
-    }
-
-    // Rule 6: the recorded attempt was never seen ending; say how it ended first, if known.
-    // An attempt last seen in a status we do not know counts as running here.
-    let mut replaced = None;
+/// Rule 6: the recorded attempt was never seen ending and a newer one is latest: say how
+/// it ended first, if known. An attempt last seen in a status we do not know counts as
+/// running here. Returns the replaced attempt when its outcome is unknown.
+fn replaced_attempt_ends(
+    state: &mut ResourceState,
+    previous: &ResourceState,
+    current: &ResourceStatus,
+    teller: &mut Teller,
+) -> Option<Replaced> {
+    let previous_id = previous.attempt.id();
     let previous_entry = state.entry_mut(&previous_id);
-    if !previous_entry.ended() {
-        let reported_stuck = previous_entry.kinds.contains(&NotificationKind::Stuck);
-        let previous_status = Some(previous.attempt.status.clone());
-        let success = current.latest_successful_sync.as_ref();
-        match success {
-            Some(success) if success.id() == previous_id => {
-                previous_entry.kinds.push(NotificationKind::Succeeded);
-                teller
-                    .tell(NotificationKind::Succeeded, success, previous_status)
-                    .reported_stuck = reported_stuck;
-            }
-            // No success since before it started: it did not succeed.
-            Some(success) if success.started_at < previous.attempt.started_at => {
-                previous_entry.kinds.push(NotificationKind::Failed);
-                infer_failure(previous, previous_status, reported_stuck, teller);
-            }
-            None => {
-                previous_entry.kinds.push(NotificationKind::Failed);
-                infer_failure(previous, previous_status, reported_stuck, teller);
-            }
-            // A newer attempt succeeded since: whether this one did is no longer known.
-            Some(_) => {
-                replaced = Some(Replaced {
-                    started_at: previous.attempt.started_at,
-                    sha: previous_id.sha.clone(),
-                });
-            }
-        }
+    if previous_entry.ended() {
+        return None;
     }
+    let reported_stuck = previous_entry.kinds.contains(&NotificationKind::Stuck);
+    let previous_status = Some(previous.attempt.status.clone());
+    let notification = match current.latest_successful_sync.as_ref() {
+        Some(success) if success.id() == previous_id => {
+            previous_entry.kinds.push(NotificationKind::Succeeded);
+            teller.tell(NotificationKind::Succeeded, success, previous_status)
+        }
+        // No success since before it started: it did not succeed.
+        None => {
+            previous_entry.kinds.push(NotificationKind::Failed);
+            infer_failure(previous, previous_status, teller)
+        }
+        Some(success) if success.started_at < previous.attempt.started_at => {
+            previous_entry.kinds.push(NotificationKind::Failed);
+            infer_failure(previous, previous_status, teller)
+        }
+        // A newer attempt succeeded since (or one of the same start with another commit):
+        // whether this one did is no longer known.
+        Some(_) => {
+            return Some(Replaced {
+                started_at: previous.attempt.started_at,
+                sha: previous_id.sha,
+            });
+        }
+    };
+    notification.reported_stuck = reported_stuck;
+    state.attach_replaced_note(notification);
+    None
+}
 
-    // Rules 4 and 5 (and 10): the new attempt is announced as started if it is still
-    // running, or only by its ending if it already ended. An unknown status is recorded,
-    // not told.
+/// Rules 4 and 5 (and 10): the new attempt is announced as started if it is still
+/// running, or only by its ending if it already ended. An unknown status is recorded, not
+/// told; rule 6's note about `replaced` then waits for its first notification.
+fn new_attempt(
+    state: &mut ResourceState,
+    latest: &SyncAttempt,
+    replaced: Option<Replaced>,
+    now: Timestamp,
+    rules: &Rules,
+    teller: &mut Teller,
+) {
+    let latest_id = latest.id();
+    if let Some(replaced) = replaced {
+        state.replaced_note = Some(ReplacedNote {
+            for_attempt: latest_id.clone(),
+            replaced,
+        });
+    }
     let mut kinds = Vec::new();
     if latest.status.is_running() {
         kinds.push(NotificationKind::Started);
-        if stuck(latest) {
+        if is_stuck(latest, now, rules) {
             kinds.push(NotificationKind::Stuck);
         }
     } else if let Some(kind) = latest.status.terminal_kind() {
         kinds.push(kind);
     }
-    for (index, kind) in kinds.iter().enumerate() {
+    for kind in &kinds {
         let notification = teller.tell(*kind, latest, None);
-        if index == 0 {
-            notification.replaced = replaced.take();
-        }
+        state.attach_replaced_note(notification);
     }
     state.told.push(Told {
         attempt: latest_id,
         kinds,
     });
-    state.attempt = latest.without_events();
-    state
+    state.record_latest(latest);
 }
 
 /// Rule 6 when the replaced attempt did not succeed: a failure, without its events (AWS
 /// only keeps the latest attempt's).
-fn infer_failure(
+fn infer_failure<'t>(
     previous: &ResourceState,
     previous_status: Option<SyncStatus>,
-    reported_stuck: bool,
-    teller: &mut Teller,
-) {
+    teller: &'t mut Teller,
+) -> &'t mut Notification {
     let mut failed = previous.attempt.without_events();
     failed.status = SyncStatus::Failed;
     let now = teller.now;
     let notification = teller.tell(NotificationKind::Failed, &failed, previous_status);
     notification.occurred_at = now;
     notification.note = Some(REPLACED_ATTEMPT_NOTE.to_owned());
-    notification.reported_stuck = reported_stuck;
+    notification
 }
 
 /// Rule 9: a blocker seen active for the first time is told blocked (even at a stack's

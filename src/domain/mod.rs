@@ -17,14 +17,17 @@ mod name;
 mod place;
 #[cfg(test)]
 pub(crate) mod samples;
+mod seen;
 mod time;
 
 pub use decide::{
-    Decision, KnownBlocker, REPLACED_ATTEMPT_NOTE, ResourceState, Rules, TOLD_KEPT, Told, decide,
+    Decision, KnownBlocker, REPLACED_ATTEMPT_NOTE, ReplacedNote, ResourceState, Rules, TOLD_KEPT,
+    Told, decide,
 };
 pub use filter::{Filter, Glob, KindSet};
 pub use name::{InvalidResourceName, ResourceName};
 pub use place::{AccountId, Region};
+pub use seen::{MalformedDigest, ShaDigest};
 pub use time::{Timestamp, human_duration};
 
 /// The status of one sync attempt, as CodeConnections reports it.

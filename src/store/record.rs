@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::domain::ledger::{Lease, Pending, Quiet, ResourceRecord, Thread};
 use crate::domain::{
     AccountId, AttemptId, Blocker, BlockerStatus, KnownBlocker, Location, Notification,
-    NotificationKind, Region, Replaced, ResourceName, ResourceState, Revision, SyncAttempt,
-    SyncEvent, SyncStatus, Timestamp, Told,
+    NotificationKind, Region, Replaced, ReplacedNote, ResourceName, ResourceState, Revision,
+    ShaDigest, SyncAttempt, SyncEvent, SyncStatus, Timestamp, Told,
 };
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -43,6 +43,20 @@ struct StoredState {
     told: Vec<StoredTold>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     blockers: Vec<StoredKnownBlocker>,
+    /// Every commit seen starting at `attempt`'s start, when there was more than one: a
+    /// fixed-size digest, base64 (since 0.2.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seen_at_start: Option<String>,
+    /// Rule 6's note waiting for the first notification about `forAttempt` (since 0.2.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    replaced_note: Option<StoredReplacedNote>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredReplacedNote {
+    for_attempt: StoredAttemptId,
+    replaced: StoredAttemptId,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -286,6 +300,18 @@ impl From<&ResourceRecord> for StoredRecord {
                         unblocked: known.unblocked,
                     })
                     .collect(),
+                seen_at_start: record.state.seen_at_start.as_ref().map(ShaDigest::encode),
+                replaced_note: record
+                    .state
+                    .replaced_note
+                    .as_ref()
+                    .map(|note| StoredReplacedNote {
+                        for_attempt: (&note.for_attempt).into(),
+                        replaced: StoredAttemptId {
+                            started_at: note.replaced.started_at.as_millis(),
+                            sha: note.replaced.sha.clone(),
+                        },
+                    }),
             },
             pending: record
                 .pending
@@ -593,6 +619,20 @@ impl TryFrom<StoredRecord> for ResourceRecord {
                 attempt,
                 told,
                 blockers,
+                seen_at_start: stored
+                    .state
+                    .seen_at_start
+                    .as_deref()
+                    .map(ShaDigest::decode)
+                    .transpose()
+                    .map_err(|error| error.to_string())?,
+                replaced_note: stored.state.replaced_note.map(|note| ReplacedNote {
+                    for_attempt: note.for_attempt.into(),
+                    replaced: Replaced {
+                        started_at: Timestamp::from_millis(note.replaced.started_at),
+                        sha: note.replaced.sha,
+                    },
+                }),
             },
             pending,
             lease: stored.lease.map(|lease| Lease {
@@ -611,5 +651,44 @@ impl TryFrom<StoredRecord> for ResourceRecord {
                 })
                 .collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::samples::attempt;
+
+    #[test]
+    fn the_commits_seen_at_a_start_and_a_waiting_note_round_trip_and_older_records_have_none() {
+        let mut state = ResourceState::baseline(&attempt(2, SyncStatus::Succeeded));
+        state.seen_at_start = Some(ShaDigest::of(["sha-2", "other"]));
+        state.replaced_note = Some(ReplacedNote {
+            for_attempt: attempt(2, SyncStatus::Succeeded).id(),
+            replaced: Replaced {
+                started_at: attempt(1, SyncStatus::InProgress).started_at,
+                sha: "sha-1".into(),
+            },
+        });
+        let record = ResourceRecord::new(state);
+        let json = encode(&record).unwrap();
+        assert!(json.contains("\"seenAtStart\":"), "{json}");
+        assert!(json.contains("\"replacedNote\":{\"forAttempt\":"), "{json}");
+        assert_eq!(decode(&json).unwrap(), record);
+
+        // What 0.1.x wrote (no such members) reads as none of either.
+        let older =
+            ResourceRecord::new(ResourceState::baseline(&attempt(2, SyncStatus::Succeeded)));
+        let json = encode(&older).unwrap();
+        assert!(!json.contains("seenAtStart") && !json.contains("replacedNote"));
+        let read = decode(&json).unwrap();
+        assert_eq!(read.state.seen_at_start, None);
+        assert_eq!(read.state.replaced_note, None);
+
+        // A digest that is not one makes the record unreadable, never guessed at.
+        let bad = encode(&record)
+            .unwrap()
+            .replace("\"seenAtStart\":\"", "\"seenAtStart\":\"!!");
+        assert!(decode(&bad).unwrap_err().contains("commit digest"));
     }
 }

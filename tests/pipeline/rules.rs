@@ -114,6 +114,44 @@ async fn rule_7_order_follows_attempts_and_nothing_is_told_twice() {
 }
 
 #[tokio::test]
+async fn rule_6_the_note_about_an_unknown_outcome_waits_for_the_new_attempts_first_message() {
+    // a runs; b replaces it, first read PAUSED (a status we do not know) while a newer c is
+    // the latest success, so a's outcome is unknown; two ticks later b succeeds.
+    let (bodies, _) = replay_json(
+        &scenario("rule-6-note-waits-for-the-new-attempts-first-message"),
+        &config(&[]),
+    )
+    .await;
+    assert_eq!(
+        told(&bodies),
+        [t("sync.succeeded", "app-stack", "2025-11-26T06:56:40Z")]
+    );
+    assert_eq!(
+        bodies[0]["data"]["replaced"],
+        serde_json::json!({"startedAt": "2025-11-26T06:53:20Z", "sha": "a".repeat(40), "outcome": "unknown"})
+    );
+}
+
+#[tokio::test]
+async fn rule_7_never_twice_for_more_attempts_sharing_a_start_than_the_record_keeps() {
+    // A baseline, 17 attempts sharing one start each read SUCCEEDED, then the first again.
+    let (bodies, summaries) = replay_json(
+        &scenario("rule-7-never-twice-for-many-attempts-of-one-start"),
+        &config(&[]),
+    )
+    .await;
+    assert_eq!(bodies.len(), 17, "one success per attempt");
+    let shas: std::collections::HashSet<&str> = bodies
+        .iter()
+        .map(|body| body["data"]["targetRevision"]["sha"].as_str().unwrap())
+        .collect();
+    assert_eq!(shas.len(), 17);
+    let last = summaries.last().unwrap();
+    assert!(last.transitions.is_empty(), "{:?}", last.transitions);
+    assert_eq!(last.state_writes, 0);
+}
+
+#[tokio::test]
 async fn rule_8_a_failed_check_keeps_the_recorded_state_and_the_others_go_on() {
     let (bodies, summaries) =
         replay_json(&scenario("rule-8-failed-checks-keep-state"), &config(&[])).await;

@@ -209,14 +209,26 @@ fn rule_6_does_not_repeat_an_ending_already_told() {
 
 #[test]
 fn rule_7_notifications_follow_the_order_of_attempts() {
+    // One tick tells two attempts: the replaced one's ending (rule 6) comes before the
+    // new one's start, and a tick that ends one and starts the next does the same.
     let ticks = run(&[
         status(attempt(1, INITIATED), None),
-        status(attempt(3, SUCCEEDED), Some(attempt(3, SUCCEEDED))),
+        status(attempt(3, IN_PROGRESS), Some(attempt(1, SUCCEEDED))),
+        status(attempt(4, FAILED), Some(attempt(1, SUCCEEDED))),
     ]);
-    let started: Vec<Timestamp> = ticks[1].iter().map(|n| n.attempt.started_at).collect();
-    assert!(
-        started.windows(2).all(|pair| pair[0] <= pair[1]),
-        "{started:?}"
+    assert_eq!(
+        kinds(&ticks[1]),
+        vec![
+            (attempt(1, INITIATED).id(), Succeeded),
+            (attempt(3, INITIATED).id(), Started)
+        ]
+    );
+    assert_eq!(
+        kinds(&ticks[2]),
+        vec![
+            (attempt(3, INITIATED).id(), Failed),
+            (attempt(4, INITIATED).id(), Failed)
+        ]
     );
 }
 
@@ -450,6 +462,51 @@ fn rule_7_reads_alternating_between_attempts_of_the_same_start_tell_nothing_twic
 
 proptest! {
     #[test]
+    fn the_replaced_note_survives_any_number_of_unknown_status_reads(
+        unknown_reads in 1usize..40,
+        running_reads in 0usize..3,
+        ending in prop::sample::select(vec![SUCCEEDED, FAILED]),
+    ) {
+        let mut reads = replaced_by_an_attempt_first_seen_unknown(unknown_reads);
+        // Read running (nothing to tell yet), then ended.
+        for _ in 0..running_reads {
+            reads.push(status_of_attempt(attempt_at(3, "b", IN_PROGRESS), Some(attempt_at(2, "c", SUCCEEDED))));
+        }
+        let b = attempt_at(3, "b", ending.clone());
+        let success = (ending == SUCCEEDED).then(|| b.clone()).or(Some(attempt_at(2, "c", SUCCEEDED)));
+        reads.push(status_of_attempt(b, success));
+        let ticks = run(&reads);
+        let told = ticks.concat();
+        prop_assert_eq!(told.len(), 1, "{:?}", told_ids(&ticks));
+        prop_assert_eq!(told[0].replaced.as_ref().map(|r| r.sha.as_str()), Some("a"));
+    }
+
+    #[test]
+    fn never_twice_whatever_the_read_order_of_many_attempts_sharing_a_start(
+        reads in prop::collection::vec((0usize..24, 0u8..4, any::<bool>()), 20..120)
+    ) {
+        // 24 attempts share one start (more than the 16 whose kinds the record keeps),
+        // read in any order, in any status.
+        let observations: Vec<ResourceStatus> = reads
+            .iter()
+            .map(|(which, phase, success)| {
+                let sha = format!("s{which:02}");
+                let status = [INITIATED, IN_PROGRESS, SUCCEEDED, FAILED][usize::from(*phase)].clone();
+                let latest_success = success.then(|| attempt_at(1, &sha, SUCCEEDED));
+                status_of_attempt(attempt_at(1, &sha, status), latest_success)
+            })
+            .collect();
+        let told = told_ids(&run(&observations));
+        let unique: std::collections::HashSet<_> = told.iter().cloned().collect();
+        prop_assert_eq!(unique.len(), told.len(), "{:?}", told);
+        for (sha, kind) in &told {
+            if kind.is_ending() {
+                prop_assert_eq!(told.iter().filter(|(other, k)| other == sha && k.is_ending()).count(), 1);
+            }
+        }
+    }
+
+    #[test]
     fn no_read_order_tells_an_attempt_and_kind_twice(
         reads in prop::collection::vec((0usize..4, 0u8..4, any::<bool>()), 1..30)
     ) {
@@ -483,6 +540,152 @@ fn status_of_attempt(latest: SyncAttempt, success: Option<SyncAttempt>) -> Resou
         latest_sync: latest,
         latest_successful_sync: success,
     }
+}
+
+/// An attempt that starts at minute `start`, deploys `sha`, and is told its notification
+/// ids from (the ids of `attempt_at` attempts).
+fn told_ids(ticks: &[Vec<Notification>]) -> Vec<(String, NotificationKind)> {
+    ticks
+        .concat()
+        .iter()
+        .map(|n| (n.attempt.target_revision.sha.clone(), n.kind))
+        .collect()
+}
+
+#[test]
+fn rule_7_never_twice_for_more_attempts_sharing_a_start_than_the_record_keeps() {
+    // A baseline, then 17 attempts s01…s17 sharing one start, each ending SUCCEEDED, then
+    // s01 read again: the record keeps the kinds of 16 attempts, but knows all 17 commits.
+    let shas: Vec<String> = (1..=17).map(|n| format!("s{n:02}")).collect();
+    let mut reads = vec![status_of_attempt(attempt_at(1, "base", SUCCEEDED), None)];
+    for sha in &shas {
+        let ended = attempt_at(2, sha, SUCCEEDED);
+        reads.push(status_of_attempt(ended.clone(), Some(ended)));
+    }
+    let first = attempt_at(2, "s01", SUCCEEDED);
+    reads.push(status_of_attempt(first.clone(), Some(first)));
+    let ticks = run(&reads);
+    let told = told_ids(&ticks);
+    assert_eq!(told.len(), 17, "{told:?}");
+    assert!(
+        ticks.last().unwrap().is_empty(),
+        "succeeded(s01) told twice"
+    );
+    // And the record stays bounded: 16 attempts' kinds and a fixed-size digest.
+    let mut state = None;
+    for read in &reads {
+        state = Some(decide_at(state.as_ref(), read).state);
+    }
+    let state = state.unwrap();
+    assert!(state.told.len() <= TOLD_KEPT);
+    assert!(state.seen_at_start.is_some());
+}
+
+#[test]
+fn rule_7_a_read_of_an_attempt_already_replaced_at_the_same_start_is_stale() {
+    // a SUCCEEDED@x → b INITIATED@x → a SUCCEEDED@x tells only started(b).
+    let a = attempt_at(1, "a", SUCCEEDED);
+    let ticks = run(&[
+        status_of_attempt(a.clone(), Some(a.clone())),
+        status_of_attempt(attempt_at(1, "b", INITIATED), Some(a.clone())),
+        status_of_attempt(a.clone(), Some(a)),
+    ]);
+    assert_eq!(told_ids(&ticks), vec![("b".to_owned(), Started)]);
+}
+
+#[test]
+fn rule_6_a_latest_success_of_the_same_start_but_another_commit_leaves_the_outcome_unknown() {
+    // a IN_PROGRESS@x → b SUCCEEDED@x (LatestSuccessfulSync = b): succeeded(b), carrying
+    // that a's outcome is unknown.
+    let b = attempt_at(1, "b", SUCCEEDED);
+    let ticks = run(&[
+        status_of_attempt(attempt_at(1, "a", IN_PROGRESS), None),
+        status_of_attempt(b.clone(), Some(b)),
+    ]);
+    assert_eq!(told_ids(&ticks), vec![("b".to_owned(), Succeeded)]);
+    assert_eq!(
+        ticks[1][0].replaced,
+        Some(Replaced {
+            started_at: attempt_at(1, "a", IN_PROGRESS).started_at,
+            sha: "a".into()
+        })
+    );
+}
+
+#[test]
+fn an_attempt_recorded_as_ended_and_read_running_again_changes_nothing() {
+    for recorded in [
+        // A baseline that had ended.
+        decide_at(None, &status(attempt(1, FAILED), None)).state,
+        // An ending told.
+        run_states(&[
+            status(attempt(1, IN_PROGRESS), None),
+            status(attempt(1, SUCCEEDED), Some(attempt(1, SUCCEEDED))),
+        ]),
+    ] {
+        for running in [INITIATED, IN_PROGRESS] {
+            let decision = decide_at(Some(&recorded), &status(attempt(1, running), None));
+            assert!(decision.notifications.is_empty());
+            assert_eq!(decision.state, recorded);
+        }
+    }
+}
+
+/// The state after a series of observations.
+fn run_states(observations: &[ResourceStatus]) -> ResourceState {
+    let mut state: Option<ResourceState> = None;
+    for current in observations {
+        state = Some(decide_at(state.as_ref(), current).state);
+    }
+    state.expect("at least one observation")
+}
+
+/// The sequence: `a` running; replaced by `b`, first read in a status we do not
+/// know, while `LatestSuccessfulSync` is a newer `c`; then `b` ends.
+fn replaced_by_an_attempt_first_seen_unknown(unknown_reads: usize) -> Vec<ResourceStatus> {
+    let c = attempt_at(2, "c", SUCCEEDED);
+    let paused = SyncStatus::Unknown("PAUSED".into());
+    let mut reads = vec![status_of_attempt(attempt_at(1, "a", INITIATED), None)];
+    for _ in 0..unknown_reads {
+        reads.push(status_of_attempt(
+            attempt_at(3, "b", paused.clone()),
+            Some(c.clone()),
+        ));
+    }
+    reads
+}
+
+#[test]
+fn rule_6_the_note_waits_for_an_attempt_first_seen_in_a_status_we_do_not_know() {
+    let mut reads = replaced_by_an_attempt_first_seen_unknown(1);
+    let b = attempt_at(3, "b", SUCCEEDED);
+    reads.push(status_of_attempt(b.clone(), Some(b)));
+    let ticks = run(&reads);
+    assert_eq!(told_ids(&ticks), vec![("b".to_owned(), Succeeded)]);
+    let replaced = ticks[2][0].replaced.as_ref().expect("data.replaced");
+    assert_eq!(replaced.sha, "a");
+    assert_eq!(
+        replaced.started_at,
+        attempt_at(1, "a", INITIATED).started_at
+    );
+}
+
+#[test]
+fn rule_6_the_note_rides_on_the_new_attempts_own_rule_6_ending() {
+    // b is never seen ending: d replaces it, and b's inferred ending is its first message.
+    let mut reads = replaced_by_an_attempt_first_seen_unknown(1);
+    let c = attempt_at(2, "c", SUCCEEDED);
+    reads.push(status_of_attempt(attempt_at(4, "d", IN_PROGRESS), Some(c)));
+    let ticks = run(&reads);
+    assert_eq!(
+        told_ids(&ticks),
+        vec![("b".to_owned(), Failed), ("d".to_owned(), Started)]
+    );
+    assert_eq!(
+        ticks[2][0].replaced.as_ref().map(|r| r.sha.as_str()),
+        Some("a")
+    );
+    assert_eq!(ticks[2][1].replaced, None, "said once");
 }
 
 // ---------------------------------------------------------------------------------------
