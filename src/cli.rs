@@ -528,6 +528,15 @@ pub fn recap(summary: &Summary) -> String {
             summary.failure_count - summary.failures.len()
         ));
     }
+    for failed in &summary.optional_read_failures {
+        text.push_str(&format!(
+            "   ⚠ {} failed for {} ({}; not a stack failure): {}\n",
+            failed.api,
+            counted(failed.count, "stack", "stacks"),
+            visible(&failed.reason),
+            failed.fix
+        ));
+    }
     for deferred in &summary.deferred {
         text.push_str(&format!(
             "   ⏭ {}: {}\n",

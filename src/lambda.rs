@@ -406,6 +406,39 @@ fn emit_metrics(summary: &Summary, hub: bool) {
         .unwrap_or_default()
         .as_millis() as u64;
     println!("{}", metrics_record(summary, hub, timestamp));
+    for record in optional_read_records(summary, timestamp) {
+        println!("{record}");
+    }
+}
+
+/// `OptionalReadFailures` (§13), one record per API that failed in the tick: the metric
+/// with its `Api` dimension, and without a dimension (the sum over every API, which the
+/// template's alarm watches), from the same record.
+fn optional_read_records(summary: &Summary, timestamp: u64) -> Vec<Value> {
+    let mut by_api: Vec<(&str, usize)> = Vec::new();
+    for failure in &summary.optional_read_failures {
+        match by_api.iter_mut().find(|(api, _)| *api == failure.api) {
+            Some((_, count)) => *count += failure.count,
+            None => by_api.push((failure.api, failure.count)),
+        }
+    }
+    by_api
+        .into_iter()
+        .map(|(api, count)| {
+            serde_json::json!({
+                "_aws": {
+                    "Timestamp": timestamp,
+                    "CloudWatchMetrics": [{
+                        "Namespace": "SyncNotifier",
+                        "Dimensions": [["Api"], []],
+                        "Metrics": [{"Name": "OptionalReadFailures", "Unit": "Count"}]
+                    }]
+                },
+                "Api": api,
+                "OptionalReadFailures": count,
+            })
+        })
+        .collect()
 }
 
 /// The Embedded Metric Format record of a tick: namespace `SyncNotifier`, no dimensions

@@ -355,6 +355,30 @@ pub fn release(record: &mut ResourceRecord, recipients: &[Recipient]) {
     record.pending.retain(|item| !is_complete(item, recipients));
 }
 
+/// What a run does with a stack whose check failed (rule 8): its recorded state is kept
+/// whatever happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterFailedCheck {
+    /// Nothing to deliver and nothing to record: the failure is only reported.
+    Report,
+    /// The stack is no longer found and nothing is pending: its record gets an expiry
+    /// ([`vanish`]).
+    Vanish,
+    /// Notifications decided before are still pending: they go out as usual (the record
+    /// is absorbed without a decision).
+    DeliverPending,
+}
+
+/// Rule 8's choice for a stack whose check failed; `not_found`: it failed because the
+/// stack (its sync configuration) no longer exists.
+pub fn after_failed_check(previous: Option<&ResourceRecord>, not_found: bool) -> AfterFailedCheck {
+    match previous {
+        Some(record) if !record.pending.is_empty() => AfterFailedCheck::DeliverPending,
+        Some(_) if not_found => AfterFailedCheck::Vanish,
+        _ => AfterFailedCheck::Report,
+    }
+}
+
 /// What [`vanish`] decided for a stack that is no longer found.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]

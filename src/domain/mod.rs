@@ -17,6 +17,7 @@ mod name;
 mod place;
 #[cfg(test)]
 pub(crate) mod samples;
+pub mod schedule;
 mod seen;
 mod time;
 

@@ -87,6 +87,8 @@ pub struct LoopbackOptions {
     pub stacks_per_link: usize,
     /// Stacks whose status calls misbehave, by name.
     pub faults: HashMap<String, Fault>,
+    /// Operations every call of which misbehaves, by name (`GetSyncBlockerSummary`).
+    pub operation_faults: HashMap<String, Fault>,
     /// Account/Region pairs (of a fleet) where every call is refused with
     /// `AccessDeniedException`, as a service control policy denying a Region would.
     pub denied_scopes: Vec<ScopeKey>,
@@ -100,6 +102,7 @@ impl Default for LoopbackOptions {
             advance_after_idle: None,
             stacks_per_link: 3,
             faults: HashMap::new(),
+            operation_faults: HashMap::new(),
             denied_scopes: Vec::new(),
         }
     }
@@ -461,7 +464,8 @@ fn respond(shared: &Shared, scope: ScopeKey, operation: &str, input: &Cbor) -> R
     let fault = (operation == "GetResourceSyncStatus")
         .then(|| text_member(input, "ResourceName"))
         .flatten()
-        .and_then(|name| shared.options.faults.get(&name).cloned());
+        .and_then(|name| shared.options.faults.get(&name).cloned())
+        .or_else(|| shared.options.operation_faults.get(operation).cloned());
     if let Some(fault) = fault {
         return Reply::Misbehave(fault);
     }

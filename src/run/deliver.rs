@@ -3,8 +3,10 @@
 
 use std::collections::HashMap;
 
+use super::Runner;
+use super::stack::lost_write;
 use super::summary::Outcome;
-use super::{Runner, TickState, lost_write};
+use super::tick::TickState;
 use crate::domain::ledger::{self, Pending, Quiet, ResourceRecord, Settled, Thread};
 use crate::domain::{StackRef, Timestamp};
 use crate::notify::{DeliveryError, Gate};

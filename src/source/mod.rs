@@ -26,7 +26,7 @@ pub struct SourceError {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SourceErrorKind {
     Throttled,
     AccessDenied,
@@ -57,6 +57,57 @@ impl SourceError {
         SourceError {
             kind,
             message: message.into(),
+        }
+    }
+}
+
+/// A read that explains or routes a notification but is not the stack's status
+/// (ARCHITECTURE §13): one that fails leaves what it would have added unknown for the
+/// tick, and stops nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OptionalRead {
+    /// `GetSyncBlockerSummary` (rule 9).
+    Blockers,
+}
+
+impl OptionalRead {
+    /// The API, as the `Api` dimension of the `OptionalReadFailures` metric names it.
+    pub fn api(self) -> &'static str {
+        match self {
+            OptionalRead::Blockers => "GetSyncBlockerSummary",
+        }
+    }
+
+    /// The IAM action it needs.
+    pub fn permission(self) -> &'static str {
+        match self {
+            OptionalRead::Blockers => "codeconnections:GetSyncBlockerSummary",
+        }
+    }
+
+    /// What is unknown while it fails.
+    pub fn adds(self) -> &'static str {
+        match self {
+            OptionalRead::Blockers => "sync blockers",
+        }
+    }
+
+    /// What to do about a failure of this kind, in a hub (`hub`) or one account.
+    pub fn fix(self, kind: SourceErrorKind, hub: bool) -> String {
+        let unknown = format!("{} stay unknown until it works", self.adds());
+        match kind {
+            SourceErrorKind::AccessDenied if hub => format!(
+                "add {} to the function's role and to the member role (MEMBER_ROLE_NAME) of that account; {unknown}",
+                self.permission()
+            ),
+            SourceErrorKind::AccessDenied => format!(
+                "add {} to the function's role (and check no service control policy denies it); {unknown}",
+                self.permission()
+            ),
+            SourceErrorKind::Throttled => format!(
+                "the API is throttling: it is tried again next tick (a lower FETCH_CONCURRENCY makes fewer calls at once); {unknown}"
+            ),
+            _ => format!("it is tried again next tick; {unknown}"),
         }
     }
 }

@@ -591,3 +591,84 @@ async fn the_cold_start_log_says_when_no_destination_is_active() {
     );
     assert!(!logs.contains("destination active"), "{logs}");
 }
+
+#[tokio::test]
+async fn a_denied_blocker_read_silences_no_stack_and_is_counted_in_its_own_metric() {
+    // The demo's stacks, with every GetSyncBlockerSummary denied (a hand-written role).
+    let mut scenario: Value = serde_json::from_slice(
+        &std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("events/scenarios/demo.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    for tick in scenario["ticks"].as_array_mut().unwrap() {
+        for (name, stack) in tick.as_object_mut().unwrap() {
+            if !name.starts_with('@') {
+                stack["SyncBlockerSummary"] = serde_json::json!({"__type": "AccessDeniedException",
+                    "message": "not authorized to perform: codeconnections:GetSyncBlockerSummary"});
+            }
+        }
+    }
+    let scenario = Scenario::parse(&scenario.to_string()).unwrap();
+    let codeconnections = LoopbackCodeConnections::start(scenario, LoopbackOptions::default())
+        .await
+        .unwrap();
+    let webhook = Receiver::start().await.unwrap();
+    let runtime = LoopbackRuntimeApi::start().await.unwrap();
+    let mut process = function(
+        &runtime,
+        codeconnections.endpoint_url(),
+        &[("WEBHOOK_URL", &webhook.url()), ("WEBHOOK_SECRET", SECRET)],
+    );
+    let mut answers = Vec::new();
+    for tick in 0..codeconnections.tick_count() {
+        codeconnections.set_tick(tick);
+        let Answer::Response(summary) = runtime
+            .invoke(sample("scheduled-event.json"))
+            .await
+            .expect("an answer")
+        else {
+            panic!("the invocation failed")
+        };
+        assert_eq!(summary["failureCount"], 0, "{summary}");
+        answers.push(summary);
+    }
+    assert_eq!(answers[0]["baselines"], 3, "{}", answers[0]);
+    assert_eq!(
+        answers[0]["optionalReadFailures"][0]["api"],
+        "GetSyncBlockerSummary"
+    );
+    let told: Vec<(String, String)> = answers.iter().flat_map(transitions).collect();
+    assert_eq!(
+        told,
+        [
+            pair("sync.started", "payments-stack"),
+            pair("sync.started", "orders-stack"),
+            pair("sync.succeeded", "payments-stack"),
+            pair("sync.failed", "orders-stack"),
+        ]
+    );
+    assert_eq!(webhook.received().len(), 4);
+
+    process.kill().unwrap();
+    let output = process.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let metrics: Vec<Value> = stdout
+        .lines()
+        .filter(|line| line.contains("\"OptionalReadFailures\""))
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert!(!metrics.is_empty(), "{stdout}");
+    for record in &metrics {
+        assert_eq!(record["Api"], "GetSyncBlockerSummary");
+        assert_eq!(
+            record["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            serde_json::json!([["Api"], []])
+        );
+        assert!(record["OptionalReadFailures"].as_u64().unwrap() >= 1);
+    }
+    let warnings = stdout
+        .lines()
+        .filter(|line| line.contains("an optional read failed"))
+        .count();
+    assert_eq!(warnings, 1, "said once in the hour: {stdout}");
+}

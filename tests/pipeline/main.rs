@@ -5,6 +5,7 @@ mod cli;
 mod delivery;
 mod faults;
 mod first_day;
+mod optional;
 mod rules;
 #[path = "../support/mod.rs"]
 mod shared;

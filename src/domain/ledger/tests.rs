@@ -442,6 +442,34 @@ fn the_ttl_is_renewed_only_when_a_third_is_left_and_a_vanished_stack_expires_onc
 }
 
 #[test]
+fn rule_8_a_failed_check_reports_vanishes_or_still_delivers_what_is_pending() {
+    let now = Timestamp::from_millis(START);
+    let quiet = ResourceRecord::new(ResourceState::baseline(&attempt(0)));
+    let mut owing = quiet.clone();
+    owing.pending.push(Pending {
+        notification: notification(1, NotificationKind::Failed, now),
+        done: Vec::new(),
+        targets: vec!["webhook:audit".into()],
+    });
+    // (recorded, not found, choice)
+    let table = [
+        (None, false, AfterFailedCheck::Report),
+        (None, true, AfterFailedCheck::Report),
+        (Some(&quiet), false, AfterFailedCheck::Report),
+        (Some(&quiet), true, AfterFailedCheck::Vanish),
+        (Some(&owing), false, AfterFailedCheck::DeliverPending),
+        (Some(&owing), true, AfterFailedCheck::DeliverPending),
+    ];
+    for (index, (recorded, not_found, choice)) in table.into_iter().enumerate() {
+        assert_eq!(
+            after_failed_check(recorded, not_found),
+            choice,
+            "row {index}"
+        );
+    }
+}
+
+#[test]
 fn settling_records_threads_and_release_drops_what_is_complete() {
     let now = Timestamp::from_millis(START);
     let absorbed = absorb(
