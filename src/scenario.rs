@@ -28,7 +28,7 @@ pub struct Scenario {
 /// One tick: when it runs, and what each stack's calls answer.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ScenarioTick {
-    /// `@now`: the tick's clock; the wall clock when absent.
+    /// `@now`: the tick's clock; when absent, the recording's own (see [`Scenario::clock`]).
     pub now: Option<Timestamp>,
     pub stacks: BTreeMap<ResourceName, Stack>,
 }
@@ -225,6 +225,42 @@ fn response(value: &Value, shape: &Shape, place: &str) -> Result<Response, Strin
     }
 }
 
+/// The members whose values are times, in every shape a scenario holds.
+const TIME_MEMBERS: [&str; 4] = ["StartedAt", "Time", "CreatedAt", "ResolvedAt"];
+
+/// The latest time among `value`'s [`TIME_MEMBERS`], at any depth (epoch seconds, as
+/// [`check`] leaves them).
+fn latest_time(value: &Value) -> Option<Timestamp> {
+    match value {
+        Value::Object(members) => members
+            .iter()
+            .filter_map(|(name, member)| match member.as_f64() {
+                Some(seconds) if TIME_MEMBERS.contains(&name.as_str()) => {
+                    Some(Timestamp::from_epoch_seconds(seconds))
+                }
+                _ => latest_time(member),
+            })
+            .max(),
+        Value::Array(items) => items.iter().filter_map(latest_time).max(),
+        _ => None,
+    }
+}
+
+impl ScenarioTick {
+    /// The latest time this tick's answers show.
+    pub fn latest_time(&self) -> Option<Timestamp> {
+        self.stacks
+            .values()
+            .flat_map(|stack| [Some(&stack.status), stack.blockers.as_ref()])
+            .flatten()
+            .filter_map(|answer| match answer {
+                Response::Output(members) => members.values().filter_map(latest_time).max(),
+                Response::Error { .. } => None,
+            })
+            .max()
+    }
+}
+
 impl Scenario {
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|error| ScenarioError {
@@ -289,6 +325,19 @@ impl Scenario {
             return Err("\"ticks\" is empty: give at least one tick".into());
         }
         Ok(Scenario { ticks: parsed })
+    }
+
+    /// The clock tick `index` runs at: its `@now`; else the latest time its own data shows
+    /// (a `StartedAt`, an event's `Time`, a blocker's `CreatedAt` or `ResolvedAt`), never
+    /// earlier than the tick before it. So a recording replays the same today and in a
+    /// year: a sync recorded running is not found stuck because the wall clock moved on.
+    /// `None` only when no tick so far shows any time (the wall clock then).
+    pub fn clock(&self, index: usize) -> Option<Timestamp> {
+        let mut clock = None;
+        for tick in self.ticks.iter().take(index.saturating_add(1)) {
+            clock = tick.now.or_else(|| clock.max(tick.latest_time()));
+        }
+        clock
     }
 
     /// Every stack named anywhere in the scenario, sorted.
@@ -417,5 +466,47 @@ mod tests {
             panic!()
         };
         assert!(!status.contains_key("SyncBlockerSummary"));
+    }
+
+    #[test]
+    fn a_tick_without_now_runs_at_the_latest_time_its_own_data_shows() {
+        let attempt = |started: i64, status: &str, events: &[i64]| {
+            let events: Vec<String> = events
+                .iter()
+                .map(|time| format!(r#"{{"Event": "e", "Type": "INFO", "Time": {time}}}"#))
+                .collect();
+            format!(
+                r#"{{"LatestSync": {{"StartedAt": {started}, "Status": "{status}", "Events": [{}]}}}}"#,
+                events.join(",")
+            )
+        };
+        let text = format!(
+            r#"{{"ticks": [
+                {{"a": {a0}, "b": {{"__type": "ThrottlingException", "message": "slow"}}}},
+                {{"a": {a1}, "b": {b1}}},
+                {{"a": {stale}}},
+                {{"@now": 1700000000, "a": {a1}}},
+                {{"a": {{"__type": "ThrottlingException", "message": "slow"}}}}
+            ]}}"#,
+            a0 = attempt(1764140000, "SUCCEEDED", &[1764140000, 1764140090]),
+            a1 = attempt(1764141000, "IN_PROGRESS", &[1764141000]),
+            b1 = r#"{"LatestSync": {"StartedAt": 1764141500, "Status": "INITIATED"}, "SyncBlockerSummary": {"LatestBlockers": [{"Id": "x", "CreatedAt": 1764141600, "ResolvedAt": "2025-11-26T07:30:00Z"}]}}"#,
+            stale = attempt(1764130000, "FAILED", &[1764130100]),
+        );
+        let scenario = Scenario::parse(&text).unwrap();
+        let at = |seconds: i64| Some(Timestamp::from_millis(seconds * 1000));
+        // The last event of the only stack with data.
+        assert_eq!(scenario.clock(0), at(1764140090));
+        // A blocker's ResolvedAt (07:30:00 = 1764142200), the latest of every stack's times.
+        assert_eq!(scenario.clock(1), at(1764142200));
+        // A stale read shows older times: the clock does not go back.
+        assert_eq!(scenario.clock(2), at(1764142200));
+        // @now wins as given.
+        assert_eq!(scenario.clock(3), at(1700000000));
+        // A tick that shows no time keeps the clock of the tick before.
+        assert_eq!(scenario.clock(4), at(1700000000));
+        let timeless =
+            Scenario::parse(r#"{"ticks": [{"a": {"__type": "X", "message": ""}}]}"#).unwrap();
+        assert_eq!(timeless.clock(0), None);
     }
 }

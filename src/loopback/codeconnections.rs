@@ -211,11 +211,14 @@ impl LoopbackCodeConnections {
         tick_count(&self.shared)
     }
 
-    /// The `@now` of tick `index`, if the scenario (or one of the fleet's) gives one.
+    /// The clock of tick `index`: its `@now`, else the recording's own time (the latest
+    /// its data shows, see [`Scenario::clock`]), across the fleet's scenarios; `None`
+    /// when the scenario shows no time at all.
     pub fn now_of(&self, index: usize) -> Option<Timestamp> {
         std::iter::once(&self.shared.scenario)
             .chain(self.shared.fleet.values())
-            .find_map(|scenario| scenario.ticks.get(index).and_then(|tick| tick.now))
+            .filter_map(|scenario| scenario.clock(index))
+            .max()
     }
 
     /// The id of the repository link that syncs `name` (what a repository-level Git sync

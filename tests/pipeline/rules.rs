@@ -152,6 +152,28 @@ async fn rule_7_never_twice_for_more_attempts_sharing_a_start_than_the_record_ke
 }
 
 #[tokio::test]
+async fn a_recording_without_now_runs_on_its_own_clock_whatever_the_day() {
+    // Recorded in November 2025, no `@now`, replayed with the default STUCK_AFTER_MINUTES
+    // (60): the attempt is stuck only once its own events show it has run an hour.
+    let path = scenario("a-recording-keeps-its-own-clock");
+    let (bodies, _) = replay_json(&path, &config(&[])).await;
+    assert_eq!(
+        told(&bodies),
+        [
+            t("sync.started", "app-stack", "2025-11-26T07:10:00Z"),
+            t("sync.stuck", "app-stack", "2025-11-26T07:10:00Z"),
+            t("sync.succeeded", "app-stack", "2025-11-26T07:10:00Z"),
+        ]
+    );
+    // Stuck at the tick whose latest event is 61 minutes after the start.
+    assert_eq!(bodies[1]["timestamp"], "2025-11-26T08:11:40Z");
+    assert_eq!(bodies[1]["data"]["runningSeconds"], 3700);
+    // A second replay tells exactly the same (no wall clock in it).
+    let (again, _) = replay_json(&path, &config(&[])).await;
+    assert_eq!(again, bodies);
+}
+
+#[tokio::test]
 async fn rule_8_a_failed_check_keeps_the_recorded_state_and_the_others_go_on() {
     let (bodies, summaries) =
         replay_json(&scenario("rule-8-failed-checks-keep-state"), &config(&[])).await;
