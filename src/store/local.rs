@@ -7,10 +7,17 @@
 //! A file is one JSON object, `{"stack-name": [version, record], …}`, as release 0.1.0
 //! wrote it. While a store is open, it holds an exclusive lock on `FILE.lock`, so a second
 //! process refuses to start ("state file in use") instead of delivering the same
-//! notifications again. Writes stay in memory until the tick ends ([`finish`]), then go to
-//! the file at once: written to a temporary file of its own, then renamed over it, so a
-//! run killed mid-write never leaves a corrupt file, and a tick over N stacks costs one
-//! write of N records, not N writes.
+//! notifications again; and since no other process can hold it, a lease found in the file
+//! at open is a dead process's, and is dropped (so a killed `check` holds nothing back).
+//!
+//! The file keeps DynamoDB's promise: a write that claims notifications or records a
+//! delivery (a record with pending notifications, or one that had some) goes to the file
+//! at once, under the lock, so a process killed mid-delivery repeats only the deliveries
+//! that were in flight. Other writes (baselines, a recorded attempt that moved on) stay in
+//! memory until the tick ends ([`finish`]): losing them loses nothing owed, and a tick
+//! over N stacks costs one write of N records, not N writes. Every write of the file is
+//! atomic: a temporary file of its own, then renamed over it, so a run killed mid-write
+//! never leaves a corrupt file.
 //!
 //! [`finish`]: crate::store::StateStore::finish
 
@@ -69,7 +76,7 @@ impl LocalStore {
             })?;
         }
         let lock = lock(&path)?;
-        let records = match std::fs::read(&path) {
+        let mut records = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice::<HashMap<String, (u64, Value)>>(&bytes)
                 .map_err(|error| {
                     unavailable(format!(
@@ -85,6 +92,7 @@ impl LocalStore {
                 )));
             }
         };
+        drop_leases(&mut records);
         Ok(LocalStore {
             entries: Mutex::new(Entries {
                 records,
@@ -100,17 +108,61 @@ impl LocalStore {
             .map_err(|_| unavailable("the local store's lock was poisoned".into()))
     }
 
-    /// A conditional write of `value` under `key`, in memory.
-    fn put(&self, key: &str, expected: Option<u64>, value: Value) -> Result<u64, SaveError> {
+    /// A conditional write of `value` under `key`: in memory, and in the file at once when
+    /// `durable_now` or when the record it replaces had pending notifications.
+    fn put(
+        &self,
+        key: &str,
+        expected: Option<u64>,
+        value: Value,
+        durable_now: bool,
+    ) -> Result<u64, SaveError> {
         let mut entries = self.entries()?;
-        let stored = entries.records.get(key).map(|(version, _)| *version);
-        if stored != expected {
+        let stored = entries.records.get(key);
+        if stored.map(|(version, _)| *version) != expected {
             return Err(SaveError::Conflict);
         }
+        let durable_now = durable_now || stored.is_some_and(|(_, value)| has_pending(value));
         let version = expected.unwrap_or(0) + 1;
         entries.records.insert(key.to_owned(), (version, value));
         entries.dirty = true;
+        if durable_now {
+            self.write_file(&mut entries)?;
+        }
         Ok(version)
+    }
+
+    /// Writes every record to the file, if there is one and something changed.
+    fn write_file(&self, entries: &mut Entries) -> Result<(), StoreError> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        if !entries.dirty {
+            return Ok(());
+        }
+        let bytes = serde_json::to_vec_pretty(&entries.records)
+            .map_err(|error| unavailable(format!("cannot encode state: {error}")))?;
+        write_atomically(&file.path, &bytes)?;
+        entries.dirty = false;
+        Ok(())
+    }
+}
+
+/// Whether a stored record owes notifications.
+fn has_pending(value: &Value) -> bool {
+    value
+        .get("pending")
+        .and_then(Value::as_array)
+        .is_some_and(|pending| !pending.is_empty())
+}
+
+/// Drops the leases of every record read from a file: the file lock proves that the
+/// process that took them is gone.
+fn drop_leases(records: &mut HashMap<String, (u64, Value)>) {
+    for (_, record) in records.values_mut() {
+        if let Some(record) = record.as_object_mut() {
+            record.remove("lease");
+        }
     }
 }
 
@@ -187,7 +239,7 @@ impl StateStore for LocalStore {
     ) -> Result<u64, SaveError> {
         let value = record::encode_value(record)
             .map_err(|error| unavailable(format!("cannot encode the state of {key}: {error}")))?;
-        self.put(key, expected, value)
+        self.put(key, expected, value, !record.pending.is_empty())
     }
 
     async fn load_destinations(&self) -> Result<DestinationState, StoreError> {
@@ -205,22 +257,12 @@ impl StateStore for LocalStore {
         let json = record::encode_destinations(&state.quiet).map_err(unavailable)?;
         let value: Value = serde_json::from_str(&json)
             .map_err(|error| unavailable(format!("cannot encode: {error}")))?;
-        self.put(DESTINATIONS_KEY, state.version, value)
+        self.put(DESTINATIONS_KEY, state.version, value, false)
     }
 
     async fn finish(&self) -> Result<(), StoreError> {
-        let Some(file) = &self.file else {
-            return Ok(());
-        };
         let mut entries = self.entries()?;
-        if !entries.dirty {
-            return Ok(());
-        }
-        let bytes = serde_json::to_vec_pretty(&entries.records)
-            .map_err(|error| unavailable(format!("cannot encode state: {error}")))?;
-        write_atomically(&file.path, &bytes)?;
-        entries.dirty = false;
-        Ok(())
+        self.write_file(&mut entries)
     }
 }
 

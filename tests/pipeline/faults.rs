@@ -252,8 +252,9 @@ async fn two_checks_on_one_state_file_never_run_together() {
     let args = ["check", "--resources", "slow", "--state", state];
     let first = run(&args, &vars);
     let second = async {
-        // The first holds the file while its call hangs.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // The first holds the file while its call hangs: start the second once that call
+        // has reached the endpoint.
+        until(|| endpoint.calls_for("GetResourceSyncStatus", "slow") >= 1).await;
         run(&args, &vars).await
     };
     let (first, second) = tokio::join!(first, second);
@@ -265,6 +266,112 @@ async fn two_checks_on_one_state_file_never_run_together() {
         Some(3),
         "the first ran (its stack timed out)"
     );
+}
+
+/// Waits (polling, for at most a minute) until `done` holds: the order of events, never
+/// their timing, is what a test waits for.
+async fn until(done: impl Fn() -> bool) {
+    for _ in 0..6000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("waited a minute for something that did not happen");
+}
+
+#[tokio::test]
+async fn a_check_killed_mid_delivery_repeats_only_what_was_in_flight() {
+    use crate::shared::{Receiver, Reply};
+    // Two stacks start a sync; `fast` takes both notifications at once, `slow` accepts
+    // the requests and never answers. The process is killed with both requests to `slow`
+    // in flight.
+    let started = |sha: &str| {
+        let mut started = answer("IN_PROGRESS", sha, vec![]);
+        started["LatestSync"]["StartedAt"] = json!(1795687900);
+        started
+    };
+    let scenario = json!({"ticks": [
+        {"a": ok_answer(), "b": ok_answer()},
+        {"a": started("2222222"), "b": started("2222222")},
+    ]});
+    let endpoint = LoopbackCodeConnections::start(
+        Scenario::parse(&scenario.to_string()).unwrap(),
+        LoopbackOptions::default(),
+    )
+    .await
+    .unwrap();
+    let fast = Receiver::start().await.unwrap();
+    let slow = Receiver::start().await.unwrap();
+    let directory = tempfile::tempdir().unwrap();
+    let state = directory.path().join("state.json");
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let destinations = json!([{"type": "webhook", "name": "fast", "url": fast.url(), "secret": secret},
+                              {"type": "webhook", "name": "slow", "url": slow.url(), "secret": secret}])
+    .to_string();
+    let vars = [
+        ("AWS_ENDPOINT_URL_CODECONNECTIONS", endpoint.endpoint_url()),
+        ("DESTINATIONS", destinations.as_str()),
+    ];
+    let args = ["check", "--state", state.to_str().unwrap()];
+    let baseline = run(&args, &vars).await;
+    assert_eq!(baseline.status.code(), Some(0), "{baseline:?}");
+
+    endpoint.set_tick(1);
+    slow.reply([
+        Reply::status(200).after(Duration::from_secs(3600)),
+        Reply::status(200).after(Duration::from_secs(3600)),
+    ]);
+    let home = tempfile::tempdir().unwrap();
+    let mut killed = tokio::process::Command::new(BINARY)
+        .args(args)
+        .env_clear()
+        .env("HOME", home.path())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "test-secret")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("STUCK_AFTER_MINUTES", "0")
+        .envs(vars)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Killed once both requests to `slow` are in flight and `fast`'s two deliveries are
+    // recorded in the state file (until then, they too are in flight).
+    let fast_recorded = || {
+        let Ok(bytes) = std::fs::read(&state) else {
+            return false;
+        };
+        let Ok(file) = serde_json::from_slice::<Value>(&bytes) else {
+            return false;
+        };
+        ["a", "b"].iter().all(|stack| {
+            file[stack][1]["pending"][0]["done"]
+                .as_array()
+                .is_some_and(|done| {
+                    done.iter()
+                        .any(|key| key.as_str().is_some_and(|key| key.contains("fast")))
+                })
+        })
+    };
+    until(|| slow.arrivals() == 2 && fast_recorded()).await;
+    killed.start_kill().unwrap(); // SIGKILL
+    killed.wait().await.unwrap();
+
+    slow.recover();
+    let after = run(&args, &vars).await;
+    let stdout = String::from_utf8_lossy(&after.stdout);
+    assert_eq!(after.status.code(), Some(0), "{stdout}");
+    assert_eq!(fast.received().len(), 2, "fast had them: nothing repeated");
+    assert_eq!(slow.received().len(), 2, "the two in flight are sent again");
+    let ids = |receiver: &Receiver| -> std::collections::BTreeSet<String> {
+        receiver
+            .received()
+            .iter()
+            .map(|request| request.header("webhook-id").unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&slow), ids(&fast), "with the same ids");
 }
 
 #[tokio::test]

@@ -67,12 +67,51 @@ async fn writes_are_conditional_on_the_version_read() {
     );
 }
 
+/// The file's inode: every write renames a new file over it, so each write changes it.
+fn inode(path: &std::path::Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|metadata| metadata.ino())
+}
+
+/// A record that owes `webhook:a` a notification.
+fn owing() -> ResourceRecord {
+    let mut owing = record(SyncStatus::Failed);
+    let attempt = owing.state.attempt.clone();
+    owing.pending.push(crate::domain::ledger::Pending {
+        notification: crate::domain::Notification {
+            id: "msg_1".into(),
+            kind: crate::domain::NotificationKind::Failed,
+            resource: crate::domain::ResourceName::parse("a").unwrap(),
+            location: None,
+            account_name: None,
+            attempt,
+            previous_status: None,
+            desired_state: None,
+            occurred_at: Timestamp::from_millis(1),
+            detected_at: Timestamp::from_millis(1),
+            note: None,
+            blocker: None,
+            replaced: None,
+            reported_stuck: false,
+        },
+        done: Vec::new(),
+        targets: vec!["webhook:a".into()],
+    });
+    owing
+}
+
 #[tokio::test]
 async fn a_state_file_is_written_once_per_tick_and_survives_the_process() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested/state.json");
     {
         let store = LocalStore::open(&path).unwrap();
+        store
+            .save("first", None, &record(SyncStatus::Succeeded))
+            .await
+            .unwrap();
+        store.finish().await.unwrap();
+        let before = inode(&path).expect("written at the end of the tick");
         for index in 0..50 {
             store
                 .save(
@@ -82,10 +121,21 @@ async fn a_state_file_is_written_once_per_tick_and_survives_the_process() {
                 )
                 .await
                 .unwrap();
+            assert_eq!(
+                inode(&path),
+                Some(before),
+                "baseline {index} is not written yet"
+            );
         }
-        assert!(!path.exists(), "nothing is written before the tick ends");
         store.finish().await.unwrap();
-        assert!(path.exists());
+        let after = inode(&path).unwrap();
+        assert_ne!(after, before, "the tick's end writes them");
+        store.finish().await.unwrap();
+        assert_eq!(
+            inode(&path),
+            Some(after),
+            "nothing changed, nothing written"
+        );
     }
     let reopened = LocalStore::open(&path).unwrap();
     assert!(matches!(
@@ -100,6 +150,66 @@ async fn a_state_file_is_written_once_per_tick_and_survives_the_process() {
         .filter(|name| name.ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[tokio::test]
+async fn a_claim_and_each_delivery_are_in_the_file_as_soon_as_they_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let store = LocalStore::open(&path).unwrap();
+    let read_back = || {
+        let file: HashMap<String, (u64, Value)> =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        file
+    };
+    // The claim: a record that owes a notification.
+    let mut claimed = owing();
+    claimed.lease = Some(crate::domain::ledger::Lease {
+        owner: "this-run".into(),
+        until: Timestamp::from_millis(i64::MAX / 2),
+    });
+    let version = store.save(&key(), None, &claimed).await.unwrap();
+    assert_eq!(read_back()[&key()].0, 1, "the claim is in the file at once");
+    // A delivery recorded.
+    let mut settled = claimed.clone();
+    settled.pending[0].done.push("webhook:a".into());
+    let version = store.save(&key(), Some(version), &settled).await.unwrap();
+    assert_eq!(read_back()[&key()].1["pending"][0]["done"][0], "webhook:a");
+    // The release: nothing pending any more, and that too is written at once.
+    let mut released = settled.clone();
+    released.pending.clear();
+    released.lease = None;
+    store.save(&key(), Some(version), &released).await.unwrap();
+    let stored = &read_back()[&key()];
+    assert_eq!(stored.0, 3);
+    assert!(
+        stored
+            .1
+            .get("pending")
+            .is_none_or(|pending| pending == &serde_json::json!([]))
+    );
+}
+
+#[tokio::test]
+async fn a_lease_left_in_the_file_by_a_killed_process_is_dropped_when_it_is_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    {
+        let store = LocalStore::open(&path).unwrap();
+        let mut claimed = owing();
+        claimed.lease = Some(crate::domain::ledger::Lease {
+            owner: "a-killed-run".into(),
+            until: Timestamp::from_millis(i64::MAX / 2),
+        });
+        store.save(&key(), None, &claimed).await.unwrap();
+        // The process dies here: no finish, no release.
+    }
+    let reopened = LocalStore::open(&path).unwrap();
+    let Loaded::Found { record, .. } = &reopened.load(&keys()).await.unwrap()[&key()] else {
+        panic!("the claim was kept")
+    };
+    assert_eq!(record.lease, None);
+    assert_eq!(record.pending.len(), 1, "what is owed is kept");
 }
 
 #[tokio::test]
