@@ -62,138 +62,30 @@ impl Config {
 
     /// Reads variables through `lookup`; unset and empty are the same.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-        let mut problems = Vec::new();
-        let problem = |problems: &mut Vec<Problem>, variable: &'static str, message: String| {
-            problems.push(Problem {
-                variable,
-                path: String::new(),
-                message,
-            })
+        let mut read = Reader {
+            lookup: &lookup,
+            problems: Vec::new(),
         };
-
-        let watch = match get("WATCH_RESOURCES") {
-            None => Watch::Discover,
-            Some(value) if value.trim() == "*" => Watch::Discover,
-            Some(value) => {
-                let mut names = Vec::new();
-                let mut bad = Vec::new();
-                for (index, part) in value.split(',').map(str::trim).enumerate() {
-                    match ResourceName::parse(part) {
-                        Ok(name) if !names.contains(&name) => names.push(name),
-                        Ok(_) => {}
-                        Err(error) => bad.push(format!("item {} {error}", index + 1)),
-                    }
-                }
-                if !bad.is_empty() {
-                    problem(
-                        &mut problems,
-                        "WATCH_RESOURCES",
-                        summarise(
-                            &bad,
-                            "items are not stack names",
-                            "give stack names separated by commas, or * to discover them",
-                        ),
-                    );
-                }
-                Watch::Resources(names)
-            }
-        };
-
-        let state_table = get("STATE_TABLE").map(|table| table.trim().to_owned());
-        if let Some(table) = &state_table {
-            let valid = (3..=255).contains(&table.len())
-                && table
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
-            if !valid {
-                problem(
-                    &mut problems,
-                    "STATE_TABLE",
-                    format!(
-                        "{:?} is not a DynamoDB table name; use 3-255 letters, digits, '_', '-' or '.', or unset it for the local store",
-                        crate::text::preview(table, 60)
-                    ),
-                );
-            }
-        }
-
-        let destinations = crate::notify::spec::parse(&lookup, &mut problems);
-
-        let notify_on = match get("NOTIFY_ON") {
-            None => KindSet::ALL,
-            Some(value) => {
-                let mut kinds = KindSet::NONE;
-                for word in value.split(',').map(str::trim) {
-                    match NotificationKind::from_word(word)
-                        .filter(|kind| *kind != NotificationKind::Test)
-                    {
-                        Some(kind) => kinds.insert(kind),
-                        None => problem(
-                            &mut problems,
-                            "NOTIFY_ON",
-                            format!(
-                                "unknown word {:?}; use a comma-separated subset of {}",
-                                crate::text::preview(word, 40),
-                                KindSet::ALL.words()
-                            ),
-                        ),
-                    }
-                }
-                kinds
-            }
-        };
-
-        let mut number = |variable: &'static str,
-                          default: u64,
-                          range: std::ops::RangeInclusive<u64>,
-                          unit: &str| {
-            match get(variable) {
-                None => default,
-                Some(value) => match value.trim().parse::<u64>() {
-                    Ok(parsed) if range.contains(&parsed) => parsed,
-                    _ => {
-                        problem(
-                            &mut problems,
-                            variable,
-                            format!(
-                                "{:?} is not a whole number of {unit} from {} to {}",
-                                crate::text::preview(&value, 40),
-                                range.start(),
-                                range.end()
-                            ),
-                        );
-                        default
-                    }
-                },
-            }
-        };
-        let fetch_concurrency = number(
+        let watch = read.watch();
+        let state_table = read.state_table();
+        let destinations = crate::notify::spec::parse(&lookup, &mut read.problems);
+        let notify_on = read.notify_on();
+        let fetch_concurrency = read.number(
             "FETCH_CONCURRENCY",
             Self::DEFAULT_FETCH_CONCURRENCY as u64,
             1..=64,
             "calls",
         ) as usize;
         let retention =
-            Duration::from_secs(number("RETENTION_HOURS", 24, 1..=24 * 30, "hours") * 3600);
-        let lease = Duration::from_secs(number("LEASE_SECONDS", 120, 60..=3600, "seconds"));
-        let stuck_minutes = number("STUCK_AFTER_MINUTES", 60, 0..=7 * 24 * 60, "minutes");
+            Duration::from_secs(read.number("RETENTION_HOURS", 24, 1..=24 * 30, "hours") * 3600);
+        let lease = Duration::from_secs(read.number("LEASE_SECONDS", 120, 60..=3600, "seconds"));
+        let stuck_minutes = read.number("STUCK_AFTER_MINUTES", 60, 0..=7 * 24 * 60, "minutes");
         let stuck_after = (stuck_minutes > 0).then(|| Duration::from_secs(stuck_minutes * 60));
-
-        let schedule_interval = match get("SCHEDULE_EXPRESSION") {
-            None => None,
-            Some(expression) => match schedule_interval(&expression) {
-                Ok(interval) => interval,
-                Err(message) => {
-                    problem(&mut problems, "SCHEDULE_EXPRESSION", message);
-                    None
-                }
-            },
-        };
-
-        let console_region = get("AWS_REGION").and_then(|region| Region::parse(&region).ok());
-        let hub = hub::parse(&lookup, &watch, &mut problems);
-
+        let schedule_interval = read.schedule_interval();
+        let console_region = read
+            .get("AWS_REGION")
+            .and_then(|region| Region::parse(&region).ok());
+        let hub = hub::parse(&lookup, &watch, &mut read.problems);
         let config = Config {
             watch,
             state_table,
@@ -207,10 +99,11 @@ impl Config {
             schedule_interval,
             hub,
         };
-        if problems.is_empty() {
-            Ok(config)
-        } else {
-            Err(ConfigError { problems })
+        match read.problems.is_empty() {
+            true => Ok(config),
+            false => Err(ConfigError {
+                problems: read.problems,
+            }),
         }
     }
 
@@ -234,6 +127,149 @@ impl Config {
             stuck_after: self.stuck_after,
         }
     }
+}
+
+/// Reads each variable once, collecting every problem (so all are reported at once).
+struct Reader<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    problems: Vec<Problem>,
+}
+
+impl Reader<'_> {
+    /// A variable's value; unset and empty are the same.
+    fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).filter(|value| !value.trim().is_empty())
+    }
+
+    fn problem(&mut self, variable: &'static str, message: String) {
+        self.problems.push(Problem {
+            variable,
+            path: String::new(),
+            message,
+        });
+    }
+
+    /// `WATCH_RESOURCES`: stack names, or (unset, `*`) discovery.
+    fn watch(&mut self) -> Watch {
+        let value = match self.get("WATCH_RESOURCES") {
+            None => return Watch::Discover,
+            Some(value) if value.trim() == "*" => return Watch::Discover,
+            Some(value) => value,
+        };
+        let (names, bad) = comma_list(&value, |part| {
+            ResourceName::parse(part).map_err(|error| error.to_string())
+        });
+        if !bad.is_empty() {
+            self.problem(
+                "WATCH_RESOURCES",
+                summarise(
+                    &bad,
+                    "items are not stack names",
+                    "give stack names separated by commas, or * to discover them",
+                ),
+            );
+        }
+        Watch::Resources(names)
+    }
+
+    /// `STATE_TABLE`: a DynamoDB table name.
+    fn state_table(&mut self) -> Option<String> {
+        let table = self.get("STATE_TABLE")?.trim().to_owned();
+        let valid = (3..=255).contains(&table.len())
+            && table
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        if !valid {
+            self.problem(
+                "STATE_TABLE",
+                format!(
+                    "{:?} is not a DynamoDB table name; use 3-255 letters, digits, '_', '-' or '.', or unset it for the local store",
+                    crate::text::preview(&table, 60)
+                ),
+            );
+        }
+        Some(table)
+    }
+
+    /// `NOTIFY_ON`: a comma-separated subset of the choosable kinds.
+    fn notify_on(&mut self) -> KindSet {
+        let Some(value) = self.get("NOTIFY_ON") else {
+            return KindSet::ALL;
+        };
+        let mut kinds = KindSet::NONE;
+        for word in value.split(',').map(str::trim) {
+            match NotificationKind::from_word(word).filter(|kind| *kind != NotificationKind::Test) {
+                Some(kind) => kinds.insert(kind),
+                None => self.problem(
+                    "NOTIFY_ON",
+                    format!(
+                        "unknown word {:?}; use a comma-separated subset of {}",
+                        crate::text::preview(word, 40),
+                        KindSet::ALL.words()
+                    ),
+                ),
+            }
+        }
+        kinds
+    }
+
+    /// A whole number of `unit` in `range`, `default` when unset.
+    fn number(
+        &mut self,
+        variable: &'static str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+        unit: &str,
+    ) -> u64 {
+        let Some(value) = self.get(variable) else {
+            return default;
+        };
+        match value.trim().parse::<u64>() {
+            Ok(parsed) if range.contains(&parsed) => parsed,
+            _ => {
+                self.problem(
+                    variable,
+                    format!(
+                        "{:?} is not a whole number of {unit} from {} to {}",
+                        crate::text::preview(&value, 40),
+                        range.start(),
+                        range.end()
+                    ),
+                );
+                default
+            }
+        }
+    }
+
+    /// `SCHEDULE_EXPRESSION`: the interval of a `rate()`.
+    fn schedule_interval(&mut self) -> Option<Duration> {
+        let expression = self.get("SCHEDULE_EXPRESSION")?;
+        match schedule_interval(&expression) {
+            Ok(interval) => interval,
+            Err(message) => {
+                self.problem("SCHEDULE_EXPRESSION", message);
+                None
+            }
+        }
+    }
+}
+
+/// The items of a comma-separated list, each parsed once (repeats dropped), and what is
+/// wrong with the others (`item 2 …`).
+fn comma_list<T: PartialEq>(
+    value: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> (Vec<T>, Vec<String>) {
+    let mut items = Vec::new();
+    let mut bad = Vec::new();
+    for (index, part) in value.split(',').map(str::trim).enumerate() {
+        match parse(part) {
+            Ok(item) if !items.contains(&item) => items.push(item),
+            Ok(_) => {}
+            Err(error) => bad.push(format!("item {} {error}", index + 1)),
+        }
+    }
+    (items, bad)
 }
 
 /// The interval of an EventBridge `rate(N unit)` expression; `None` for a `cron(…)`, whose

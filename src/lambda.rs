@@ -300,7 +300,7 @@ pub async fn handle<S: StatusSource, T: StateStore>(
                 })?,
         ),
         Trigger::SendTest => {
-            let results = crate::cli::send_test_to(runner.destinations(), deadline).await;
+            let results = crate::notify::send_test_to(runner.destinations(), deadline).await;
             tracing::info!(results = %serde_json::to_string(&results).unwrap_or_default(), "test message sent");
             return Ok(serde_json::json!({"sendTest": results}));
         }

@@ -83,7 +83,6 @@ pub(super) fn parse(
             message,
         })
     };
-
     let Some(accounts) = get("TARGET_ACCOUNTS") else {
         // Single-account mode: the hub's other variables would be silently ignored.
         for variable in ["TARGET_REGIONS", "MEMBER_ROLE_NAME"] {
@@ -96,61 +95,71 @@ pub(super) fn parse(
         }
         return None;
     };
+    let accounts = target_accounts(&accounts, &mut problem);
+    let regions = get("TARGET_REGIONS").map(|value| target_regions(&value, &mut problem));
+    let role_name = role_name(lookup("MEMBER_ROLE_NAME"), &mut problem);
+    if let Watch::Resources(_) = watch {
+        problem(
+            "WATCH_RESOURCES",
+            "names stacks, but a hub (TARGET_ACCOUNTS) discovers every stack of its target accounts and Regions; unset WATCH_RESOURCES or set it to *, and choose which stacks notify whom with DESTINATIONS[].resources, accounts and regions".to_owned(),
+        );
+    }
+    Some(Hub {
+        accounts,
+        regions,
+        role_name,
+    })
+}
 
-    let accounts = if accounts.trim() == "*" {
-        TargetAccounts::Organization
-    } else {
-        let mut ids: Vec<AccountId> = Vec::new();
-        let mut bad = Vec::new();
-        for (index, part) in accounts.split(',').enumerate() {
-            match AccountId::parse(part) {
-                Ok(id) if !ids.contains(&id) => ids.push(id),
-                Ok(_) => {}
-                Err(error) => bad.push(format!("item {} {error}", index + 1)),
-            }
-        }
-        if !bad.is_empty() {
-            problem(
-                "TARGET_ACCOUNTS",
-                summarise(
-                    &bad,
-                    "items are not account ids",
-                    "give * for every active account of the organization, or 12-digit account ids separated by commas",
-                ),
-            );
-        }
-        TargetAccounts::List(ids)
-    };
-
-    let regions = get("TARGET_REGIONS").map(|value| {
-        let mut regions: Vec<Region> = Vec::new();
-        let mut bad = Vec::new();
-        for (index, part) in value.split(',').enumerate() {
-            match Region::parse(part) {
-                Ok(region) if !region.is_known() => bad.push(format!(
-                    "item {} {:?} is not a Region this release knows; check its spelling",
-                    index + 1,
-                    region.as_str()
-                )),
-                Ok(region) if !regions.contains(&region) => regions.push(region),
-                Ok(_) => {}
-                Err(error) => bad.push(format!("item {} {error}", index + 1)),
-            }
-        }
-        if !bad.is_empty() {
-            problem(
-                "TARGET_REGIONS",
-                summarise(
-                    &bad,
-                    "items are not Regions",
-                    "give Region codes separated by commas (us-east-1,eu-west-1), or unset it for the function's own Region",
-                ),
-            );
-        }
-        regions
+/// `TARGET_ACCOUNTS`: `*` (the organization's active accounts) or account ids.
+fn target_accounts(value: &str, problem: &mut impl FnMut(&'static str, String)) -> TargetAccounts {
+    if value.trim() == "*" {
+        return TargetAccounts::Organization;
+    }
+    let (ids, bad) = super::comma_list(value, |part| {
+        AccountId::parse(part).map_err(|e| e.to_string())
     });
+    if !bad.is_empty() {
+        problem(
+            "TARGET_ACCOUNTS",
+            summarise(
+                &bad,
+                "items are not account ids",
+                "give * for every active account of the organization, or 12-digit account ids separated by commas",
+            ),
+        );
+    }
+    TargetAccounts::List(ids)
+}
 
-    let role_name = match lookup("MEMBER_ROLE_NAME") {
+/// `TARGET_REGIONS`: Region codes this release knows.
+fn target_regions(value: &str, problem: &mut impl FnMut(&'static str, String)) -> Vec<Region> {
+    let (regions, bad) = super::comma_list(value, |part| {
+        let region = Region::parse(part).map_err(|e| e.to_string())?;
+        match region.is_known() {
+            true => Ok(region),
+            false => Err(format!(
+                "{:?} is not a Region this release knows; check its spelling",
+                region.as_str()
+            )),
+        }
+    });
+    if !bad.is_empty() {
+        problem(
+            "TARGET_REGIONS",
+            summarise(
+                &bad,
+                "items are not Regions",
+                "give Region codes separated by commas (us-east-1,eu-west-1), or unset it for the function's own Region",
+            ),
+        );
+    }
+    regions
+}
+
+/// `MEMBER_ROLE_NAME`, as given (empty is a mistake, unset the default).
+fn role_name(value: Option<String>, problem: &mut impl FnMut(&'static str, String)) -> RoleName {
+    match value {
         None => RoleName::default(),
         Some(value) if value.trim().is_empty() => {
             problem(
@@ -163,23 +172,10 @@ pub(super) fn parse(
             RoleName::default()
         }
         Some(value) => RoleName::parse(&value).unwrap_or_else(|error| {
-            problem("MEMBER_ROLE_NAME", error);
+            problem("MEMBER_ROLE_NAME", error.to_string());
             RoleName::default()
         }),
-    };
-
-    if let Watch::Resources(_) = watch {
-        problem(
-            "WATCH_RESOURCES",
-            "names stacks, but a hub (TARGET_ACCOUNTS) discovers every stack of its target accounts and Regions; unset WATCH_RESOURCES or set it to *, and choose which stacks notify whom with DESTINATIONS[].resources, accounts and regions".to_owned(),
-        );
     }
-
-    Some(Hub {
-        accounts,
-        regions,
-        role_name,
-    })
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 //! part and may pass `Fixed` ones as they are.
 
 use super::facts::{Commit, Facts};
-use crate::domain::{Notification, NotificationKind, Region, SyncEvent, Timestamp};
+use crate::domain::{Blocker, Notification, NotificationKind, Region, SyncEvent, Timestamp};
 use crate::text::{clip, single_line};
 
 /// How many events a chat message lists before "…and N more".
@@ -137,6 +137,189 @@ pub fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', "'\\''"))
 }
 
+/// The fields every message about a sync has: status first, then the stack, where it
+/// lives, where its template comes from, the commit, when, and how long.
+fn fields(facts: &Facts) -> Vec<Field> {
+    let mut fields = vec![
+        Field::new("Status", status(facts)),
+        Field::new("Stack", vec![Part::Raw(facts.resource.to_owned(), 100)]),
+    ];
+    if let Some(account) = &facts.account {
+        fields.push(Field::new("Account", vec![Part::Raw(account.clone(), 120)]));
+    }
+    if let Some(region) = facts.region {
+        fields.push(Field::new("Region", vec![Part::Raw(region.to_owned(), 40)]));
+    }
+    fields.extend([
+        Field::new(
+            "Repository",
+            vec![
+                Part::Raw(facts.repository.clone(), VALUE_LIMIT),
+                Part::Fixed(" (".into()),
+                Part::Raw(facts.provider.to_owned(), 40),
+                Part::Fixed(")".into()),
+            ],
+        ),
+        Field::new(
+            "Branch",
+            vec![Part::Raw(facts.branch.to_owned(), VALUE_LIMIT)],
+        ),
+        Field::new("Commit", vec![Part::Commit(facts.commit.clone())]),
+        Field::new("Started", vec![Part::Date(facts.started_at)]),
+    ]);
+    if let Some(duration) = &facts.duration {
+        fields.push(Field::new("Duration", vec![Part::Fixed(duration.clone())]));
+    }
+    if let Some(running) = &facts.running {
+        fields.push(Field::new(
+            "Running for",
+            vec![Part::Fixed(running.clone())],
+        ));
+    }
+    if let Some(desired) = &facts.desired {
+        fields.push(Field::new(
+            "Desired commit",
+            vec![
+                Part::Commit(desired.clone()),
+                Part::Fixed(" (newer, not deployed by this sync)".into()),
+            ],
+        ));
+    }
+    if !facts.directory.is_empty() {
+        fields.push(
+            Field::new(
+                "Deployment file",
+                vec![Part::Raw(facts.directory.to_owned(), VALUE_LIMIT)],
+            )
+            .wide(),
+        );
+    }
+    fields
+}
+
+/// What a blocked or unblocked message adds: the blocker's fields, what it means, and for
+/// a blocker the command that resolves it.
+struct Blocked {
+    fields: Vec<Field>,
+    note: String,
+    command: Option<(String, String)>,
+}
+
+impl Blocked {
+    fn of(
+        kind: NotificationKind,
+        blocker: &Blocker,
+        facts: &Facts,
+        region: Option<&Region>,
+    ) -> Blocked {
+        let mut fields = vec![Field::new(
+            "Blocker",
+            vec![Part::Raw(blocker.id.clone(), 50)],
+        )];
+        if kind != NotificationKind::Blocked {
+            if let Some(at) = blocker.resolved_at {
+                fields.push(Field::new("Resolved", vec![Part::Date(at)]));
+            }
+            if let Some(reason) = &blocker.resolved_reason {
+                fields.push(Field::new("Resolution", vec![Part::Raw(reason.clone(), 250)]).wide());
+            }
+            return Blocked {
+                fields,
+                note: "Git sync deploys from Git to this stack again.".into(),
+                command: None,
+            };
+        }
+        fields.push(Field::new("Since", vec![Part::Date(blocker.created_at)]));
+        fields.push(
+            Field::new(
+                "Reason",
+                vec![Part::Raw(blocker.created_reason.clone(), 500)],
+            )
+            .wide(),
+        );
+        if !blocker.contexts.is_empty() {
+            let details = blocker
+                .contexts
+                .iter()
+                .map(|(key, value)| format!("{key}: {value}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            fields.push(Field::new("Details", vec![Part::Raw(details, 600)]).wide());
+        }
+        let plain = !blocker.id.is_empty()
+            && blocker
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
+        if !plain {
+            return Blocked {
+                fields,
+                note: "Git sync deploys nothing to this stack until the blocker is resolved: merged commits are not live. Fix the cause, then resolve the blocker in the console (the stack's Git sync tab).".into(),
+                command: None,
+            };
+        }
+        let mut resolve = format!(
+            "aws codeconnections update-sync-blocker --id {} --sync-type CFN_STACK_SYNC --resource-name {} --resolved-reason {}",
+            shell_quote(&blocker.id),
+            shell_quote(facts.resource),
+            shell_quote("Fixed the cause of the failed sync")
+        );
+        if let Some(region) = facts
+            .region
+            .map(str::to_owned)
+            .or(region.map(|region| region.to_string()))
+        {
+            resolve.push_str(&format!(" --region {region}"));
+        }
+        Blocked {
+            fields,
+            note: "Git sync deploys nothing to this stack until the blocker is resolved: merged commits are not live. Fix the cause, then resolve the blocker in the console (the stack's Git sync tab) or with the command below.".into(),
+            command: Some(("To resolve it".to_owned(), resolve)),
+        }
+    }
+}
+
+/// What the reader should know about the attempt that the fields cannot say: it is
+/// stuck, it replaced one whose ending is unknown, it had been told stuck.
+fn attempt_notes(notification: &Notification, facts: &Facts) -> Vec<String> {
+    let mut notes = Vec::new();
+    if notification.kind == NotificationKind::Stuck {
+        notes.push(format!(
+            "This sync has been running for {}. Git sync deploys nothing newer to this stack while it runs; check the stack's events in the CloudFormation console.",
+            facts.running.as_deref().unwrap_or("a long time")
+        ));
+    }
+    if let Some(replaced) = &notification.replaced {
+        notes.push(format!(
+            "It replaced the sync of commit {} (started {}), which was still running when last seen; AWS no longer reports how that one ended.",
+            super::facts::short_sha(&replaced.sha),
+            replaced.started_at.to_readable()
+        ));
+    }
+    if notification.reported_stuck {
+        notes.push("This sync had been reported stuck.".into());
+    }
+    notes
+}
+
+/// The stack in the console, and the commit.
+fn links(facts: &Facts) -> Vec<Link> {
+    let mut links = Vec::new();
+    if let Some(url) = &facts.console_url {
+        links.push(Link {
+            label: "Open stack in CloudFormation".into(),
+            url: url.clone(),
+        });
+    }
+    if let Some(url) = &facts.commit.url {
+        links.push(Link {
+            label: format!("View commit {}", facts.commit.short_sha),
+            url: url.clone(),
+        });
+    }
+    links
+}
+
 impl<'a> Message<'a> {
     pub fn of(notification: &'a Notification, region: Option<&Region>) -> Message<'a> {
         let facts = Facts::of(notification, region);
@@ -144,169 +327,27 @@ impl<'a> Message<'a> {
         if notification.kind == NotificationKind::Test {
             return Message::test(facts, title);
         }
-        let mut fields = vec![
-            Field::new("Status", status(&facts)),
-            Field::new("Stack", vec![Part::Raw(facts.resource.to_owned(), 100)]),
-        ];
-        if let Some(account) = &facts.account {
-            fields.push(Field::new("Account", vec![Part::Raw(account.clone(), 120)]));
-        }
-        if let Some(region) = facts.region {
-            fields.push(Field::new("Region", vec![Part::Raw(region.to_owned(), 40)]));
-        }
-        fields.extend([
-            Field::new(
-                "Repository",
-                vec![
-                    Part::Raw(facts.repository.clone(), VALUE_LIMIT),
-                    Part::Fixed(" (".into()),
-                    Part::Raw(facts.provider.to_owned(), 40),
-                    Part::Fixed(")".into()),
-                ],
-            ),
-            Field::new(
-                "Branch",
-                vec![Part::Raw(facts.branch.to_owned(), VALUE_LIMIT)],
-            ),
-            Field::new("Commit", vec![Part::Commit(facts.commit.clone())]),
-            Field::new("Started", vec![Part::Date(facts.started_at)]),
-        ]);
-        if let Some(duration) = &facts.duration {
-            fields.push(Field::new("Duration", vec![Part::Fixed(duration.clone())]));
-        }
-        if let Some(running) = &facts.running {
-            fields.push(Field::new(
-                "Running for",
-                vec![Part::Fixed(running.clone())],
-            ));
-        }
-        if let Some(desired) = &facts.desired {
-            fields.push(Field::new(
-                "Desired commit",
-                vec![
-                    Part::Commit(desired.clone()),
-                    Part::Fixed(" (newer, not deployed by this sync)".into()),
-                ],
-            ));
-        }
-        if !facts.directory.is_empty() {
-            fields.push(
-                Field::new(
-                    "Deployment file",
-                    vec![Part::Raw(facts.directory.to_owned(), VALUE_LIMIT)],
-                )
-                .wide(),
-            );
-        }
-
+        let mut fields = fields(&facts);
         let mut notes: Vec<String> = facts.note.map(str::to_owned).into_iter().collect();
         let mut command = None;
         if let Some(blocker) = &notification.blocker {
-            fields.push(Field::new(
-                "Blocker",
-                vec![Part::Raw(blocker.id.clone(), 50)],
-            ));
-            match notification.kind {
-                NotificationKind::Blocked => {
-                    fields.push(Field::new("Since", vec![Part::Date(blocker.created_at)]));
-                    fields.push(
-                        Field::new(
-                            "Reason",
-                            vec![Part::Raw(blocker.created_reason.clone(), 500)],
-                        )
-                        .wide(),
-                    );
-                    if !blocker.contexts.is_empty() {
-                        let details = blocker
-                            .contexts
-                            .iter()
-                            .map(|(key, value)| format!("{key}: {value}"))
-                            .collect::<Vec<_>>()
-                            .join("; ");
-                        fields.push(Field::new("Details", vec![Part::Raw(details, 600)]).wide());
-                    }
-                    let plain = |text: &str| {
-                        !text.is_empty()
-                            && text
-                                .chars()
-                                .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
-                    };
-                    if !plain(&blocker.id) {
-                        notes.push("Git sync deploys nothing to this stack until the blocker is resolved: merged commits are not live. Fix the cause, then resolve the blocker in the console (the stack's Git sync tab).".into());
-                    } else {
-                        notes.push("Git sync deploys nothing to this stack until the blocker is resolved: merged commits are not live. Fix the cause, then resolve the blocker in the console (the stack's Git sync tab) or with the command below.".into());
-                        let mut resolve = format!(
-                            "aws codeconnections update-sync-blocker --id {} --sync-type CFN_STACK_SYNC --resource-name {} --resolved-reason {}",
-                            shell_quote(&blocker.id),
-                            shell_quote(facts.resource),
-                            shell_quote("Fixed the cause of the failed sync")
-                        );
-                        if let Some(region) = facts
-                            .region
-                            .map(str::to_owned)
-                            .or(region.map(|region| region.to_string()))
-                        {
-                            resolve.push_str(&format!(" --region {region}"));
-                        }
-                        command = Some(("To resolve it".to_owned(), resolve));
-                    }
-                }
-                _ => {
-                    if let Some(at) = blocker.resolved_at {
-                        fields.push(Field::new("Resolved", vec![Part::Date(at)]));
-                    }
-                    if let Some(reason) = &blocker.resolved_reason {
-                        fields.push(
-                            Field::new("Resolution", vec![Part::Raw(reason.clone(), 250)]).wide(),
-                        );
-                    }
-                    notes.push("Git sync deploys from Git to this stack again.".into());
-                }
-            }
+            let told = Blocked::of(notification.kind, blocker, &facts, region);
+            fields.extend(told.fields);
+            notes.push(told.note);
+            command = told.command;
         }
-        if notification.kind == NotificationKind::Stuck {
-            notes.push(format!(
-                "This sync has been running for {}. Git sync deploys nothing newer to this stack while it runs; check the stack's events in the CloudFormation console.",
-                facts.running.as_deref().unwrap_or("a long time")
-            ));
-        }
-        if let Some(replaced) = &notification.replaced {
-            notes.push(format!(
-                "It replaced the sync of commit {} (started {}), which was still running when last seen; AWS no longer reports how that one ended.",
-                super::facts::short_sha(&replaced.sha),
-                replaced.started_at.to_readable()
-            ));
-        }
-        if notification.reported_stuck {
-            notes.push("This sync had been reported stuck.".into());
-        }
-
+        notes.extend(attempt_notes(notification, &facts));
         let show_events = matches!(
             notification.kind,
             NotificationKind::Failed | NotificationKind::Stuck
         );
-        let (events, events_total) = if show_events {
-            (
+        let (events, events_total) = match show_events {
+            true => (
                 facts.events.clone(),
                 facts.events.len() + facts.events_omitted,
-            )
-        } else {
-            (Vec::new(), 0)
+            ),
+            false => (Vec::new(), 0),
         };
-
-        let mut links = Vec::new();
-        if let Some(url) = &facts.console_url {
-            links.push(Link {
-                label: "Open stack in CloudFormation".into(),
-                url: url.clone(),
-            });
-        }
-        if let Some(url) = &facts.commit.url {
-            links.push(Link {
-                label: format!("View commit {}", facts.commit.short_sha),
-                url: url.clone(),
-            });
-        }
         Message {
             kind: notification.kind,
             title,
@@ -315,7 +356,7 @@ impl<'a> Message<'a> {
             events_total,
             notes,
             command,
-            links,
+            links: links(&facts),
             facts,
         }
     }

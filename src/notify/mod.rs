@@ -23,6 +23,7 @@ pub mod layout;
 mod pagerduty;
 mod q_developer;
 pub mod secret;
+mod send_test;
 mod slack;
 mod slack_app;
 pub mod spec;
@@ -46,6 +47,7 @@ pub use pagerduty::{
 };
 pub use q_developer::q_developer_message;
 pub use secret::{SecretToken, SecretUrl, SigningSecret};
+pub use send_test::{TestResult, send_test_to, test_notification};
 pub use slack::{slack_message, slack_thread_reply};
 pub use slack_app::SlackAppSettings;
 pub use spec::{DestinationSpec, Entry, Problem, Variables};

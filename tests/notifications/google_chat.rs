@@ -90,7 +90,7 @@ async fn different_attempts_are_different_threads() {
 async fn send_test_is_one_message_in_no_thread() {
     let receiver = Receiver::start().await.unwrap();
     let chat = only_destination(&webhook(&receiver));
-    let results = sync_notifier::cli::send_test_to(std::slice::from_ref(&chat), None).await;
+    let results = sync_notifier::notify::send_test_to(std::slice::from_ref(&chat), None).await;
     assert_eq!(results[0].result, "delivered", "{:?}", results[0]);
     let request = &receiver.received()[0];
     assert!(request.json().get("thread").is_none());

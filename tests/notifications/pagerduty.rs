@@ -199,7 +199,7 @@ async fn a_start_is_sent_only_when_asked_and_then_as_a_change_event() {
 async fn send_test_is_a_change_event_that_pages_nobody() {
     let api = api().await;
     let pager = only_destination(&variables(&api));
-    let results = sync_notifier::cli::send_test_to(std::slice::from_ref(&pager), None).await;
+    let results = sync_notifier::notify::send_test_to(std::slice::from_ref(&pager), None).await;
     assert_eq!(results[0].result, "delivered", "{:?}", results[0]);
     let events = api.events();
     assert_eq!(events.len(), 1);

@@ -268,7 +268,7 @@ async fn a_success_updates_the_message_in_place_and_says_nothing_more() {
 async fn send_test_posts_one_message_and_keeps_nothing() {
     let api = api().await;
     let app = only_destination(&variables(&api));
-    let results = sync_notifier::cli::send_test_to(std::slice::from_ref(&app), None).await;
+    let results = sync_notifier::notify::send_test_to(std::slice::from_ref(&app), None).await;
     assert_eq!(results[0].result, "delivered", "{:?}", results[0]);
     assert_eq!(api.methods(), ["chat.postMessage"]);
     assert_eq!(

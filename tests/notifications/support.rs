@@ -295,7 +295,7 @@ pub fn test_message() -> Notification {
     // Each real test message gets a fresh random id; a fixed one keeps the snapshots stable.
     Notification {
         id: "msg_test_0123456789abcdef".to_owned(),
-        ..sync_notifier::cli::test_notification(Timestamp::from_millis(1_795_687_330_000))
+        ..sync_notifier::notify::test_notification(Timestamp::from_millis(1_795_687_330_000))
     }
 }
 
