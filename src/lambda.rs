@@ -539,7 +539,12 @@ pub async fn serve() -> Result<(), lambda_runtime::Error> {
         crate::run::RunSettings::from(&config),
     );
     let watch = config.watch.clone();
-    tracing::info!(destinations = ?labels, watch = ?watch, "ready");
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        destinations = ?labels,
+        watch = ?watch,
+        "ready"
+    );
     for label in &labels {
         tracing::info!("destination active: {label}");
     }

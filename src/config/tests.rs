@@ -61,6 +61,31 @@ fn a_bad_resource_name_is_refused_with_the_variable_the_value_and_the_fix() {
 }
 
 #[test]
+fn event_bus_refuses_the_dash_that_leaves_only_hidden_parameters_unset() {
+    // The template's "-" means "unset" for its secret parameters; EVENT_BUS is not one, and a
+    // bus named "-" would fail every delivery.
+    let message = problem(&[("EVENT_BUS", "-")]);
+    assert!(
+        message.contains("EVENT_BUS: \"-\" is not an event bus"),
+        "{message}"
+    );
+    assert!(
+        message.contains("leave EVENT_BUS (the template's EventBusName) empty"),
+        "{message}"
+    );
+    let message = problem(&[("EVENT_BUS", " - ")]);
+    assert!(message.contains("EVENT_BUS: \"-\""), "{message}");
+    assert!(parse(&[("EVENT_BUS", "")]).unwrap().destinations.is_empty());
+    assert_eq!(
+        parse(&[("EVENT_BUS", "ops-bus")])
+            .unwrap()
+            .destinations
+            .len(),
+        1
+    );
+}
+
+#[test]
 fn webhook_urls_must_be_https_except_on_loopback() {
     let message = problem(&[(
         "SLACK_WEBHOOK_URL",

@@ -81,6 +81,13 @@ pub fn parse_bus(value: &str) -> Result<Bus, String> {
             )),
         };
     }
+    // "-" means "unset" only for the template's hidden parameters; as a bus it would name
+    // a bus "-" that every delivery fails to reach.
+    if value == "-" {
+        return Err(
+            "\"-\" is not an event bus (\"-\" leaves only the template's hidden, secret parameters unset); for no event bus leave EVENT_BUS (the template's EventBusName) empty, otherwise give \"default\", a bus name, or a bus ARN".to_owned(),
+        );
+    }
     if is_bus_name(value) {
         return Ok(Bus::Name(value.to_owned()));
     }

@@ -672,3 +672,37 @@ async fn a_denied_blocker_read_silences_no_stack_and_is_counted_in_its_own_metri
         .count();
     assert_eq!(warnings, 1, "said once in the hour: {stdout}");
 }
+
+#[tokio::test]
+async fn the_ready_line_of_the_cold_start_names_the_release() {
+    let scenario =
+        Scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("events/scenarios/demo.json"))
+            .unwrap();
+    let codeconnections = LoopbackCodeConnections::start(scenario, LoopbackOptions::default())
+        .await
+        .unwrap();
+    let runtime = LoopbackRuntimeApi::start().await.unwrap();
+    let mut child = function(&runtime, codeconnections.endpoint_url(), &[]);
+    let Answer::Response(_) = runtime
+        .invoke(sample("scheduled-event.json"))
+        .await
+        .expect("an answer")
+    else {
+        panic!("error")
+    };
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&output.stdout);
+    let ready: Vec<Value> = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|record| record["fields"]["message"] == "ready")
+        .collect();
+    assert_eq!(ready.len(), 1, "{logs}");
+    // The Cargo version, as `sync-notifier --version` prints it (tests/scripts/release.rs).
+    assert_eq!(
+        ready[0]["fields"]["version"],
+        env!("CARGO_PKG_VERSION"),
+        "{logs}"
+    );
+}

@@ -1,5 +1,6 @@
-//! The project's scripts, run as a user runs them: `scripts/check-links` on the docs, and
-//! `scripts/lambda-loop`, the local Lambda loop under the real `cargo lambda watch`.
+//! The project's scripts, run as a user runs them: `scripts/check-links` on the docs,
+//! `scripts/lambda-loop`, the local Lambda loop under the real `cargo lambda watch`, and the
+//! release (`release.rs`): the version, `scripts/package`, the workflows, the docs' commands.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -12,8 +13,20 @@ mod shared;
 
 use shared::Receiver;
 
+mod release;
+
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// Held by the tests whose scripts run cargo (the loop's build, the release build, the docs'
+/// `cargo run`): one at a time, rather than each waiting on cargo's lock of the build directory
+/// inside its own time limits.
+fn cargo_lock() -> std::sync::MutexGuard<'static, ()> {
+    static CARGO: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    CARGO
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 fn script(name: &str) -> Command {
     let mut command = Command::new(Path::new(ROOT).join("scripts").join(name));
@@ -133,9 +146,12 @@ async fn the_lambda_loop_tells_the_demo_through_cargo_lambda_and_leaves_nothing_
         .env("SCENARIO_PORT", scenario.to_string())
         .env("WEBHOOK_URL", receiver.url())
         .env("WEBHOOK_SECRET", SECRET);
-    let output: Output = tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap();
+    let output: Output = tokio::task::spawn_blocking(move || {
+        let _cargo = cargo_lock();
+        command.output().unwrap()
+    })
+    .await
+    .unwrap();
     let stdout = text(&output.stdout);
     // What a user sees (run with --nocapture to read it).
     println!("{stdout}");
