@@ -90,6 +90,36 @@ chat_webhook!(
 const FIELD_NAME_LIMIT: usize = 256;
 const FIELD_VALUE_LIMIT: usize = 1024;
 
+/// The embed's description, within `room`: the notes, the command to run, and the events
+/// that fit.
+fn description(message: &Message, room: usize) -> String {
+    let mut description = message
+        .notes
+        .iter()
+        .map(|note| format!("*{}*", value(note, 1000)))
+        .collect::<Vec<_>>()
+        .join("\n");
+    if let Some((purpose, command)) = &message.command {
+        if !description.is_empty() {
+            description.push_str("\n\n");
+        }
+        // In a code block nothing formats or pings; only a fence could end it early.
+        let command = single_line(command).replace("```", "'''");
+        description.push_str(&format!("**{purpose}**\n```\n{command}\n```"));
+    }
+    let (shown, _) = message.shown_events();
+    if !shown.is_empty() {
+        let lines: Vec<String> = shown.iter().map(|event| event_line(event)).collect();
+        let heading = if description.is_empty() {
+            "**What happened** (newest first)".to_owned()
+        } else {
+            format!("{description}\n\n**What happened** (newest first)")
+        };
+        description = fit_lines(&heading, &lines, message.events_total, room);
+    }
+    cut(&description, room)
+}
+
 pub fn discord_message(notification: &Notification, region: Option<&Region>) -> Value {
     // And the footer, the whole embed, the message's content.
     const FOOTER_LIMIT: usize = 2048;
@@ -137,31 +167,7 @@ pub fn discord_message(notification: &Notification, region: Option<&Region>) -> 
             .sum::<usize>();
     let room = DESCRIPTION_LIMIT.min(EMBED_TOTAL_LIMIT.saturating_sub(used));
 
-    let mut description = message
-        .notes
-        .iter()
-        .map(|note| format!("*{}*", value(note, 1000)))
-        .collect::<Vec<_>>()
-        .join("\n");
-    if let Some((purpose, command)) = &message.command {
-        if !description.is_empty() {
-            description.push_str("\n\n");
-        }
-        // In a code block nothing formats or pings; only a fence could end it early.
-        let command = single_line(command).replace("```", "'''");
-        description.push_str(&format!("**{purpose}**\n```\n{command}\n```"));
-    }
-    let (shown, _) = message.shown_events();
-    if !shown.is_empty() {
-        let lines: Vec<String> = shown.iter().map(|event| event_line(event)).collect();
-        let heading = if description.is_empty() {
-            "**What happened** (newest first)".to_owned()
-        } else {
-            format!("{description}\n\n**What happened** (newest first)")
-        };
-        description = fit_lines(&heading, &lines, message.events_total, room);
-    }
-    let description = cut(&description, room);
+    let description = description(&message, room);
 
     let mut embed = json!({
         "title": title,
