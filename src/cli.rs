@@ -141,17 +141,6 @@ fn say(out: &Output, text: &str) {
     }
 }
 
-/// The CodeConnections client: the SDK configuration's endpoint and credentials, every
-/// call bounded in time and in the size of its answer.
-pub fn codeconnections_client(
-    sdk_config: &aws_config::SdkConfig,
-) -> aws_sdk_codeconnections::Client {
-    let config = aws_sdk_codeconnections::config::Builder::from(sdk_config)
-        .interceptor(crate::aws::AnswerLimit)
-        .build();
-    aws_sdk_codeconnections::Client::from_conf(config)
-}
-
 /// The clients destinations are built with (the AWS SDK configuration for AWS-service
 /// destinations is loaded from the environment; nothing is called until one sends).
 async fn clients() -> Clients {

@@ -24,6 +24,16 @@ use crate::domain::{
 };
 use crate::text::truncate_chars as clip;
 
+/// The CodeConnections client: the SDK configuration's endpoint
+/// (`AWS_ENDPOINT_URL_CODECONNECTIONS`) and credentials, every call bounded in time and in
+/// the size of its answer.
+pub fn codeconnections_client(sdk_config: &aws_config::SdkConfig) -> Client {
+    let config = aws_sdk_codeconnections::config::Builder::from(sdk_config)
+        .interceptor(crate::aws::AnswerLimit)
+        .build();
+    Client::from_conf(config)
+}
+
 /// Reads Git sync status from AWS CodeConnections (or whatever
 /// `AWS_ENDPOINT_URL_CODECONNECTIONS` points the client at), in one account and Region.
 #[derive(Debug, Clone)]

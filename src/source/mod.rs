@@ -15,7 +15,7 @@ use futures_util::stream::BoxStream;
 
 use crate::domain::{Blocker, Location, ResourceStatus, StackRef};
 
-pub use codeconnections::{CodeConnectionsSource, LINKS_AT_ONCE};
+pub use codeconnections::{CodeConnectionsSource, LINKS_AT_ONCE, codeconnections_client};
 pub use hub::{HubError, HubSource};
 
 /// Why one stack could not be checked (rule 8: it keeps its recorded state).
@@ -177,9 +177,9 @@ pub async fn connect(
 ) -> Result<AnySource, HubError> {
     Ok(match &config.hub {
         Some(hub) => AnySource::Hub(Box::new(HubSource::connect(sdk_config, hub).await?)),
-        None => AnySource::Account(CodeConnectionsSource::new(
-            crate::cli::codeconnections_client(sdk_config),
-        )),
+        None => AnySource::Account(CodeConnectionsSource::new(codeconnections_client(
+            sdk_config,
+        ))),
     })
 }
 
