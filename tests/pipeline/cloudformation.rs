@@ -722,3 +722,62 @@ async fn the_cloudformation_endpoint_comes_from_aws_endpoint_url_cloudformation(
     );
     assert_eq!(endpoint.cloudformation().calls("DescribeStacks"), 1);
 }
+
+#[tokio::test]
+async fn the_demo_explains_its_failure_by_a_nested_stack_and_lists_what_its_success_changed() {
+    let scenario = Scenario::load(&crate::support::scenario("demo")).unwrap();
+    let endpoint = LoopbackCodeConnections::start(scenario, LoopbackOptions::default())
+        .await
+        .unwrap();
+    let source = CodeConnectionsSource::new(loopback_client(endpoint.endpoint_url()))
+        .with_cloudformation(CloudFormationReader::new(loopback_cloudformation_client(
+            endpoint.endpoint_url(),
+        )));
+    let stack = |name: &str| StackRef::local(ResourceName::parse(name).unwrap());
+    let at = |seconds: i64| Timestamp::from_millis(seconds * 1000);
+
+    endpoint.set_tick(3);
+    let failed = source
+        .stack_history(&stack("orders-stack"), at(1_795_687_330))
+        .await
+        .unwrap();
+    assert!(failed.gaps.is_empty(), "{:?}", failed.gaps);
+    let cause = root_cause(&failed).unwrap();
+    assert_eq!(
+        (
+            cause.logical_id.as_str(),
+            cause.resource_type.as_str(),
+            cause.status.as_str()
+        ),
+        ("OrdersTable", "AWS::DynamoDB::Table", "CREATE_FAILED")
+    );
+    assert_eq!(cause.stack, "orders-stack-DataStack-1R2T3Y4U5I6O");
+    assert!(
+        cause
+            .reason
+            .unwrap()
+            .contains("Table already exists: orders-v2")
+    );
+    let tried = changes(&failed);
+    let names = |list: &[sync_notifier::domain::ChangedResource]| -> Vec<String> {
+        list.iter()
+            .map(|resource| resource.logical_id.clone())
+            .collect()
+    };
+    assert_eq!(names(&tried.updated), ["OrdersQueue", "DataStack"]);
+    assert!(tried.created.is_empty() && tried.deleted.is_empty());
+
+    endpoint.set_tick(2);
+    let succeeded = source
+        .stack_history(&stack("payments-stack"), at(1_795_687_260))
+        .await
+        .unwrap();
+    assert_eq!(root_cause(&succeeded), None);
+    let changed = changes(&succeeded);
+    assert_eq!(names(&changed.created), ["PaymentsTopic"]);
+    assert_eq!(
+        names(&changed.updated),
+        ["PaymentsFunction", "PaymentsErrorsAlarm"]
+    );
+    assert_eq!(names(&changed.deleted), ["LegacyQueue"]);
+}
