@@ -781,3 +781,15 @@ async fn the_demo_explains_its_failure_by_a_nested_stack_and_lists_what_its_succ
     );
     assert_eq!(names(&changed.deleted), ["LegacyQueue"]);
 }
+
+#[tokio::test]
+async fn the_stand_in_answers_after_its_latency() {
+    let options = CloudFormationOptions {
+        latency: std::time::Duration::from_millis(150),
+        ..CloudFormationOptions::default()
+    };
+    let (_endpoint, reader) = endpoint(&[("orders-stack", Vec::new())], options).await;
+    let started = std::time::Instant::now();
+    reader.stack_tags().await.unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_millis(150));
+}
