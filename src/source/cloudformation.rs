@@ -29,7 +29,7 @@ use aws_sdk_cloudformation::types as sdk;
 use futures_util::future::join_all;
 
 use super::{SourceError, SourceErrorKind};
-use crate::domain::explain::{Gap, StackEvent, StackEvents, StackHistory};
+use crate::domain::explain::{Gap, STACK_NAME_CHARS, StackEvent, StackEvents, StackHistory};
 use crate::domain::{ResourceName, Timestamp, nested_stacks_to_follow, stack_name_of_arn};
 use crate::text::truncate_chars as clip;
 
@@ -105,7 +105,7 @@ impl CloudFormationReader {
         let mut history = StackHistory {
             since,
             stacks: vec![StackEvents {
-                name: clip(stack_name_of_arn(stack).unwrap_or(stack), 255),
+                name: name_of(stack),
                 depth: 0,
                 events: root.events,
             }],
@@ -297,7 +297,7 @@ impl CloudFormationReader {
 
 /// The stack name in a stack ARN, or the name itself.
 fn name_of(stack: &str) -> String {
-    clip(stack_name_of_arn(stack).unwrap_or(stack), 255)
+    clip(stack_name_of_arn(stack).unwrap_or(stack), STACK_NAME_CHARS)
 }
 
 /// An event of the answer, checked: the member it lacks, if it lacks one.
