@@ -9,11 +9,13 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ConfigError, Watch};
 use crate::domain::{ResourceName, StackRef};
-use crate::loopback::{LoopbackCodeConnections, LoopbackOptions, loopback_client};
+use crate::loopback::{
+    LoopbackCodeConnections, LoopbackOptions, loopback_client, loopback_cloudformation_client,
+};
 use crate::notify::{Clients, ConsoleFormat, Destination, TestResult, http_client, send_test_to};
 use crate::run::{RunError, RunSettings, Runner, Scope, Summary, Tick};
 use crate::scenario::{Scenario, ScenarioError};
-use crate::source::CodeConnectionsSource;
+use crate::source::{CloudFormationReader, CodeConnectionsSource};
 use crate::store::{AnyStore, DynamoStore, LocalStore, StoreError};
 
 #[derive(Debug, Parser)]
@@ -78,9 +80,11 @@ pub enum Command {
     /// Send one sync.test message to every configured destination and say how each
     /// answered. Exits 0 only when every destination accepted it.
     SendTest,
-    /// Serve a scenario as a local CodeConnections endpoint, for `cargo lambda watch`.
+    /// Serve a scenario as a local CodeConnections and CloudFormation endpoint, for `cargo
+    /// lambda watch`.
     ///
-    /// Point the function at it with AWS_ENDPOINT_URL_CODECONNECTIONS=http://127.0.0.1:PORT.
+    /// Point the function at it with AWS_ENDPOINT_URL_CODECONNECTIONS=http://127.0.0.1:PORT
+    /// and AWS_ENDPOINT_URL_CLOUDFORMATION=http://127.0.0.1:PORT (the same port).
     /// Each burst of checks (one invoke) sees the next tick: the endpoint moves on when a
     /// request comes after a second without any. Stops with Ctrl-C.
     ServeScenario {
@@ -138,17 +142,6 @@ fn say(out: &Output, text: &str) {
     }
 }
 
-/// The CodeConnections client: the SDK configuration's endpoint and credentials, every
-/// call bounded in time and in the size of its answer.
-pub fn codeconnections_client(
-    sdk_config: &aws_config::SdkConfig,
-) -> aws_sdk_codeconnections::Client {
-    let config = aws_sdk_codeconnections::config::Builder::from(sdk_config)
-        .interceptor(crate::aws::AnswerLimit)
-        .build();
-    aws_sdk_codeconnections::Client::from_conf(config)
-}
-
 /// The clients destinations are built with (the AWS SDK configuration for AWS-service
 /// destinations is loaded from the environment; nothing is called until one sends).
 async fn clients() -> Clients {
@@ -192,7 +185,11 @@ pub async fn replay(
     let endpoint = LoopbackCodeConnections::start(scenario, LoopbackOptions::default())
         .await
         .map_err(CliError::Loopback)?;
-    let source = CodeConnectionsSource::new(loopback_client(endpoint.endpoint_url()));
+    // One endpoint serves both: the scenario's statuses, and its stack events and tags.
+    let source = CodeConnectionsSource::new(loopback_client(endpoint.endpoint_url()))
+        .with_cloudformation(CloudFormationReader::new(loopback_cloudformation_client(
+            endpoint.endpoint_url(),
+        )));
     let store = state_store(state, config, None, || Ok(LocalStore::in_memory())).await?;
     let settings = RunSettings {
         watch: Watch::Resources(names),
@@ -248,9 +245,10 @@ pub async fn serve_scenario(
     say(
         &out,
         &format!(
-            "Serving {} ticks for {} at {}\n  export AWS_ENDPOINT_URL_CODECONNECTIONS={}\n",
+            "Serving {} ticks for {} at {}\n  export AWS_ENDPOINT_URL_CODECONNECTIONS={}\n  export AWS_ENDPOINT_URL_CLOUDFORMATION={}\n",
             endpoint.tick_count(),
             named(&names),
+            endpoint.endpoint_url(),
             endpoint.endpoint_url(),
             endpoint.endpoint_url()
         ),

@@ -1,11 +1,27 @@
-//! Scenario files (ARCHITECTURE §9): what a loopback CodeConnections serves, tick by tick.
+//! Scenario files (ARCHITECTURE §9, §14): what the loopback CodeConnections and
+//! CloudFormation endpoints serve, tick by tick.
 //!
 //! ```json
 //! { "ticks": [ { "@now": 1795687200,
 //!                "stack-a": { ...GetResourceSyncStatus response as the AWS JSON API returns it...,
-//!                             "SyncBlockerSummary": { ...what GetSyncBlockerSummary answers... } },
+//!                             "SyncBlockerSummary": { ...what GetSyncBlockerSummary answers... },
+//!                             "@stackEvents": [ ...DescribeStackEvents' StackEvents... ],
+//!                             "@tags": { "team": "payments" } },
+//!                "stack-a-Data-1ABC": { "@stackEvents": [ ... ] },
 //!                "stack-b": { "__type": "ThrottlingException", "message": "Rate exceeded" } } ] }
 //! ```
+//!
+//! CloudFormation, per stack and tick:
+//! - `"@stackEvents"`: a list of events in the `DescribeStackEvents` shape (`StackId`,
+//!   `EventId`, `StackName`, `LogicalResourceId`, `PhysicalResourceId`, `ResourceType`,
+//!   `Timestamp`, `ResourceStatus`, `ResourceStatusReason`); the endpoint serves them newest
+//!   first, whatever their order here. A stack with a status and no `@stackEvents` has no
+//!   events; a name the tick does not hold does not exist.
+//! - `"@tags"`: an object of string tag values, what `DescribeStacks` answers in `Tags`.
+//! - A nested stack's events go under its own name (the name in its ARN) in the same tick,
+//!   as an entry that holds only `"@stackEvents"` (and maybe `"@tags"`). Such an entry is
+//!   not a watched stack: it has no status and [`Scenario::resources`] leaves it out; its
+//!   name is a CloudFormation stack name (up to 128 letters, digits and hyphens).
 //!
 //! A user can paste `aws codeconnections get-resource-sync-status` output straight in:
 //! timestamps may be epoch seconds (the AWS JSON API) or ISO 8601 (what AWS CLI v2 prints),
@@ -18,6 +34,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
+use crate::domain::explain::is_stack_name;
 use crate::domain::{ResourceName, Timestamp};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -30,7 +47,20 @@ pub struct Scenario {
 pub struct ScenarioTick {
     /// `@now`: the tick's clock; when absent, the recording's own (see [`Scenario::clock`]).
     pub now: Option<Timestamp>,
+    /// The watched stacks: those with a status.
     pub stacks: BTreeMap<ResourceName, Stack>,
+    /// What CloudFormation holds of each stack that has `@stackEvents` or `@tags`, watched
+    /// or nested, by stack name.
+    pub cloudformation: BTreeMap<String, CloudFormationStack>,
+}
+
+/// A stack's `@stackEvents` and `@tags`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CloudFormationStack {
+    /// `DescribeStackEvents`' events as given, checked, timestamps as epoch seconds.
+    pub events: Vec<Map<String, Value>>,
+    /// `None`: no `@tags` given (the stack has no tags).
+    pub tags: Option<Vec<(String, String)>>,
 }
 
 /// What the endpoint answers for one stack in one tick.
@@ -108,6 +138,72 @@ const BLOCKER: Shape = Shape::Object(&[
     ("Status", Shape::Text),
     ("Type", Shape::Text),
 ]);
+
+const STACK_EVENT: Shape = Shape::Object(&[
+    ("EventId", Shape::Text),
+    ("LogicalResourceId", Shape::Text),
+    ("PhysicalResourceId", Shape::Text),
+    ("ResourceStatus", Shape::Text),
+    ("ResourceStatusReason", Shape::Text),
+    ("ResourceType", Shape::Text),
+    ("StackId", Shape::Text),
+    ("StackName", Shape::Text),
+    ("Timestamp", Shape::Time),
+]);
+
+const STACK_EVENTS: Shape = Shape::List(&STACK_EVENT);
+
+/// `@stackEvents` and `@tags`, taken out of a stack's entry and checked; `None` when the
+/// entry has neither.
+fn cloudformation_of(
+    entry: &mut Value,
+    place: &str,
+) -> Result<Option<CloudFormationStack>, String> {
+    let Some(object) = entry.as_object_mut() else {
+        return Ok(None);
+    };
+    let (events, tags) = (object.remove("@stackEvents"), object.remove("@tags"));
+    if events.is_none() && tags.is_none() {
+        return Ok(None);
+    }
+    let events = match events {
+        Some(mut events) => {
+            check(&mut events, &STACK_EVENTS, &format!("{place}.@stackEvents"))?;
+            match events {
+                Value::Array(items) => items
+                    .into_iter()
+                    .filter_map(|item| match item {
+                        Value::Object(event) => Some(event),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            }
+        }
+        None => Vec::new(),
+    };
+    let tags = tags
+        .map(|tags| {
+            let place = format!("{place}.@tags");
+            let Value::Object(tags) = tags else {
+                return Err(format!(
+                    "{place}: expected an object of tag values, like {{\"team\": \"payments\"}}; found {}",
+                    kind_of(&tags)
+                ));
+            };
+            tags.into_iter()
+                .map(|(key, value)| match value {
+                    Value::String(value) => Ok((key, value)),
+                    other => Err(format!(
+                        "{place}.{key}: expected a string; found {}",
+                        kind_of(&other)
+                    )),
+                })
+                .collect::<Result<Vec<_>, String>>()
+        })
+        .transpose()?;
+    Ok(Some(CloudFormationStack { events, tags }))
+}
 
 const BLOCKER_SUMMARY: Shape = Shape::Object(&[
     ("LatestBlockers", Shape::List(&BLOCKER)),
@@ -291,6 +387,7 @@ impl Scenario {
                 format!("ticks[{index}]: expected an object of stack name → answer")
             })?;
             let mut stacks = BTreeMap::new();
+            let mut cloudformation = BTreeMap::new();
             let mut now = None;
             for (name, entry) in tick {
                 let place = format!("ticks[{index}].{name}");
@@ -300,9 +397,24 @@ impl Scenario {
                     now = value.as_f64().map(Timestamp::from_epoch_seconds);
                     continue;
                 }
+                let mut entry = entry.clone();
+                let stack_data = cloudformation_of(&mut entry, &place)?;
+                if let Some(data) = stack_data {
+                    // Only CloudFormation's: a nested stack, not a watched one.
+                    if entry.as_object().is_some_and(Map::is_empty) {
+                        if !is_stack_name(name) {
+                            return Err(format!(
+                                "{place}: {:?} is not a stack name (1-128 letters, digits and hyphens, starting with a letter)",
+                                crate::text::preview(name, 40)
+                            ));
+                        }
+                        cloudformation.insert(name.clone(), data);
+                        continue;
+                    }
+                    cloudformation.insert(name.clone(), data);
+                }
                 let resource =
                     ResourceName::parse(name).map_err(|error| format!("{place}: {error}"))?;
-                let mut entry = entry.clone();
                 let blockers = match entry.as_object_mut() {
                     Some(object) if !object.contains_key("__type") => object
                         .remove("SyncBlockerSummary")
@@ -319,7 +431,11 @@ impl Scenario {
                 let status = response(&entry, &STATUS_OUTPUT, &place)?;
                 stacks.insert(resource, Stack { status, blockers });
             }
-            parsed.push(ScenarioTick { now, stacks });
+            parsed.push(ScenarioTick {
+                now,
+                stacks,
+                cloudformation,
+            });
         }
         if parsed.is_empty() {
             return Err("\"ticks\" is empty: give at least one tick".into());
@@ -447,6 +563,89 @@ mod tests {
         let error = Scenario::parse(r#"{"ticks": [{"@now": "soon"}]}"#).unwrap_err();
         assert!(
             error.starts_with("ticks[0].@now: expected a time"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn stack_events_and_tags_are_kept_and_a_nested_stack_is_not_watched() {
+        let scenario = Scenario::parse(
+            r#"{"ticks": [{
+                "app": {"LatestSync": {}, "@tags": {"team": "payments"},
+                        "@stackEvents": [{"StackName": "app", "LogicalResourceId": "Data", "Timestamp": "2026-11-26T10:00:00.5Z",
+                                          "ResourceStatus": "UPDATE_FAILED", "Extra": 1}]},
+                "app-Data-1ABC": {"@stackEvents": [{"StackName": "app-Data-1ABC", "Timestamp": 1795687200}]},
+                "throttled": {"__type": "ThrottlingException", "@tags": {"team": "orders"}}
+            }]}"#,
+        )
+        .unwrap();
+        let resources = scenario.resources();
+        let names: Vec<&str> = resources.iter().map(ResourceName::as_str).collect();
+        assert_eq!(
+            names,
+            ["app", "throttled"],
+            "the nested stack is not watched"
+        );
+        let tick = &scenario.ticks[0];
+        let app = &tick.cloudformation["app"];
+        assert_eq!(
+            app.tags,
+            Some(vec![("team".to_owned(), "payments".to_owned())])
+        );
+        assert_eq!(app.events[0]["Timestamp"], 1_795_687_200.5);
+        assert_eq!(
+            app.events[0]["Extra"], 1,
+            "members the model does not know pass as they are"
+        );
+        let Response::Output(status) = &tick.stacks[&ResourceName::parse("app").unwrap()].status
+        else {
+            panic!()
+        };
+        assert!(!status.contains_key("@stackEvents") && !status.contains_key("@tags"));
+        assert_eq!(tick.cloudformation["app-Data-1ABC"].events.len(), 1);
+        assert_eq!(tick.cloudformation["app-Data-1ABC"].tags, None);
+        assert_eq!(
+            tick.cloudformation["throttled"].tags.as_ref().unwrap()[0].1,
+            "orders"
+        );
+    }
+
+    #[test]
+    fn stack_events_and_tags_of_the_wrong_shape_are_refused_with_their_place() {
+        for (entry, place) in [
+            (
+                r#"{"@stackEvents": {}}"#,
+                "ticks[0].app.@stackEvents: expected an array; found an object",
+            ),
+            (
+                r#"{"@stackEvents": ["x"]}"#,
+                "ticks[0].app.@stackEvents[0]: expected an object; found a string",
+            ),
+            (
+                r#"{"@stackEvents": [{"Timestamp": "yesterday"}]}"#,
+                "ticks[0].app.@stackEvents[0].Timestamp: expected a time",
+            ),
+            (
+                r#"{"@stackEvents": [{}, {"ResourceStatusReason": 7}]}"#,
+                "ticks[0].app.@stackEvents[1].ResourceStatusReason: expected a string; found a number",
+            ),
+            (
+                r#"{"LatestSync": {}, "@tags": ["team"]}"#,
+                "ticks[0].app.@tags: expected an object of tag values",
+            ),
+            (
+                r#"{"@tags": {"team": 3}}"#,
+                "ticks[0].app.@tags.team: expected a string; found a number",
+            ),
+        ] {
+            let text = format!(r#"{{"ticks": [{{"app": {entry}}}]}}"#);
+            let error = Scenario::parse(&text).unwrap_err();
+            assert!(error.starts_with(place), "{error}");
+        }
+        let error =
+            Scenario::parse(r#"{"ticks": [{"app_Data": {"@stackEvents": []}}]}"#).unwrap_err();
+        assert!(
+            error.starts_with("ticks[0].app_Data: \"app_Data\" is not a stack name"),
             "{error}"
         );
     }

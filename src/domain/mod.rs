@@ -5,12 +5,15 @@
 //!   (ARCHITECTURE §6, rules 1–7, 9 and 10);
 //! - [`ledger`] keeps the promises of §7 about those notifications: claims, which
 //!   destination still needs what, retention, expiry;
-//! - [`filter`] says which notifications a destination wants.
+//! - [`filter`] says which notifications a destination wants;
+//! - [`explain`] says why an attempt failed and what it changed, from its CloudFormation
+//!   events (§14).
 //!
 //! Nothing in here performs I/O, knows an SDK type, or has a serialized shape: adapters in
 //! `source`, `store` and `notify` translate to and from these types at the edge.
 
 mod decide;
+pub mod explain;
 pub mod filter;
 pub mod ledger;
 mod name;
@@ -24,6 +27,10 @@ mod time;
 pub use decide::{
     Decision, KnownBlocker, REPLACED_ATTEMPT_NOTE, ReplacedNote, ResourceState, Rules, TOLD_KEPT,
     Told, decide,
+};
+pub use explain::{
+    ChangedResource, Changes, Gap, RootCause, StackArn, StackEvent, StackEvents, StackHistory,
+    changes, nested_stacks_to_follow, root_cause, stack_name_of_arn,
 };
 pub use filter::{Filter, Glob, KindSet};
 pub use name::{InvalidResourceName, ResourceName};

@@ -64,6 +64,12 @@ impl Timestamp {
         self.date_time().to_rfc3339_opts(SecondsFormat::Secs, true)
     }
 
+    /// `2026-11-26T10:15:00.250Z` (milliseconds, UTC): AWS's XML timestamps.
+    pub fn to_rfc3339_millis(self) -> String {
+        self.date_time()
+            .to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+
     /// `2026-11-26 10:15:00 UTC`, for people.
     pub fn to_readable(self) -> String {
         self.date_time().format("%Y-%m-%d %H:%M:%S UTC").to_string()
@@ -113,6 +119,10 @@ mod tests {
         assert_eq!(
             Timestamp::from_epoch_seconds(-1.0).to_rfc3339(),
             "1969-12-31T23:59:59Z"
+        );
+        assert_eq!(
+            Timestamp::from_epoch_seconds(1_795_688_100.25).to_rfc3339_millis(),
+            "2026-11-26T10:15:00.250Z"
         );
         assert_eq!(
             Timestamp::from_epoch_seconds(1_795_688_100.0).to_readable(),

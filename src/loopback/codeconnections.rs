@@ -5,6 +5,9 @@
 //! account its access key id names (see [`access_key_for`]) and of the Region its SigV4
 //! signature was made for, so one endpoint serves every account × Region a hub reads.
 //!
+//! The same server answers CloudFormation's awsQuery requests (`POST /`) from the same
+//! scenario and tick, through [`super::cloudformation`].
+//!
 //! The Rust SDK speaks Smithy RPC v2 CBOR: `POST /service/CodeConnections_20231201/
 //! operation/<Operation>` with a CBOR body; timestamps are CBOR tag 1 (epoch seconds);
 //! errors are a non-2xx status with a CBOR body whose `__type` names the error. The
@@ -26,15 +29,16 @@ use hyper::{Request, Response, StatusCode};
 use serde_json::Value as Json;
 use tokio::task::JoinHandle;
 
+use super::cloudformation::{CloudFormationOptions, CloudFormationStandIn};
 use crate::domain::{ResourceName, Timestamp};
 use crate::scenario::{Response as Answer, Scenario};
 
 const NAMESPACE: &str = "com.amazonaws.codeconnections";
 
 /// Every answer's body: whole, or trickled.
-type Body = UnsyncBoxBody<Bytes, Infallible>;
+pub(super) type Body = UnsyncBoxBody<Bytes, Infallible>;
 
-fn full(bytes: impl Into<Bytes>) -> Body {
+pub(super) fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into()).boxed_unsync()
 }
 /// Members of the API whose values are timestamps (tag 1 on the wire).
@@ -92,6 +96,8 @@ pub struct LoopbackOptions {
     /// Account/Region pairs (of a fleet) where every call is refused with
     /// `AccessDeniedException`, as a service control policy denying a Region would.
     pub denied_scopes: Vec<ScopeKey>,
+    /// The CloudFormation stand-in's own options.
+    pub cloudformation: CloudFormationOptions,
 }
 
 impl Default for LoopbackOptions {
@@ -104,6 +110,7 @@ impl Default for LoopbackOptions {
             faults: HashMap::new(),
             operation_faults: HashMap::new(),
             denied_scopes: Vec::new(),
+            cloudformation: CloudFormationOptions::default(),
         }
     }
 }
@@ -125,6 +132,7 @@ struct Shared {
     peers: Mutex<std::collections::HashSet<super::Peer>>,
     /// When the last request came (for `advance_after_idle`).
     last_request: Mutex<Option<Instant>>,
+    cloudformation: CloudFormationStandIn,
 }
 
 pub struct LoopbackCodeConnections {
@@ -171,6 +179,7 @@ impl LoopbackCodeConnections {
         port: u16,
     ) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
+            cloudformation: CloudFormationStandIn::new(options.cloudformation.clone()),
             scenario,
             fleet,
             empty: empty_scenario(),
@@ -269,6 +278,11 @@ impl LoopbackCodeConnections {
             .unwrap_or(0)
     }
 
+    /// The CloudFormation stand-in on the same endpoint: its calls.
+    pub fn cloudformation(&self) -> &CloudFormationStandIn {
+        &self.shared.cloudformation
+    }
+
     /// How many times `operation` was called.
     pub fn calls(&self, operation: &str) -> usize {
         self.count(operation)
@@ -363,12 +377,6 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
     ) {
         peers.insert(*peer);
     }
-    let operation = request
-        .uri()
-        .path()
-        .rsplit_once("/operation/")
-        .map(|(_, operation)| operation.to_owned())
-        .unwrap_or_default();
     let (account, region) = signed_scope(
         request
             .headers()
@@ -376,6 +384,21 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
             .and_then(|value| value.to_str().ok())
             .unwrap_or_default(),
     );
+    // CloudFormation: the same scenario and tick; its calls never move the tick on.
+    if super::cloudformation::is_cloudformation(&request) {
+        let scope = (account, region);
+        let (scenario, tick) = scenario_at(&shared, &scope);
+        let denied = shared.options.denied_scopes.contains(&scope);
+        let stand_in = &shared.cloudformation;
+        return super::cloudformation::handle(stand_in, scenario, tick, &scope, denied, request)
+            .await;
+    }
+    let operation = request
+        .uri()
+        .path()
+        .rsplit_once("/operation/")
+        .map(|(_, operation)| operation.to_owned())
+        .unwrap_or_default();
     if let Ok(mut calls) = shared.calls.lock() {
         *calls.entry(operation.clone()).or_default() += 1;
     }
@@ -455,15 +478,7 @@ fn respond(shared: &Shared, scope: ScopeKey, operation: &str, input: &Cbor) -> R
             ),
         ));
     }
-    let scenario = if shared.fleet.is_empty() {
-        &shared.scenario
-    } else {
-        shared.fleet.get(&scope).unwrap_or(&shared.empty)
-    };
-    let tick = shared
-        .tick
-        .load(Ordering::SeqCst)
-        .min(scenario.ticks.len().saturating_sub(1));
+    let (scenario, tick) = scenario_at(shared, &scope);
     let fault = (operation == "GetResourceSyncStatus")
         .then(|| text_member(input, "ResourceName"))
         .flatten()
@@ -483,6 +498,21 @@ fn respond(shared: &Shared, scope: ScopeKey, operation: &str, input: &Cbor) -> R
             &format!("the loopback endpoint does not serve {other:?}"),
         ),
     })
+}
+
+/// The scenario of an account and Region (the only one, unless serving a fleet), and the
+/// tick it is at.
+fn scenario_at<'a>(shared: &'a Shared, scope: &ScopeKey) -> (&'a Scenario, usize) {
+    let scenario = if shared.fleet.is_empty() {
+        &shared.scenario
+    } else {
+        shared.fleet.get(scope).unwrap_or(&shared.empty)
+    };
+    let tick = shared
+        .tick
+        .load(Ordering::SeqCst)
+        .min(scenario.ticks.len().saturating_sub(1));
+    (scenario, tick)
 }
 
 /// An answer that breaks what the SDK expects, one way or another.
@@ -789,7 +819,7 @@ fn error(status: u16, type_name: &str, message: &str) -> Response<Body> {
 /// millisecond leaves together, so the stand-in would be slower and burstier than the
 /// latency it models. A thread of the blocking pool sleeps each call's own time instead; it
 /// holds no CPU.
-async fn wait_until(due: Instant) {
+pub(super) async fn wait_until(due: Instant) {
     let left = due.saturating_duration_since(Instant::now());
     if left.is_zero() {
         return;

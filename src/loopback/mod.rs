@@ -1,12 +1,18 @@
 //! The loopback CodeConnections endpoint that `replay` and `serve-scenario` run (and tests
 //! and the benchmark use): a real HTTP server on `127.0.0.1` speaking Smithy RPC v2 CBOR, so
-//! the real SDK client talks to it over TCP.
+//! the real SDK client talks to it over TCP. The same server is the loopback CloudFormation
+//! endpoint (awsQuery XML, in a file of its own).
 //!
 //! [`serve`] is the one accept loop of every loopback server, this one and the test-only
 //! stand-ins (webhook receivers, the Lambda Runtime API) in `tests/support`.
 
+mod cloudformation;
 mod codeconnections;
 
+pub use cloudformation::{
+    CloudFormationFault, CloudFormationOptions, CloudFormationStandIn,
+    loopback_cloudformation_client,
+};
 pub use codeconnections::{
     Fault, LoopbackCodeConnections, LoopbackOptions, ScopeKey, access_key_for,
     account_of_access_key, loopback_client,

@@ -17,12 +17,24 @@ use aws_sdk_codeconnections::types::{self as sdk, SyncConfigurationType};
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
 
-use super::{Discovered, SourceError, SourceErrorKind, StatusSource};
+use super::{
+    CloudFormationReader, Discovered, SourceError, SourceErrorKind, StackTags, StatusSource,
+};
 use crate::domain::{
-    Blocker, BlockerStatus, Location, ResourceName, ResourceStatus, Revision, StackRef,
-    SyncAttempt, SyncEvent, SyncStatus, Timestamp,
+    Blocker, BlockerStatus, Location, ResourceName, ResourceStatus, Revision, StackHistory,
+    StackRef, SyncAttempt, SyncEvent, SyncStatus, Timestamp,
 };
 use crate::text::truncate_chars as clip;
+
+/// The CodeConnections client: the SDK configuration's endpoint
+/// (`AWS_ENDPOINT_URL_CODECONNECTIONS`) and credentials, every call bounded in time and in
+/// the size of its answer.
+pub fn codeconnections_client(sdk_config: &aws_config::SdkConfig) -> Client {
+    let config = aws_sdk_codeconnections::config::Builder::from(sdk_config)
+        .interceptor(crate::aws::AnswerLimit)
+        .build();
+    Client::from_conf(config)
+}
 
 /// Reads Git sync status from AWS CodeConnections (or whatever
 /// `AWS_ENDPOINT_URL_CODECONNECTIONS` points the client at), in one account and Region.
@@ -30,6 +42,8 @@ use crate::text::truncate_chars as clip;
 pub struct CodeConnectionsSource {
     client: Client,
     location: Option<Location>,
+    /// The optional reads of the same account and Region (§14, §16).
+    cloudformation: Option<CloudFormationReader>,
 }
 
 impl CodeConnectionsSource {
@@ -37,6 +51,7 @@ impl CodeConnectionsSource {
         CodeConnectionsSource {
             client,
             location: None,
+            cloudformation: None,
         }
     }
 
@@ -45,7 +60,21 @@ impl CodeConnectionsSource {
         CodeConnectionsSource {
             client,
             location: Some(location),
+            cloudformation: None,
         }
+    }
+
+    /// The same source, reading stack events and tags of its account and Region through
+    /// `reader`.
+    pub fn with_cloudformation(mut self, reader: CloudFormationReader) -> Self {
+        self.cloudformation = Some(reader);
+        self
+    }
+
+    fn reader(&self, api: &str) -> Result<&CloudFormationReader, SourceError> {
+        self.cloudformation
+            .as_ref()
+            .ok_or_else(|| SourceError::unsupported(api))
     }
 
     fn stack(&self, name: ResourceName) -> StackRef {
@@ -262,6 +291,20 @@ impl StatusSource for CodeConnectionsSource {
     ) -> Result<Vec<StackRef>, SourceError> {
         let pages: Vec<Vec<StackRef>> = self.link_pages(link.to_owned()).try_collect().await?;
         Ok(pages.concat())
+    }
+
+    async fn stack_history(
+        &self,
+        stack: &StackRef,
+        since: Timestamp,
+    ) -> Result<StackHistory, SourceError> {
+        self.reader("DescribeStackEvents")?
+            .stack_history(stack.name.as_str(), since)
+            .await
+    }
+
+    async fn stack_tags(&self, _location: Option<&Location>) -> Result<StackTags, SourceError> {
+        self.reader("DescribeStacks")?.stack_tags().await
     }
 }
 

@@ -7,8 +7,10 @@
 //! - Credentials: the hub's own account is read with the function's own credentials (its
 //!   role has the four CodeConnections read actions, so that account needs no member
 //!   role). Every other account is read through its member role: one provider and cache
-//!   per account ([`credentials`]), shared by that account's Regional clients. Accounts and
-//!   their clients are built on first use and kept for the life of the process.
+//!   per account ([`credentials`]), shared by that account's Regional clients (a
+//!   CodeConnections and a CloudFormation client per Region, on the one HTTP client).
+//!   Accounts and their clients are built on first use and kept for the life of the
+//!   process.
 //! - Isolation: before its Regions are listed, each account's role is assumed (or its
 //!   session found still good). An account whose role cannot be assumed is one
 //!   [`Discovered::Failure`] naming the account, the role and the fix, and its Regions are
@@ -32,9 +34,14 @@ use futures_util::stream::BoxStream;
 pub use credentials::{MemberCredentials, RENEW_BEFORE, SESSION, SESSION_NAME};
 pub use organization::{MemberAccount, Organization};
 
-use super::{CodeConnectionsSource, Discovered, SourceError, SourceErrorKind, StatusSource};
+use super::{
+    CloudFormationReader, CodeConnectionsSource, Discovered, SourceError, SourceErrorKind,
+    StackTags, StatusSource,
+};
 use crate::config::{Hub, RoleName, TargetAccounts};
-use crate::domain::{AccountId, Blocker, Location, Region, ResourceStatus, StackRef};
+use crate::domain::{
+    AccountId, Blocker, Location, Region, ResourceStatus, StackHistory, StackRef, Timestamp,
+};
 
 /// Accounts whose role is being assumed at once, ahead of their Regions being listed.
 pub const ACCOUNTS_IN_FLIGHT: usize = 4;
@@ -254,18 +261,32 @@ impl HubSource {
                         region.as_str().to_owned(),
                     ))
                     .interceptor(crate::aws::AnswerLimit);
+                let mut cloudformation =
+                    aws_sdk_cloudformation::config::Builder::from(&self.sdk_config)
+                        .region(aws_sdk_cloudformation::config::Region::new(
+                            region.as_str().to_owned(),
+                        ))
+                        .interceptor(crate::aws::AnswerLimit);
                 if let Some(credentials) = &credentials {
                     // One provider per account, its own cache; no other cache in front.
                     config = config
                         .credentials_provider(credentials.clone())
                         .identity_cache(aws_config::identity::IdentityCache::no_cache());
+                    cloudformation = cloudformation
+                        .credentials_provider(credentials.clone())
+                        .identity_cache(aws_config::identity::IdentityCache::no_cache());
                 }
                 let client = aws_sdk_codeconnections::Client::from_conf(config.build());
+                let reader = CloudFormationReader::new(aws_sdk_cloudformation::Client::from_conf(
+                    cloudformation.build(),
+                ));
                 let location = Location {
                     account: account.clone(),
                     region: region.clone(),
                 };
-                (region.clone(), CodeConnectionsSource::at(client, location))
+                let source =
+                    CodeConnectionsSource::at(client, location).with_cloudformation(reader);
+                (region.clone(), source)
             })
             .collect();
         let member = Arc::new(Member {
@@ -377,6 +398,30 @@ impl StatusSource for HubSource {
 
     async fn blockers(&self, stack: &StackRef) -> Result<Vec<Blocker>, SourceError> {
         self.scope_of(stack).await?.blockers(stack).await
+    }
+
+    async fn stack_history(
+        &self,
+        stack: &StackRef,
+        since: Timestamp,
+    ) -> Result<StackHistory, SourceError> {
+        self.scope_of(stack)
+            .await?
+            .stack_history(stack, since)
+            .await
+    }
+
+    async fn stack_tags(&self, location: Option<&Location>) -> Result<StackTags, SourceError> {
+        let location = location.ok_or_else(|| {
+            SourceError::new(
+                SourceErrorKind::NotFound,
+                "a hub reads stack tags in an account and Region; none was given",
+            )
+        })?;
+        self.scope_at(location)
+            .await?
+            .stack_tags(Some(location))
+            .await
     }
 
     fn discover(&self) -> BoxStream<'_, Discovered> {

@@ -1,11 +1,14 @@
 //! The status source port: where the current Git sync status of a stack comes from, which
-//! stacks there are, and what blocks them.
+//! stacks there are, and what blocks them; and, as optional capabilities, the
+//! CloudFormation events that explain a sync and the stack tags that route it.
 //!
 //! Two adapters: [`CodeConnectionsSource`] reads one account and Region (the function's
-//! own, in single-account mode); [`HubSource`] reads every target account and Region of
-//! org-wide mode through one of those per pair. [`AnySource`] is whichever the
-//! configuration chose, built by [`connect`].
+//! own, in single-account mode), with a [`CloudFormationReader`] beside it when given one;
+//! [`HubSource`] reads every target account and Region of org-wide mode through one of
+//! those per pair. [`AnySource`] is whichever the configuration chose, built by
+//! [`connect`].
 
+mod cloudformation;
 mod codeconnections;
 pub mod hub;
 
@@ -13,9 +16,13 @@ use std::future::Future;
 
 use futures_util::stream::BoxStream;
 
-use crate::domain::{Blocker, Location, ResourceStatus, StackRef};
+use crate::domain::{Blocker, Location, ResourceStatus, StackHistory, StackRef, Timestamp};
 
-pub use codeconnections::{CodeConnectionsSource, LINKS_AT_ONCE};
+pub use cloudformation::{
+    CloudFormationReader, NESTED_LEVELS, NESTED_STACKS_READ, PAGES_PER_STACK, STACK_PAGES,
+    StackTags, TAG_KEY_CHARS, TAG_VALUE_CHARS, TAGS_PER_STACK, Tags, cloudformation_client,
+};
+pub use codeconnections::{CodeConnectionsSource, LINKS_AT_ONCE, codeconnections_client};
 pub use hub::{HubError, HubSource};
 
 /// Why one stack could not be checked (rule 8: it keeps its recorded state).
@@ -37,6 +44,9 @@ pub enum SourceErrorKind {
     TimedOut,
     /// Network, 5xx, anything else.
     Unavailable,
+    /// This source cannot make this read at all (an optional read it was built without,
+    /// such as CloudFormation's): not a failure to warn about.
+    Unsupported,
 }
 
 impl std::fmt::Display for SourceErrorKind {
@@ -48,6 +58,7 @@ impl std::fmt::Display for SourceErrorKind {
             SourceErrorKind::Malformed => "malformed answer",
             SourceErrorKind::TimedOut => "timed out",
             SourceErrorKind::Unavailable => "unavailable",
+            SourceErrorKind::Unsupported => "not supported here",
         })
     }
 }
@@ -58,6 +69,14 @@ impl SourceError {
             kind,
             message: message.into(),
         }
+    }
+
+    /// The answer of a source built without the reader an optional `api` needs.
+    pub fn unsupported(api: &str) -> SourceError {
+        SourceError::new(
+            SourceErrorKind::Unsupported,
+            format!("this status source has no CloudFormation reader for {api}"),
+        )
     }
 }
 
@@ -163,6 +182,28 @@ pub trait StatusSource: Send + Sync {
     fn is_target(&self, _location: &Location) -> impl Future<Output = bool> + Send {
         std::future::ready(false)
     }
+
+    /// Optional (§13, §14): the CloudFormation events of the stack's attempt that started
+    /// at `since`, and of the failed nested stacks they lead to (see
+    /// [`CloudFormationReader::stack_history`] for the bound on calls). A source without a
+    /// CloudFormation reader answers [`SourceErrorKind::Unsupported`].
+    fn stack_history(
+        &self,
+        _stack: &StackRef,
+        _since: Timestamp,
+    ) -> impl Future<Output = Result<StackHistory, SourceError>> + Send {
+        std::future::ready(Err(SourceError::unsupported("DescribeStackEvents")))
+    }
+
+    /// Optional (§13, §16): the tags of every stack of an account and Region (`None`: this
+    /// account, in single-account mode), `DescribeStacks` page by page. A source without a
+    /// CloudFormation reader answers [`SourceErrorKind::Unsupported`].
+    fn stack_tags(
+        &self,
+        _location: Option<&Location>,
+    ) -> impl Future<Output = Result<StackTags, SourceError>> + Send {
+        std::future::ready(Err(SourceError::unsupported("DescribeStacks")))
+    }
 }
 
 /// A stack a person named that the source does not watch, or names in the other mode's
@@ -221,16 +262,18 @@ pub enum AnySource {
 }
 
 /// The status source for `config`: a hub when `TARGET_ACCOUNTS` is set, else this account
-/// through `client`'s configuration.
+/// through the SDK configuration; either way with CloudFormation readers from the same
+/// configuration (endpoints, credentials, timeouts, HTTP client).
 pub async fn connect(
     sdk_config: &aws_config::SdkConfig,
     config: &crate::config::Config,
 ) -> Result<AnySource, HubError> {
     Ok(match &config.hub {
         Some(hub) => AnySource::Hub(Box::new(HubSource::connect(sdk_config, hub).await?)),
-        None => AnySource::Account(CodeConnectionsSource::new(
-            crate::cli::codeconnections_client(sdk_config),
-        )),
+        None => AnySource::Account(
+            CodeConnectionsSource::new(codeconnections_client(sdk_config))
+                .with_cloudformation(CloudFormationReader::new(cloudformation_client(sdk_config))),
+        ),
     })
 }
 
@@ -282,6 +325,24 @@ impl StatusSource for AnySource {
         match self {
             AnySource::Account(source) => source.is_target(location).await,
             AnySource::Hub(source) => source.is_target(location).await,
+        }
+    }
+
+    async fn stack_history(
+        &self,
+        stack: &StackRef,
+        since: Timestamp,
+    ) -> Result<StackHistory, SourceError> {
+        match self {
+            AnySource::Account(source) => source.stack_history(stack, since).await,
+            AnySource::Hub(source) => source.stack_history(stack, since).await,
+        }
+    }
+
+    async fn stack_tags(&self, location: Option<&Location>) -> Result<StackTags, SourceError> {
+        match self {
+            AnySource::Account(source) => source.stack_tags(location).await,
+            AnySource::Hub(source) => source.stack_tags(location).await,
         }
     }
 }

@@ -459,3 +459,77 @@ async fn a_repository_link_is_listed_in_the_members_account_and_region() {
         1
     );
 }
+
+#[tokio::test]
+async fn stack_events_and_tags_are_read_in_the_stack_account_and_region_with_its_credentials() {
+    // The loopback answers each call from the scenario of the account and Region it was
+    // signed for: a call signed as the hub, or for another Region, finds no such stack.
+    let scenario = |entries: serde_json::Value| {
+        sync_notifier::scenario::Scenario::parse(
+            &serde_json::json!({"ticks": [entries]}).to_string(),
+        )
+        .unwrap()
+    };
+    let status =
+        serde_json::json!({"LatestSync": {"StartedAt": 1_795_687_200, "Status": "FAILED"}});
+    let mut dev_eu = status.clone();
+    dev_eu["@stackEvents"] = serde_json::json!([{
+        "StackId": "arn:aws:cloudformation:eu-west-1:222222222222:stack/dev-eu/1", "EventId": "e1",
+        "StackName": "dev-eu", "LogicalResourceId": "Bucket", "ResourceType": "AWS::S3::Bucket",
+        "Timestamp": 1_795_687_260, "ResourceStatus": "CREATE_FAILED", "ResourceStatusReason": "bucket name taken"
+    }]);
+    let mut prod = status.clone();
+    prod["@tags"] = serde_json::json!({"team": "payments"});
+    let fleet = std::collections::HashMap::from([
+        (
+            (DEV.to_owned(), "eu-west-1".to_owned()),
+            scenario(serde_json::json!({"dev-eu": dev_eu})),
+        ),
+        (
+            (PROD.to_owned(), "us-east-1".to_owned()),
+            scenario(serde_json::json!({"prod-api": prod})),
+        ),
+    ]);
+    let org = Org::start(members(), fleet).await;
+    let runner = org
+        .runner(&[("TARGET_ACCOUNTS", &format!("{DEV},{PROD}")), BOTH_REGIONS])
+        .await;
+    let source = runner.source();
+
+    let stack = StackRef::parse(&format!("{DEV}/eu-west-1/dev-eu")).unwrap();
+    let since = sync_notifier::domain::Timestamp::from_millis(1_795_687_200_000);
+    let history = source.stack_history(&stack, since).await.unwrap();
+    let cause = sync_notifier::domain::root_cause(&history).unwrap();
+    assert_eq!(
+        (cause.logical_id.as_str(), cause.reason.as_deref()),
+        ("Bucket", Some("bucket name taken"))
+    );
+
+    let tags = source
+        .stack_tags(Some(&location(PROD, "us-east-1")))
+        .await
+        .unwrap();
+    assert_eq!(
+        tags[&ResourceName::parse("prod-api").unwrap()],
+        vec![("team".to_owned(), "payments".to_owned())]
+    );
+    assert!(
+        source.stack_tags(None).await.is_err(),
+        "a hub reads tags in an account and Region"
+    );
+
+    let calls = org.codeconnections.cloudformation();
+    assert_eq!(
+        (
+            calls.calls("DescribeStackEvents"),
+            calls.calls("DescribeStacks")
+        ),
+        (1, 1)
+    );
+    // Each member role assumed once, shared with that account's CodeConnections clients,
+    // and every call over the one HTTP client's connection.
+    source.fetch(&stack).await.unwrap_err();
+    assert_eq!(org.apis.assumed(DEV), 1);
+    assert_eq!(org.apis.assumed(PROD), 1);
+    assert_eq!(org.codeconnections.connections(), 1);
+}

@@ -1,7 +1,9 @@
 //! The pipeline end to end: the real `aws-sdk-codeconnections` client against the loopback
-//! CBOR endpoint over HTTP, the local store, and reqwest to loopback receivers.
+//! CBOR endpoint over HTTP (and `aws-sdk-cloudformation` against its awsQuery XML), the local
+//! store, and reqwest to loopback receivers.
 
 mod cli;
+mod cloudformation;
 mod delivery;
 mod faults;
 mod first_day;

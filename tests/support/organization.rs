@@ -430,6 +430,8 @@ pub async fn hub_sdk_config(
         ("STS".into(), sts_organizations.into()),
         ("Organizations".into(), sts_organizations.into()),
         ("CodeConnections".into(), codeconnections.into()),
+        // The loopback CodeConnections answers CloudFormation on the same port.
+        ("CloudFormation".into(), codeconnections.into()),
     ]);
     config.into_builder().service_config(endpoints).build()
 }
