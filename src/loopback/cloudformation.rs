@@ -24,7 +24,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Map, Value};
 
-use super::codeconnections::{Body, ScopeKey, full, wait_until};
+use super::{Body, ScopeKey, full, wait_until};
 use crate::domain::explain::stack_name_of_arn;
 use crate::domain::{ResourceName, Timestamp};
 use crate::scenario::Scenario;

@@ -22,25 +22,19 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ciborium::Value as Cbor;
-use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Full, StreamBody};
+use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use serde_json::Value as Json;
 use tokio::task::JoinHandle;
 
 use super::cloudformation::{CloudFormationOptions, CloudFormationStandIn};
+use super::{Body, ScopeKey, full, wait_until};
 use crate::domain::{ResourceName, Timestamp};
 use crate::scenario::{Response as Answer, Scenario};
 
 const NAMESPACE: &str = "com.amazonaws.codeconnections";
 
-/// Every answer's body: whole, or trickled.
-pub(super) type Body = UnsyncBoxBody<Bytes, Infallible>;
-
-pub(super) fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).boxed_unsync()
-}
 /// Members of the API whose values are timestamps (tag 1 on the wire).
 const TIMESTAMP_MEMBERS: [&str; 4] = ["StartedAt", "Time", "CreatedAt", "ResolvedAt"];
 
@@ -58,9 +52,6 @@ pub enum Fault {
     /// Answers this status with no body at all.
     EmptyStatus(u16),
 }
-
-/// An account and Region: `("111122223333", "us-east-1")`.
-pub type ScopeKey = (String, String);
 
 /// The access key id the loopback stand-ins give an account's credentials (20 characters,
 /// like AWS's): the loopback CodeConnections reads the account back from it.
@@ -812,21 +803,4 @@ fn error(status: u16, type_name: &str, message: &str) -> Response<Body> {
         (Cbor::Text("Message".into()), Cbor::Text(message.to_owned())),
     ]);
     cbor_response(status, &body)
-}
-
-/// Waits until `due`, to a tenth of a millisecond. Tokio's timer fires on whole
-/// milliseconds: a 20 ms sleep lasts about 21, and every answer due within the same
-/// millisecond leaves together, so the stand-in would be slower and burstier than the
-/// latency it models. A thread of the blocking pool sleeps each call's own time instead; it
-/// holds no CPU.
-pub(super) async fn wait_until(due: Instant) {
-    let left = due.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        return;
-    }
-    let waited = tokio::task::spawn_blocking(move || std::thread::sleep(left)).await;
-    if waited.is_err() {
-        // The pool is shutting down with the endpoint: the answer no longer matters.
-        tokio::time::sleep(left).await;
-    }
 }

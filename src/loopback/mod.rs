@@ -14,19 +14,49 @@ pub use cloudformation::{
     loopback_cloudformation_client,
 };
 pub use codeconnections::{
-    Fault, LoopbackCodeConnections, LoopbackOptions, ScopeKey, access_key_for,
-    account_of_access_key, loopback_client,
+    Fault, LoopbackCodeConnections, LoopbackOptions, access_key_for, account_of_access_key,
+    loopback_client,
 };
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+
+/// An account and Region: `("111122223333", "us-east-1")`.
+pub type ScopeKey = (String, String);
+
+/// Every answer's body of the AWS stand-ins: whole, or trickled.
+pub(crate) type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, Infallible>;
+
+/// A whole body.
+pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
+    use http_body_util::BodyExt;
+    http_body_util::Full::new(bytes.into()).boxed_unsync()
+}
+
+/// Waits until `due`, to a tenth of a millisecond. Tokio's timer fires on whole
+/// milliseconds: a 20 ms sleep lasts about 21, and every answer due within the same
+/// millisecond leaves together, so the stand-in would be slower and burstier than the
+/// latency it models. A thread of the blocking pool sleeps each call's own time instead; it
+/// holds no CPU.
+pub(crate) async fn wait_until(due: Instant) {
+    let left = due.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return;
+    }
+    let waited = tokio::task::spawn_blocking(move || std::thread::sleep(left)).await;
+    if waited.is_err() {
+        // The pool is shutting down with the endpoint: the answer no longer matters.
+        tokio::time::sleep(left).await;
+    }
+}
 
 /// The address a request came from (in its extensions): one per client connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

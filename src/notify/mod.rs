@@ -23,11 +23,11 @@ pub mod layout;
 mod pagerduty;
 mod q_developer;
 pub mod secret;
-mod send_test;
 mod slack;
 mod slack_app;
 pub mod spec;
 mod teams;
+mod test_message;
 mod webhook;
 
 use std::future::Future;
@@ -47,11 +47,11 @@ pub use pagerduty::{
 };
 pub use q_developer::q_developer_message;
 pub use secret::{SecretToken, SecretUrl, SigningSecret};
-pub use send_test::{TestResult, send_test_to, test_notification};
 pub use slack::{slack_message, slack_thread_reply};
 pub use slack_app::SlackAppSettings;
 pub use spec::{DestinationSpec, Entry, Problem, Variables};
 pub use teams::teams_message;
+pub use test_message::{TestResult, send_test_to, test_notification};
 pub use webhook::{sign, webhook_body};
 
 /// Why a delivery did not happen.
