@@ -9,6 +9,7 @@
 pub mod aws;
 pub mod backoff;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod lambda;

@@ -41,6 +41,16 @@ pub struct ResourceRecord {
     /// Messages a destination posted and updates in place (a Slack app's `ts`), per
     /// attempt.
     pub threads: Vec<Thread>,
+    /// Requests whose fate is unknown: in flight when their run stopped (a timeout, or the
+    /// invocation's deadline). Sent again with the same id.
+    pub in_doubt: Vec<InDoubt>,
+}
+
+/// A request that may or may not have reached its destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InDoubt {
+    pub destination: String,
+    pub notification: String,
 }
 
 impl ResourceRecord {
@@ -51,7 +61,25 @@ impl ResourceRecord {
             lease: None,
             expires_at: None,
             threads: Vec::new(),
+            in_doubt: Vec::new(),
         }
+    }
+
+    /// Whether `destination`'s last request of notification `id` is in doubt.
+    pub fn is_in_doubt(&self, destination: &str, id: &str) -> bool {
+        self.in_doubt
+            .iter()
+            .any(|doubt| doubt.destination == destination && doubt.notification == id)
+    }
+
+    /// Forgets doubts about notifications no longer pending.
+    fn forget_settled_doubts(&mut self) {
+        let pending = &self.pending;
+        self.in_doubt.retain(|doubt| {
+            pending.iter().any(|item| {
+                item.notification.id == doubt.notification && !item.is_done_for(&doubt.destination)
+            })
+        });
     }
 
     /// The thread `destination` keeps for `attempt`, if it posted one.
@@ -221,6 +249,7 @@ pub fn absorb(
         });
     record.pending = pending;
     record.pending.retain(|item| !is_complete(item, recipients));
+    record.forget_settled_doubts();
     if checked {
         record.expires_at = Some(renewed_expiry(record.expires_at, now, policy));
     }
@@ -337,6 +366,9 @@ pub fn settle(record: &mut ResourceRecord, key: &str, id: &str, outcome: Settled
     if !item.is_done_for(key) {
         item.done.push(key.to_owned());
     }
+    record
+        .in_doubt
+        .retain(|doubt| !(doubt.destination == key && doubt.notification == id));
     if let Settled::Delivered {
         thread: Some(thread),
     } = outcome
@@ -348,11 +380,27 @@ pub fn settle(record: &mut ResourceRecord, key: &str, id: &str, outcome: Settled
     }
 }
 
+/// Records that `key`'s request of notification `id` may or may not have arrived (it was
+/// in flight when its run stopped): it stays pending, to be sent again with its id.
+pub fn doubt(record: &mut ResourceRecord, key: &str, id: &str) {
+    let pending = record
+        .pending
+        .iter()
+        .any(|item| item.notification.id == id && !item.is_done_for(key));
+    if pending && !record.is_in_doubt(key, id) {
+        record.in_doubt.push(InDoubt {
+            destination: key.to_owned(),
+            notification: id.to_owned(),
+        });
+    }
+}
+
 /// Ends a run's hold on the record: the lease goes, and so does every notification all
 /// its destinations have.
 pub fn release(record: &mut ResourceRecord, recipients: &[Recipient]) {
     record.lease = None;
     record.pending.retain(|item| !is_complete(item, recipients));
+    record.forget_settled_doubts();
 }
 
 /// What a run does with a stack whose check failed (rule 8): its recorded state is kept

@@ -2,14 +2,19 @@
 //! through, with its bounds (ARCHITECTURE §7).
 //!
 //! - Each request has a timeout, cut so that it ends before the run's deadline.
-//! - A failure that may pass (429, 5xx, a timeout, a network error) is retried with
-//!   backoff, or after a short `Retry-After`, while the destination's **retry budget**
-//!   lasts. The budget is shared by every stack of the run, and a retry reserves its wait
-//!   *and* its request's timeout before it starts, so concurrent stacks can never overrun
-//!   it together.
+//! - A failure that may pass (429, 5xx, a network error) is retried with backoff, or after
+//!   a short `Retry-After`, while the destination's **retry budget** lasts. The budget is
+//!   shared by every stack of the run. A retry reserves its wait and its request before it
+//!   starts, and its request's timeout is cut to half of what the budget has left (and
+//!   never under 200 ms): so concurrent stacks can never overrun the budget together, and
+//!   no one retry takes the room another stack failing at the same moment needs for its
+//!   own (a failure that comes back fast spends only the time it took; the rest of its
+//!   reservation returns to the budget).
 //! - A destination that times out, or still fails once its retries are spent, is
 //!   **paused** for the rest of the run: its later messages are not attempted (they stay
-//!   pending), so it holds back no other destination and no stack.
+//!   pending), so it holds back no other destination and no stack. A request that timed
+//!   out may have been received: it is **in doubt**, and sent again next time with the same
+//!   id.
 //! - A `Retry-After` longer than can be waited out in the run becomes a **quiet period**
 //!   (capped at an hour), which the run keeps in state so every later run, in any
 //!   process, honours it.
@@ -21,12 +26,16 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{DeliveryError, DeliveryPolicy};
+use crate::clock::Clock;
 use crate::domain::Timestamp;
 
 /// The longest quiet period a `Retry-After` can impose.
 pub const MAX_QUIET: Duration = Duration::from_secs(3600);
 /// A request that would have less time than this before the deadline is not started.
 const SHORTEST_REQUEST: Duration = Duration::from_millis(200);
+/// A timeout fires on the timer's next millisecond: what a retry reserves beyond its
+/// request's timeout, so that the budget holds to the millisecond.
+const TIMER_SLACK: Duration = Duration::from_millis(1);
 
 /// How one attempt (one request) ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +73,8 @@ pub struct Gate {
     key: String,
     policy: DeliveryPolicy,
     deadline: Option<Instant>,
+    /// What "now" is for quiet periods: the run's clock.
+    clock: Clock,
     used: Mutex<Used>,
     /// One permit per request in flight.
     in_flight: tokio::sync::Semaphore,
@@ -82,12 +93,19 @@ impl Gate {
             key: key.to_owned(),
             policy,
             deadline,
+            clock: Clock::wall(),
             used: Mutex::new(Used {
                 quiet_until,
                 ..Used::default()
             }),
             in_flight: tokio::sync::Semaphore::new(policy.concurrency.max(1)),
         }
+    }
+
+    /// The same gate on the run's clock (quiet periods are read and set by it).
+    pub fn with_clock(mut self, clock: Clock) -> Gate {
+        self.clock = clock;
+        self
     }
 
     pub fn key(&self) -> &str {
@@ -136,14 +154,29 @@ impl Gate {
         (timeout >= SHORTEST_REQUEST).then_some(timeout)
     }
 
-    /// Reserves `cost` of the retry budget, if it is there.
-    fn reserve(&self, cost: Duration) -> bool {
+    /// Reserves a retry that waits `wait`: its request gets the policy's timeout, cut to
+    /// half of what the budget has left after the wait (the other half is for the retries
+    /// of other stacks) and to end before the deadline. `None` when less than the shortest
+    /// request is left.
+    fn reserve_retry(&self, wait: Duration) -> Option<Duration> {
+        let before_deadline = match self.deadline {
+            Some(deadline) => deadline
+                .saturating_duration_since(Instant::now())
+                .saturating_sub(wait),
+            None => Duration::MAX,
+        };
         let mut used = self.used();
-        if used.spent + used.reserved + cost > self.policy.retry_budget {
-            return false;
+        let left = self
+            .policy
+            .retry_budget
+            .saturating_sub(used.spent + used.reserved)
+            .saturating_sub(wait + TIMER_SLACK);
+        let request = self.policy.timeout.min(left / 2).min(before_deadline);
+        if request < SHORTEST_REQUEST {
+            return None;
         }
-        used.reserved += cost;
-        true
+        used.reserved += wait + request + TIMER_SLACK;
+        Some(request)
     }
 
     /// A retry is over: its reservation goes, what it really took is spent.
@@ -153,13 +186,9 @@ impl Gate {
         used.spent += took;
     }
 
-    /// Sends one message: `attempt(timeout)` makes one request within `timeout`, and the
-    /// gate retries it while the policy, the budget and the deadline allow.
-    pub async fn send<T, F, Fut>(&self, mut attempt: F) -> Result<T, DeliveryError>
-    where
-        F: FnMut(Duration) -> Fut,
-        Fut: Future<Output = Attempt<T>>,
-    {
+    /// Whether this destination may be sent to now: not paused, a request slot free, not
+    /// quiet. The slot is held for the whole send, retries included.
+    async fn admit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, DeliveryError> {
         let paused = |reason: String| {
             DeliveryError::Retry(format!(
                 "{}: not sent; paused for this run ({reason})",
@@ -170,89 +199,111 @@ impl Gate {
             return Err(paused(reason));
         }
         // Wait for a free slot; the destination may have been paused meanwhile.
-        let Ok(_slot) = self.in_flight.acquire().await else {
+        let Ok(slot) = self.in_flight.acquire().await else {
             return Err(paused("the run is ending".into()));
         };
         if let Some(reason) = self.paused() {
             return Err(paused(reason));
         }
         let quiet_until = self.used().quiet_until;
-        if let Some(until) = quiet_until.filter(|until| *until > Timestamp::now()) {
+        if let Some(until) = quiet_until.filter(|until| *until > self.clock.now()) {
             return Err(DeliveryError::Retry(format!(
                 "{}: not sent; the destination asked for quiet until {until} (Retry-After)",
                 self.key
             )));
         }
+        Ok(slot)
+    }
+
+    /// Pauses the destination for the rest of the run, for `reason`, and says it.
+    fn give_up(&self, reason: String) -> DeliveryError {
+        self.pause(&reason);
+        DeliveryError::Retry(reason)
+    }
+
+    /// How long to wait before retry `number` after a failure that asked `retry_after`:
+    /// a `Retry-After` too long to wait out in the run becomes a quiet period instead.
+    fn wait_before_retry(
+        &self,
+        reason: &str,
+        retry_after: Option<Duration>,
+        number: u32,
+    ) -> Result<Duration, DeliveryError> {
+        match retry_after {
+            Some(asked) if asked > self.policy.max_retry_after => {
+                let kept = asked.min(MAX_QUIET);
+                let until = self.clock.now().plus_millis(kept.as_millis() as i64);
+                {
+                    let mut used = self.used();
+                    used.quiet_until = Some(until);
+                    used.asked_quiet = Some(until);
+                }
+                tracing::warn!(destination = %self.key, %until, asked_seconds = asked.as_secs(), kept_seconds = kept.as_secs(), "the destination asked for quiet (Retry-After)");
+                Err(self.give_up(format!(
+                    "{reason}; quiet until {until}, as the destination asked (capped at {} minutes)",
+                    MAX_QUIET.as_secs() / 60
+                )))
+            }
+            Some(asked) => Ok(asked),
+            None => Ok(crate::backoff::Backoff {
+                first: self.policy.base_backoff,
+                max: self.policy.max_backoff,
+            }
+            .delay(number)),
+        }
+    }
+
+    /// Sends one message: `attempt(timeout)` makes one request within `timeout`, and the
+    /// gate retries it while the policy, the budget and the deadline allow.
+    pub async fn send<T, F, Fut>(&self, mut attempt: F) -> Result<T, DeliveryError>
+    where
+        F: FnMut(Duration) -> Fut,
+        Fut: Future<Output = Attempt<T>>,
+    {
+        let _slot = self.admit().await?;
+        let Some(mut timeout) = self.request_timeout() else {
+            let reason = format!(
+                "{}: not sent; no time left before the run's deadline",
+                self.key
+            );
+            return Err(self.give_up(reason));
+        };
         let mut number = 1;
+        // The retry under way: what it reserved, and how long it waited.
         let mut retry: Option<(Duration, Duration)> = None;
         loop {
-            let Some(timeout) = self.request_timeout() else {
-                let reason = format!(
-                    "{}: not sent; no time left before the run's deadline",
-                    self.key
-                );
-                self.pause(&reason);
-                return Err(DeliveryError::Retry(reason));
-            };
             let started = Instant::now();
             let answer = attempt(timeout).await;
             if let Some((reserved, waited)) = retry.take() {
                 self.settle(reserved, waited + started.elapsed());
             }
-            let (reason, retry_after, timed_out) = match answer {
+            let (reason, retry_after) = match answer {
                 Attempt::Done(value) => return Ok(value),
                 Attempt::Refused(reason) => return Err(DeliveryError::Permanent(reason)),
                 Attempt::Failed {
+                    reason, timed_out, ..
+                } if timed_out => {
+                    self.pause(&reason);
+                    return Err(DeliveryError::InDoubt(reason));
+                }
+                Attempt::Failed {
                     reason,
                     retry_after,
-                    timed_out,
-                } => (reason, retry_after, timed_out),
+                    ..
+                } => (reason, retry_after),
             };
-            if timed_out {
-                self.pause(&reason);
-                return Err(DeliveryError::Retry(reason));
-            }
-            let wait = match retry_after {
-                Some(wait) if wait > self.policy.max_retry_after => {
-                    let quiet = wait.min(MAX_QUIET);
-                    let until = Timestamp::now().plus_millis(quiet.as_millis() as i64);
-                    {
-                        let mut used = self.used();
-                        used.quiet_until = Some(until);
-                        used.asked_quiet = Some(until);
-                    }
-                    tracing::warn!(destination = %self.key, %until, asked_seconds = wait.as_secs(), "the destination asked for quiet (Retry-After)");
-                    let reason = format!(
-                        "{reason}; quiet until {until}, as the destination asked (capped at {} minutes)",
-                        MAX_QUIET.as_secs() / 60
-                    );
-                    self.pause(&reason);
-                    return Err(DeliveryError::Retry(reason));
-                }
-                Some(wait) => wait,
-                None => crate::backoff::Backoff {
-                    first: self.policy.base_backoff,
-                    max: self.policy.max_backoff,
-                }
-                .delay(number),
-            };
+            let wait = self.wait_before_retry(&reason, retry_after, number)?;
             if number >= self.policy.max_attempts {
-                let reason = format!("{reason}; gave up for this run after {number} attempts");
-                self.pause(&reason);
-                return Err(DeliveryError::Retry(reason));
+                return Err(self.give_up(format!(
+                    "{reason}; gave up for this run after {number} attempts"
+                )));
             }
-            // The wait, and the request after it, must fit the budget and the deadline.
-            let cost = wait + self.policy.timeout;
-            let before_deadline = self
-                .deadline
-                .is_none_or(|deadline| Instant::now() + wait + SHORTEST_REQUEST <= deadline);
-            if !before_deadline || !self.reserve(cost) {
-                let reason = format!("{reason}; no retry budget left in this run");
-                self.pause(&reason);
-                return Err(DeliveryError::Retry(reason));
-            }
+            let Some(request) = self.reserve_retry(wait) else {
+                return Err(self.give_up(format!("{reason}; no retry budget left in this run")));
+            };
             tokio::time::sleep(wait).await;
-            retry = Some((cost, wait));
+            retry = Some((wait + request + TIMER_SLACK, wait));
+            timeout = request;
             number += 1;
         }
     }
@@ -302,10 +353,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_timeout_pauses_the_destination_for_the_run() {
+    async fn a_timeout_is_in_doubt_and_pauses_the_destination_for_the_run() {
         let gate = Gate::new("k", policy(), None, None);
         let result: Result<(), _> = gate.send(|_| async { failed(None, true) }).await;
-        assert!(matches!(result, Err(DeliveryError::Retry(_))));
+        assert!(
+            matches!(result, Err(DeliveryError::InDoubt(_))),
+            "{result:?}"
+        );
         let mut called = false;
         let later: Result<(), _> = gate
             .send(|_| {
@@ -325,31 +379,113 @@ mod tests {
         );
     }
 
-    #[tokio::test]
+    /// A request that fails after `took`, on tokio's paused clock.
+    async fn fails_after(took: Duration) -> Attempt<()> {
+        tokio::time::sleep(took).await;
+        failed(None, false)
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn retries_reserve_their_wait_and_their_request_from_a_shared_budget() {
-        // 700 ms of budget; each failing request takes 250 ms and may take 300. The first
-        // retry reserves ≤ 320 ms and spends about 260; the second fits (260 + 320 ≤ 700)
-        // and spends as much again; a third would not (520 + 320 > 700).
+        // 700 ms of budget; each failing request takes 150 ms. Retry 1 waits 5-10 ms and
+        // may take min(300, half of ~690), spends about 158; retry 2 waits 10-20 and may
+        // take half of what is left (about 265), spends about 165; retry 3 would have half
+        // of at most 374 ms, under the shortest request, so it does not start.
         let gate = Gate::new("k", policy(), None, None);
-        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let mut timeouts = Vec::new();
         let result: Result<(), _> = gate
-            .send(|_| {
-                calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                async {
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                    failed(None, false)
-                }
+            .send(|timeout| {
+                timeouts.push(timeout);
+                fails_after(Duration::from_millis(150))
             })
             .await;
-        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+        assert_eq!(timeouts.len(), 3, "{timeouts:?}");
+        assert_eq!(timeouts[1], Duration::from_millis(300));
+        assert!(
+            (Duration::from_millis(240)..Duration::from_millis(300)).contains(&timeouts[2]),
+            "half of what is left: {timeouts:?}"
+        );
         assert!(
             result
                 .unwrap_err()
                 .to_string()
                 .contains("no retry budget left")
         );
-        assert!(gate.used().spent <= policy().retry_budget);
+        let spent = gate.used().spent;
+        assert!(
+            (Duration::from_millis(315)..=Duration::from_millis(330)).contains(&spent),
+            "two requests and their waits: {spent:?}"
+        );
         assert_eq!(gate.used().reserved, Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_s_request_is_cut_to_what_the_budget_has_left_and_never_overruns_it() {
+        // 550 ms of budget; two stacks send at once; every request hangs until its
+        // timeout. The first stack's retry gets half of what is left (about 270 ms), not
+        // the policy's 300; the second finds too little left and does not retry.
+        let policy = DeliveryPolicy {
+            retry_budget: Duration::from_millis(550),
+            ..policy()
+        };
+        let gate = Gate::new("k", policy, None, None);
+        let timeouts = Mutex::new(Vec::new());
+        let send = || {
+            gate.send(|timeout| {
+                timeouts.lock().unwrap().push(timeout);
+                async move {
+                    tokio::time::sleep(timeout).await;
+                    failed(None, false)
+                }
+            })
+        };
+        let (a, b): (Result<(), _>, Result<(), _>) = tokio::join!(send(), send());
+        assert!(a.is_err() && b.is_err());
+        let used = gate.used();
+        assert!(used.spent <= policy.retry_budget, "{:?}", used.spent);
+        assert_eq!(used.reserved, Duration::ZERO);
+        let timeouts = timeouts.lock().unwrap();
+        assert!(
+            timeouts
+                .iter()
+                .any(|timeout| *timeout < Duration::from_millis(300)),
+            "a retry cut to the budget's rest: {timeouts:?}"
+        );
+        assert!(timeouts.iter().all(|timeout| *timeout >= SHORTEST_REQUEST));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn two_stacks_failing_fast_at_the_same_moment_both_get_their_attempts() {
+        // The delivery policy of every destination (10 s requests, a 15 s budget). Both
+        // stacks fail at once, in 5 ms each time: each gets the four attempts (before, the
+        // first retry of each reserved a whole 10 s request, and the second stack found the
+        // budget gone after one try).
+        let gate = Gate::new("k", DeliveryPolicy::default(), None, None);
+        let attempts = [Mutex::new(0), Mutex::new(0)];
+        let send = |index: usize| {
+            let attempts = &attempts;
+            let gate = &gate;
+            async move {
+                gate.send(|_| {
+                    *attempts[index].lock().unwrap() += 1;
+                    fails_after(Duration::from_millis(5))
+                })
+                .await
+            }
+        };
+        let (a, b): (Result<(), _>, Result<(), _>) = tokio::join!(send(0), send(1));
+        for result in [&a, &b] {
+            assert!(
+                result
+                    .as_ref()
+                    .unwrap_err()
+                    .to_string()
+                    .contains("gave up for this run after 4 attempts"),
+                "{result:?}"
+            );
+        }
+        assert_eq!(*attempts[0].lock().unwrap(), 4);
+        assert_eq!(*attempts[1].lock().unwrap(), 4);
     }
 
     #[tokio::test]

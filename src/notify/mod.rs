@@ -63,6 +63,11 @@ pub enum DeliveryError {
     /// The destination refused this message for good (400, 403, 404, 410).
     #[error("{0} (gave up on this message)")]
     Permanent(String),
+    /// The request ran out of time after it was sent: the destination may have taken it.
+    /// Retried like [`Retry`](Self::Retry), with the same id: the one repeat a receiver
+    /// may see.
+    #[error("{0} (in doubt: it may have arrived; sent again next time with the same id)")]
+    InDoubt(String),
 }
 
 /// What a send gets besides the notification.

@@ -71,7 +71,9 @@ pub async fn send_test_to(
                 let (result, reason) = match destination.send(notification, &gate, None).await {
                     Ok(_) => ("delivered", None),
                     Err(DeliveryError::Permanent(reason)) => ("refused", Some(reason)),
-                    Err(DeliveryError::Retry(reason)) => ("unreachable", Some(reason)),
+                    Err(DeliveryError::Retry(reason) | DeliveryError::InDoubt(reason)) => {
+                        ("unreachable", Some(reason))
+                    }
                 };
                 // The line already names the destination: keep only why.
                 let prefix = format!("{}: ", destination.key());

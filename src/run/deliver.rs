@@ -1,5 +1,7 @@
 //! Delivering a claimed stack's notifications: every destination at its own pace through
-//! this tick's [`Gate`]s, each delivery written to the record as soon as it is done.
+//! this tick's [`Gate`]s, each delivery written to the record as soon as it is done, and
+//! the claim released by the last write, or by [`Runner::release_claims`] when the tick is
+//! cut at its deadline: a claim outlives its run only when the process dies.
 
 use std::collections::HashMap;
 
@@ -7,8 +9,8 @@ use super::Runner;
 use super::stack::lost_write;
 use super::summary::Outcome;
 use super::tick::TickState;
+use crate::domain::StackRef;
 use crate::domain::ledger::{self, Pending, Quiet, ResourceRecord, Settled, Thread};
-use crate::domain::{StackRef, Timestamp};
 use crate::notify::{DeliveryError, Gate};
 use crate::source::StatusSource;
 use crate::store::{DestinationState, SaveError, StateStore};
@@ -28,6 +30,7 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
         mut version: u64,
         outcome: &mut Outcome,
     ) {
+        state.hold(stack, version, &record);
         let gates = self.gates(state).await;
         let mut working = record.clone();
         working.pending.extend(overflow);
@@ -39,14 +42,15 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
                 Ok(_) => outcome.writes += 1,
                 Err(error) => lost_write(outcome, error),
             }
+            state.unhold(stack);
             return;
         }
 
         let (reports, mut received) = tokio::sync::mpsc::unbounded_channel();
         let mut senders_left = queues.len();
-        let senders = queues
-            .into_iter()
-            .map(|(index, items)| self.send_queue(gates, &working, index, items, reports.clone()));
+        let senders = queues.into_iter().map(|(index, items)| {
+            self.send_queue(state, stack, gates, &working, index, items, reports.clone())
+        });
         let sending = futures_util::future::join_all(senders);
         drop(reports);
 
@@ -66,6 +70,7 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
                             let key = self.destinations[index].key();
                             changed |=
                                 settle(&mut record, stack, key, notification, result, outcome);
+                            state.sending(stack, key, &notification.id, false);
                         }
                     }
                 }
@@ -76,10 +81,17 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
                 if !recording || !(changed || last) {
                     continue;
                 }
+                // What the write records, in case the tick is cut while it is on its way.
+                state.hold(stack, version, &record);
                 match self.store.save(&stack.key(), Some(version), &record).await {
+                    Ok(_) if last => {
+                        outcome.writes += 1;
+                        state.unhold(stack);
+                    }
                     Ok(saved) => {
                         version = saved;
                         outcome.writes += 1;
+                        state.hold(stack, version, &record);
                     }
                     Err(error) => {
                         // Our lease outlived itself and another run took over; it will redo
@@ -87,6 +99,7 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
                         tracing::warn!(resource = %stack, %error, "could not record deliveries");
                         outcome.failure = Some(format!("could not record deliveries: {error}"));
                         recording = false;
+                        state.unhold(stack);
                     }
                 }
             }
@@ -96,8 +109,11 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
 
     /// Sends one destination's queue for a stack, in order, reporting each result as it
     /// comes and stopping at a failure worth retrying (the rest waits, in order).
+    #[allow(clippy::too_many_arguments)]
     async fn send_queue(
         &self,
+        state: &TickState<'_>,
+        stack: &StackRef,
         gates: &HashMap<String, Gate>,
         working: &ResourceRecord,
         index: usize,
@@ -117,6 +133,10 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
                     .find(|thread| thread.attempt == attempt)
                     .or_else(|| working.thread(destination.key(), &attempt))
                     .cloned();
+                if working.is_in_doubt(destination.key(), &notification.id) {
+                    tracing::info!(resource = %stack, destination = destination.key(), notification_id = %notification.id, "sending again a notification whose last request was in flight when its run stopped (the receiver may see it twice, with the same id)");
+                }
+                state.sending(stack, destination.key(), &notification.id, true);
                 let result = destination
                     .send(notification, gate, thread.as_ref())
                     .await
@@ -131,7 +151,10 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
                 if let Ok(Some(thread)) = &result {
                     posted.push(thread.clone());
                 }
-                let stop = matches!(result, Err(DeliveryError::Retry(_)));
+                let stop = matches!(
+                    result,
+                    Err(DeliveryError::Retry(_) | DeliveryError::InDoubt(_))
+                );
                 let _ = reports.send(Report::Sent(index, item, result));
                 if stop {
                     break;
@@ -164,7 +187,8 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
                             .max();
                         (
                             destination.key().to_owned(),
-                            Gate::new(destination.key(), destination.policy(), state.deadline, until),
+                            Gate::new(destination.key(), destination.policy(), state.requests_end(), until)
+                                .with_clock(state.clock),
                         )
                     })
                     .collect()
@@ -197,7 +221,7 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
                     return;
                 }
             };
-            let now = Timestamp::now();
+            let now = state.clock.now();
             kept.quiet.retain(|quiet| {
                 quiet.until > now && !asked.iter().any(|new| new.destination == quiet.destination)
             });
@@ -256,6 +280,12 @@ fn settle(
             outcome.deliveries.retrying += 1;
             tracing::warn!(resource = %stack, destination = key, notification_id = %id, %reason, "delivery failed; will retry next tick");
             false
+        }
+        Err(DeliveryError::InDoubt(reason)) => {
+            outcome.deliveries.retrying += 1;
+            tracing::warn!(resource = %stack, destination = key, notification_id = %id, %reason, "delivery in doubt: the request timed out and may have arrived; it is sent again next tick with the same id");
+            ledger::doubt(record, key, id);
+            true
         }
     }
 }

@@ -44,12 +44,12 @@ pub use summary::{
 use tick::TickState;
 
 use crate::config::{Config, Watch};
-use crate::domain::ledger::{Policy, Recipient};
+use crate::domain::ledger::{self, Policy, Recipient};
 use crate::domain::schedule::{SWEEP_PERIOD, SweepWindow};
 use crate::domain::{KindSet, ResourceName, Rules, StackRef, Timestamp};
 use crate::notify::Destination;
 use crate::source::{SourceError, StatusSource};
-use crate::store::{StateStore, StoreError};
+use crate::store::{Loaded, SaveError, StateStore, StoreError};
 
 /// Stacks per state read (DynamoDB's `BatchGetItem` limit).
 pub const BATCH: usize = 100;
@@ -260,6 +260,9 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
                 () = pipeline => true,
             },
         };
+        if !finished {
+            self.release_claims(&state).await;
+        }
         self.hand_back(&state, finished);
         if finished && let Some(sweep) = plan.sweep {
             *lock(&self.last_sweep) = Some(Timestamp::from_millis(sweep.to * 1000));
@@ -333,6 +336,68 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
             );
         }
         *lock(&self.deferred) = abandoned;
+    }
+
+    /// The tick was cut at its deadline: every claim it still holds is released at once
+    /// (its requests in flight recorded as in doubt), so the next tick, in any process,
+    /// delivers what is left without waiting for the lease to lapse. Bounded by
+    /// [`tick::RELEASE_TIME`]; a claim left over lapses with its lease, as it would if the
+    /// process had died.
+    async fn release_claims(&self, state: &TickState<'_>) {
+        let releases = state.take_held().into_iter().map(|(stack, held)| async move {
+            let mut record = held.record;
+            for (key, id) in &held.sending {
+                ledger::doubt(&mut record, key, id);
+            }
+            ledger::release(&mut record, state.recipients);
+            let key = stack.key();
+            match self.store.save(&key, Some(held.version), &record).await {
+                Ok(_) => {}
+                // A write of this tick's may have landed as the tick was cut: release what
+                // it wrote, if the claim is still ours.
+                Err(SaveError::Conflict) => self.release_if_ours(state, &key, &held.sending).await,
+                Err(SaveError::Store(error)) => {
+                    tracing::warn!(resource = %stack, %error, "could not release the claim of a stack left unfinished; it lapses with its lease");
+                }
+            }
+        });
+        let all = futures_util::future::join_all(releases);
+        if tokio::time::timeout(tick::RELEASE_TIME, all).await.is_err() {
+            tracing::warn!(
+                "the claims of the stacks left unfinished could not all be released in time; they lapse with their leases"
+            );
+        }
+    }
+
+    /// Releases `key`'s claim as stored, if this tick holds it.
+    async fn release_if_ours(
+        &self,
+        state: &TickState<'_>,
+        key: &str,
+        sending: &[(String, String)],
+    ) {
+        let Ok(mut loaded) = self.store.load(&[key.to_owned()]).await else {
+            return;
+        };
+        let Some(Loaded::Found {
+            version,
+            mut record,
+        }) = loaded.remove(key)
+        else {
+            return;
+        };
+        if record
+            .lease
+            .as_ref()
+            .is_none_or(|lease| lease.owner != state.owner)
+        {
+            return;
+        }
+        for (destination, id) in sending {
+            ledger::doubt(&mut record, destination, id);
+        }
+        ledger::release(&mut record, state.recipients);
+        let _ = self.store.save(key, Some(version), &record).await;
     }
 
     /// The end of a tick: the quiet periods destinations asked for are kept, the summary

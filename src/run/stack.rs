@@ -165,7 +165,7 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
             tracing::error!(resource = %stack, notification_id = %item.notification.id, "the stack's record is over the store's size limit: this notification is delivered in this run only, never retried");
         }
         let lease = self.settings.policy.lease;
-        let claimed = match ledger::claim(&record, &state.owner, Timestamp::now(), lease) {
+        let claimed = match ledger::claim(&record, &state.owner, state.clock.now(), lease) {
             Claim::Claimed(claimed) => claimed,
             Claim::Held { until } => {
                 outcome.transitions.clear();

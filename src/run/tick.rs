@@ -10,7 +10,8 @@ use tokio::time::Instant;
 
 use super::summary::{Outcome, push_listed};
 use super::{Plan, ResourceProblem, RunError, Summary, feed, lock};
-use crate::domain::ledger::Recipient;
+use crate::clock::Clock;
+use crate::domain::ledger::{Recipient, ResourceRecord};
 use crate::domain::schedule::SweepWindow;
 use crate::domain::{StackRef, Timestamp};
 use crate::notify::Gate;
@@ -19,6 +20,18 @@ use crate::store::StoreError;
 
 /// A stack is not started, or its work not begun, this close to the deadline.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
+/// Requests to destinations end this long before the deadline, so that every stack this
+/// tick claimed can record what it delivered and release its claim before the tick stops.
+pub(super) const RELEASE_TIME: Duration = Duration::from_millis(500);
+
+/// A stack this tick claimed and has not released yet: the record as last written (with
+/// its version), and the requests on their way.
+pub(super) struct Held {
+    pub(super) version: u64,
+    pub(super) record: ResourceRecord,
+    /// (destination key, notification id) of each request in flight.
+    pub(super) sending: Vec<(String, String)>,
+}
 
 pub(super) struct TickState<'t> {
     pub(super) now: Timestamp,
@@ -40,6 +53,10 @@ pub(super) struct TickState<'t> {
     store_error: Mutex<Option<StoreError>>,
     discovery_error: Mutex<Option<SourceError>>,
     pub(super) recipients: &'t [Recipient<'t>],
+    /// The tick's clock: leases, quiet periods and budgets read it.
+    pub(super) clock: Clock,
+    /// Stacks claimed and not yet released, for the deadline to release.
+    held: Mutex<HashMap<StackRef, Held>>,
 }
 
 impl<'t> TickState<'t> {
@@ -65,7 +82,47 @@ impl<'t> TickState<'t> {
             store_error: Mutex::new(None),
             discovery_error: Mutex::new(None),
             recipients,
+            clock: Clock::starting_at(plan.now),
+            held: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// This tick holds `stack`'s claim, and wrote `record` at `version`.
+    pub(super) fn hold(&self, stack: &StackRef, version: u64, record: &ResourceRecord) {
+        let mut held = lock(&self.held);
+        let entry = held.entry(stack.clone()).or_insert_with(|| Held {
+            version,
+            record: record.clone(),
+            sending: Vec::new(),
+        });
+        entry.version = version;
+        entry.record = record.clone();
+    }
+
+    /// A request of `stack`'s notification `id` to `key` starts (`true`) or ends.
+    pub(super) fn sending(&self, stack: &StackRef, key: &str, id: &str, started: bool) {
+        if let Some(held) = lock(&self.held).get_mut(stack) {
+            match started {
+                true => held.sending.push((key.to_owned(), id.to_owned())),
+                false => held.sending.retain(|(k, i)| !(k == key && i == id)),
+            }
+        }
+    }
+
+    /// `stack`'s claim is released (or no longer ours).
+    pub(super) fn unhold(&self, stack: &StackRef) {
+        lock(&self.held).remove(stack);
+    }
+
+    /// Every claim still held, taken.
+    pub(super) fn take_held(&self) -> Vec<(StackRef, Held)> {
+        lock(&self.held).drain().collect()
+    }
+
+    /// When requests to destinations must end (see [`RELEASE_TIME`]).
+    pub(super) fn requests_end(&self) -> Option<Instant> {
+        self.deadline
+            .map(|deadline| deadline.checked_sub(RELEASE_TIME).unwrap_or(deadline))
     }
 
     pub(super) fn started(&self, stacks: &[StackRef]) {

@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::ledger::{Lease, Pending, Quiet, ResourceRecord, Thread};
+use crate::domain::ledger::{InDoubt, Lease, Pending, Quiet, ResourceRecord, Thread};
 use crate::domain::{
     AccountId, AttemptId, Blocker, BlockerStatus, KnownBlocker, Location, Notification,
     NotificationKind, Region, Replaced, ReplacedNote, ResourceName, ResourceState, Revision,
@@ -30,6 +30,15 @@ struct StoredRecord {
     expires_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     threads: Vec<StoredThread>,
+    /// Requests in flight when their run stopped (since 0.2.0).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    in_doubt: Vec<StoredInDoubt>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredInDoubt {
+    destination: String,
+    notification: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -335,6 +344,14 @@ impl From<&ResourceRecord> for StoredRecord {
                     attempt: (&thread.attempt).into(),
                     channel: thread.channel.clone(),
                     ts: thread.ts.clone(),
+                })
+                .collect(),
+            in_doubt: record
+                .in_doubt
+                .iter()
+                .map(|doubt| StoredInDoubt {
+                    destination: doubt.destination.clone(),
+                    notification: doubt.notification.clone(),
                 })
                 .collect(),
         }
@@ -648,6 +665,14 @@ impl TryFrom<StoredRecord> for ResourceRecord {
                     attempt: thread.attempt.into(),
                     channel: thread.channel,
                     ts: thread.ts,
+                })
+                .collect(),
+            in_doubt: stored
+                .in_doubt
+                .into_iter()
+                .map(|doubt| InDoubt {
+                    destination: doubt.destination,
+                    notification: doubt.notification,
                 })
                 .collect(),
         })

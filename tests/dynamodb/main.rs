@@ -13,6 +13,7 @@ mod batching;
 mod calls;
 mod cli;
 mod contract;
+mod deadline;
 mod delivery;
 mod hub;
 mod lifecycle;

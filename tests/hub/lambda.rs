@@ -87,6 +87,7 @@ async fn answer(runtime: &LoopbackRuntimeApi, event: Value) -> Value {
     match runtime.invoke(event).await.expect("an answer") {
         Answer::Response(summary) => summary,
         Answer::Error(error) => panic!("the invocation failed: {error}"),
+        Answer::TooLate(summary) => panic!("answered after the deadline: {summary}"),
     }
 }
 

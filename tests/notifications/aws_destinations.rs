@@ -640,6 +640,7 @@ async fn every_failure_is_sorted_into_retry_or_refusal() {
                     let (found, reason) = match result {
                         Err(DeliveryError::Permanent(reason)) => ("permanent", reason),
                         Err(DeliveryError::Retry(reason)) => ("retry", reason),
+                        Err(DeliveryError::InDoubt(reason)) => ("in doubt", reason),
                         Ok(()) => ("delivered", String::new()),
                     };
                     assert_eq!(found, kind, "{label}: {reason}");
@@ -691,7 +692,7 @@ async fn a_call_is_cut_to_the_gate_timeout_and_pauses_the_destination() {
             took < Duration::from_millis(1500),
             "{service:?}: cut to the 400 ms timeout, took {took:?}"
         );
-        let DeliveryError::Retry(reason) = error else {
+        let DeliveryError::InDoubt(reason) = error else {
             panic!("{service:?}: {error:?}");
         };
         assert!(reason.contains("timed out"), "{service:?}: {reason}");

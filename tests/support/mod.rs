@@ -61,3 +61,29 @@ pub fn config(pairs: &[(&str, &str)]) -> sync_notifier::config::Config {
     sync_notifier::config::Config::from_lookup(|name| vars.get(name).cloned())
         .unwrap_or_else(|error| panic!("{error}"))
 }
+
+/// Two ticks of `app-stack`: attempt 1 running, then attempt 2 running and attempt 1 the
+/// latest success, so the second tick tells two notifications, one after the other, to
+/// each destination (`succeeded` of 1, then `started` of 2).
+pub fn one_ends_and_the_next_starts() -> sync_notifier::scenario::Scenario {
+    let revision = |sha: &str| {
+        serde_json::json!({"Branch": "main", "Directory": "app.yaml", "OwnerId": "acme",
+                           "ProviderType": "GitHub", "RepositoryName": "infra", "Sha": sha})
+    };
+    let attempt = |started: i64, status: &str, sha: &str| {
+        serde_json::json!({"Events": [{"Event": "e", "Time": started, "Type": "INFO"}],
+                           "InitialRevision": revision("0000000"), "StartedAt": started,
+                           "Status": status, "Target": "app-stack", "TargetRevision": revision(sha)})
+    };
+    let first = attempt(1_795_687_200, "IN_PROGRESS", "1111111");
+    let ended = attempt(1_795_687_200, "SUCCEEDED", "1111111");
+    let next = attempt(1_795_687_800, "IN_PROGRESS", "2222222");
+    sync_notifier::scenario::Scenario::parse(
+        &serde_json::json!({"ticks": [
+            {"app-stack": {"LatestSync": first}},
+            {"app-stack": {"LatestSync": next, "LatestSuccessfulSync": ended}},
+        ]})
+        .to_string(),
+    )
+    .unwrap()
+}

@@ -87,6 +87,9 @@ struct Script {
     replies: VecDeque<Reply>,
     arrivals: usize,
     answered: Vec<Recorded>,
+    /// Every request as it arrived, answered or not (a client that gave up on a slow
+    /// answer drops the request before it is answered: a real service may still take it).
+    arrived: Vec<Recorded>,
 }
 
 pub struct Receiver {
@@ -111,7 +114,7 @@ impl Receiver {
                 let arrived = next_sequence();
                 let path = request.uri().path().to_owned();
                 let query = request.uri().query().map(str::to_owned);
-                let headers = request
+                let headers: Vec<(String, String)> = request
                     .headers()
                     .iter()
                     .map(|(name, value)| {
@@ -129,7 +132,17 @@ impl Receiver {
                     .ok()
                     .and_then(|mut script| {
                         script.arrivals += 1;
-                        script.replies.pop_front()
+                        let reply = script.replies.pop_front();
+                        script.arrived.push(Recorded {
+                            path: path.clone(),
+                            query: query.clone(),
+                            headers: headers.clone(),
+                            body: body.clone(),
+                            status: reply.as_ref().map_or(200, |reply| reply.status),
+                            arrived,
+                            answered: 0,
+                        });
+                        reply
                     })
                     .unwrap_or(Reply::status(200));
                 if !reply.delay.is_zero() {
@@ -209,6 +222,14 @@ impl Receiver {
         self.script
             .lock()
             .map(|script| script.arrivals)
+            .unwrap_or_default()
+    }
+
+    /// Every request, as it arrived (`answered` is 0: it may never have been), in order.
+    pub fn arrived(&self) -> Vec<Recorded> {
+        self.script
+            .lock()
+            .map(|script| script.arrived.clone())
             .unwrap_or_default()
     }
 

@@ -15,6 +15,9 @@ use serde_json::Value;
 pub enum Answer {
     Response(Value),
     Error(Value),
+    /// Posted after the invocation's deadline: Lambda would have stopped the function
+    /// ("Task timed out") and never taken it.
+    TooLate(Value),
 }
 
 #[derive(Default)]
@@ -22,6 +25,8 @@ struct State {
     /// Events to hand out, each with the time the function gets for it.
     queue: VecDeque<(String, Value, Duration)>,
     answers: HashMap<String, Answer>,
+    /// The deadline handed out with each invocation, in epoch milliseconds.
+    deadlines: HashMap<String, u128>,
     next_id: u64,
     /// When the function first asked for work: the end of its init.
     first_poll: Option<std::time::Instant>,
@@ -137,11 +142,10 @@ async fn handle(
                 .ok()
                 .and_then(|mut state| state.queue.pop_front());
             if let Some((id, event, time)) = next {
-                let deadline = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_millis()
-                    + time.as_millis();
+                let deadline = epoch_millis() + time.as_millis();
+                if let Ok(mut state) = state.lock() {
+                    state.deadlines.insert(id.clone(), deadline);
+                }
                 return Response::builder()
                     .header("lambda-runtime-aws-request-id", id)
                     .header("lambda-runtime-deadline-ms", deadline.to_string())
@@ -168,18 +172,29 @@ async fn handle(
     let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     // 2018-06-01/runtime/invocation/{id}/{response|error}
-    if let ["2018-06-01", "runtime", "invocation", id, kind] = parts.as_slice() {
-        let answer = if *kind == "response" {
-            Answer::Response(value)
-        } else {
-            Answer::Error(value)
+    if let ["2018-06-01", "runtime", "invocation", id, kind] = parts.as_slice()
+        && let Ok(mut state) = state.lock()
+    {
+        let late = state
+            .deadlines
+            .get(*id)
+            .is_some_and(|deadline| epoch_millis() > *deadline);
+        let answer = match (*kind, late) {
+            (_, true) => Answer::TooLate(value),
+            ("response", false) => Answer::Response(value),
+            _ => Answer::Error(value),
         };
-        if let Ok(mut state) = state.lock() {
-            state.answers.insert((*id).to_owned(), answer);
-        }
+        state.answers.insert((*id).to_owned(), answer);
     }
     Response::builder()
         .status(202)
         .body(Full::new(Bytes::from_static(b"{}")))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+fn epoch_millis() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
 }
