@@ -445,9 +445,13 @@ fn parse_entry(entry: &mut Entry) -> Option<DestinationSpec> {
 
     let settings = (kind.from_entry)(entry);
     let events = events_of(entry, (kind.default_events)());
-    let resources = globs_of(entry, "resources", "stack names or patterns", Glob::parse);
+    let resources = globs_of(entry, "resources", "stack names or patterns", |pattern| {
+        Glob::parse(pattern).map_err(|error| error.to_string())
+    });
     let accounts = globs_of(entry, "accounts", "account ids or patterns", account_glob);
-    let regions = globs_of(entry, "regions", "Regions or patterns", Glob::parse);
+    let regions = globs_of(entry, "regions", "Regions or patterns", |pattern| {
+        Glob::parse(pattern).map_err(|error| error.to_string())
+    });
     let name = name_of(entry);
 
     let (settings, events, resources, accounts, regions, name) =
@@ -479,7 +483,7 @@ fn account_glob(pattern: &str) -> Result<Glob, String> {
             quote(pattern)
         ));
     }
-    Glob::parse(pattern)
+    Glob::parse(pattern).map_err(|error| error.to_string())
 }
 
 fn events_of(entry: &mut Entry, default: KindSet) -> Option<KindSet> {

@@ -538,8 +538,8 @@ impl TryFrom<StoredNotification> for Notification {
         let location = match stored.location {
             None => None,
             Some(location) => Some(Location {
-                account: AccountId::parse(&location.account)?,
-                region: Region::parse(&location.region)?,
+                account: AccountId::parse(&location.account).map_err(|error| error.to_string())?,
+                region: Region::parse(&location.region).map_err(|error| error.to_string())?,
             }),
         };
         Ok(Notification {
