@@ -179,6 +179,23 @@ mod tests {
     }
 
     #[test]
+    fn errors_never_hold_the_secret_in_display_or_debug() {
+        let url = SecretUrl::parse("http://example.com/services/SECRET").unwrap_err();
+        let not_a_url = SecretUrl::parse("hooks.slack.com/services/SECRET").unwrap_err();
+        let signing = SigningSecret::parse("whsec_SECRET!!").unwrap_err();
+        let short = SigningSecret::parse("whsec_U0VDUkVU").unwrap_err();
+        for shown in [
+            format!("{url} {url:?}"),
+            format!("{not_a_url} {not_a_url:?}"),
+            format!("{signing} {signing:?}"),
+            format!("{short} {short:?}"),
+        ] {
+            assert!(!shown.contains("SECRET"), "{shown}");
+            assert!(!shown.contains("U0VDUkVU"), "{shown}");
+        }
+    }
+
+    #[test]
     fn tokens_never_print() {
         let token = SecretToken::new("xoxb-1234-SECRET");
         assert!(!format!("{token:?} {token}").contains("SECRET"));
