@@ -87,12 +87,31 @@ pub fn missing_region(config: &aws_config::SdkConfig) -> Option<String> {
     })
 }
 
+/// How to provide credentials, said with every [`NoCredentials`].
+const CREDENTIALS_FIX: &str = "configure them with `aws configure` or `aws sso login`, or set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
+
+/// Why there are no AWS credentials to use, with how to provide them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoCredentials {
+    /// The SDK configuration has no credentials provider at all.
+    #[error("no AWS credentials are configured; {CREDENTIALS_FIX}")]
+    NotConfigured,
+    /// Every provider of the chain had none.
+    #[error(
+        "no AWS credentials were found; {CREDENTIALS_FIX} (RUST_LOG=aws_config=debug shows where the SDK looked)"
+    )]
+    NotFound,
+    /// A provider that has something failed (an expired SSO session, a bad profile);
+    /// `reason` is its own words.
+    #[error("no AWS credentials could be loaded: {reason}; {CREDENTIALS_FIX}")]
+    Unloadable { reason: String },
+}
+
 /// Checks that credentials can be found, or says how to provide them.
-pub async fn check_credentials(config: &aws_config::SdkConfig) -> Result<(), String> {
+pub async fn check_credentials(config: &aws_config::SdkConfig) -> Result<(), NoCredentials> {
     use aws_sdk_codeconnections::config::ProvideCredentials;
-    let fix = "configure them with `aws configure` or `aws sso login`, or set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
     let Some(provider) = config.credentials_provider() else {
-        return Err(format!("no AWS credentials are configured; {fix}"));
+        return Err(NoCredentials::NotConfigured);
     };
     let Err(error) = provider.provide_credentials().await else {
         return Ok(());
@@ -104,15 +123,11 @@ pub async fn check_credentials(config: &aws_config::SdkConfig) -> Result<(), Str
     // metadata service's own words would only mislead. Where the SDK looked is in its debug
     // log.
     if format!("{error:?}").starts_with("CredentialsNotLoaded") || reason.contains("IMDS") {
-        return Err(format!(
-            "no AWS credentials were found; {fix} (RUST_LOG=aws_config=debug shows where the SDK looked)"
-        ));
+        return Err(NoCredentials::NotFound);
     }
     // A provider that has something and failed (an expired SSO session, a bad profile):
     // its own words say what to fix.
-    Err(format!(
-        "no AWS credentials could be loaded: {reason}; {fix}"
-    ))
+    Err(NoCredentials::Unloadable { reason })
 }
 
 /// One line that says what happened to an AWS call: the service's error code and

@@ -112,6 +112,8 @@ pub enum CliError {
     Loopback(std::io::Error),
     #[error("{0}")]
     Aws(String),
+    #[error(transparent)]
+    Credentials(#[from] crate::aws::NoCredentials),
     #[error("{0}")]
     Hub(#[from] crate::source::HubError),
     #[error(
@@ -284,9 +286,7 @@ async fn aws_for_real() -> Result<aws_config::SdkConfig, CliError> {
     if let Some(problem) = crate::aws::missing_region(&sdk_config) {
         return Err(CliError::Aws(problem));
     }
-    crate::aws::check_credentials(&sdk_config)
-        .await
-        .map_err(CliError::Aws)?;
+    crate::aws::check_credentials(&sdk_config).await?;
     Ok(sdk_config)
 }
 

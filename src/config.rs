@@ -14,7 +14,7 @@ use crate::notify::DestinationSpec;
 mod hub;
 
 pub use crate::notify::Problem;
-pub use hub::{Hub, RoleName, TargetAccounts};
+pub use hub::{Hub, InvalidRoleName, RoleName, TargetAccounts};
 
 pub mod lookalike;
 
@@ -156,9 +156,7 @@ impl Reader<'_> {
             Some(value) if value.trim() == "*" => return Watch::Discover,
             Some(value) => value,
         };
-        let (names, bad) = comma_list(&value, |part| {
-            ResourceName::parse(part).map_err(|error| error.to_string())
-        });
+        let (names, bad) = comma_list(&value, ResourceName::parse);
         if !bad.is_empty() {
             self.problem(
                 "WATCH_RESOURCES",
@@ -246,8 +244,8 @@ impl Reader<'_> {
         let expression = self.get("SCHEDULE_EXPRESSION")?;
         match schedule_interval(&expression) {
             Ok(interval) => interval,
-            Err(message) => {
-                self.problem("SCHEDULE_EXPRESSION", message);
+            Err(error) => {
+                self.problem("SCHEDULE_EXPRESSION", error.to_string());
                 None
             }
         }
@@ -256,9 +254,9 @@ impl Reader<'_> {
 
 /// The items of a comma-separated list, each parsed once (repeats dropped), and what is
 /// wrong with the others (`item 2 …`).
-fn comma_list<T: PartialEq>(
+fn comma_list<T: PartialEq, E: fmt::Display>(
     value: &str,
-    parse: impl Fn(&str) -> Result<T, String>,
+    parse: impl Fn(&str) -> Result<T, E>,
 ) -> (Vec<T>, Vec<String>) {
     let mut items = Vec::new();
     let mut bad = Vec::new();
@@ -272,40 +270,61 @@ fn comma_list<T: PartialEq>(
     (items, bad)
 }
 
+/// How to write `SCHEDULE_EXPRESSION`, said with every [`InvalidSchedule`].
+const SCHEDULE_FIX: &str = "give the schedule's EventBridge expression, like rate(1 minute), rate(5 minutes) or cron(0/5 * * * ? *)";
+
+/// Why `SCHEDULE_EXPRESSION` is not an EventBridge schedule expression.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum InvalidSchedule {
+    #[error(
+        "{:?} is not a rate() or cron() expression; {SCHEDULE_FIX}",
+        crate::text::preview(.expression, 40)
+    )]
+    NotAnExpression { expression: String },
+    #[error("{expression:?} is not rate(VALUE UNIT); {SCHEDULE_FIX}")]
+    NotRate { expression: String },
+    #[error("{unit:?} is not minute(s), hour(s) or day(s); {SCHEDULE_FIX}")]
+    Unit { unit: String },
+    #[error("{value:?} is not a positive whole number; {SCHEDULE_FIX}")]
+    Value { value: String },
+}
+
 /// The interval of an EventBridge `rate(N unit)` expression; `None` for a `cron(…)`, whose
 /// interval varies.
-fn schedule_interval(expression: &str) -> Result<Option<Duration>, String> {
+fn schedule_interval(expression: &str) -> Result<Option<Duration>, InvalidSchedule> {
     let expression = expression.trim();
     if expression.starts_with("cron(") && expression.ends_with(')') {
         return Ok(None);
     }
-    let fix = "give the schedule's EventBridge expression, like rate(1 minute), rate(5 minutes) or cron(0/5 * * * ? *)";
     let Some(inner) = expression
         .strip_prefix("rate(")
         .and_then(|rest| rest.strip_suffix(')'))
     else {
-        return Err(format!(
-            "{:?} is not a rate() or cron() expression; {fix}",
-            crate::text::preview(expression, 40)
-        ));
+        return Err(InvalidSchedule::NotAnExpression {
+            expression: expression.to_owned(),
+        });
     };
     let mut words = inner.split_whitespace();
     let (Some(value), Some(unit), None) = (words.next(), words.next(), words.next()) else {
-        return Err(format!("{expression:?} is not rate(VALUE UNIT); {fix}"));
+        return Err(InvalidSchedule::NotRate {
+            expression: expression.to_owned(),
+        });
     };
     let seconds = match unit {
         "minute" | "minutes" => 60,
         "hour" | "hours" => 3600,
         "day" | "days" => 86_400,
         _ => {
-            return Err(format!(
-                "{unit:?} is not minute(s), hour(s) or day(s); {fix}"
-            ));
+            return Err(InvalidSchedule::Unit {
+                unit: unit.to_owned(),
+            });
         }
     };
     match value.parse::<u64>() {
         Ok(value) if value > 0 => Ok(Some(Duration::from_secs(value * seconds))),
-        _ => Err(format!("{value:?} is not a positive whole number; {fix}")),
+        _ => Err(InvalidSchedule::Value {
+            value: value.to_owned(),
+        }),
     }
 }
 

@@ -35,7 +35,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::domain::explain::is_stack_name;
-use crate::domain::{ResourceName, Timestamp};
+use crate::domain::{InvalidResourceName, ResourceName, Timestamp};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
@@ -80,11 +80,84 @@ pub enum Response {
     Error { type_name: String, message: String },
 }
 
+/// A scenario file that cannot be used: it cannot be read, or what is wrong in it.
 #[derive(Debug, thiserror::Error)]
-#[error("{file}: {message}")]
-pub struct ScenarioError {
-    pub file: String,
-    pub message: String,
+pub enum ScenarioError {
+    #[error("{file}: cannot read the scenario file: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{file}: {source}")]
+    Invalid {
+        file: String,
+        source: InvalidScenario,
+    },
+}
+
+/// What is wrong in a scenario's text, with its place: the line and column, or the JSON
+/// path (`ticks[1].payments-stack.LatestSync.StartedAt`).
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidScenario {
+    #[error(
+        "line {}, column {}: not valid JSON: {source}",
+        .source.line(),
+        .source.column()
+    )]
+    Json { source: serde_json::Error },
+    #[error(
+        "expected an object with a \"ticks\" array: {{\"ticks\": [{{\"stack-name\": {{...}}}}]}}"
+    )]
+    MissingTicks,
+    #[error("\"ticks\" is empty: give at least one tick")]
+    EmptyTicks,
+    #[error("{place}: {problem}")]
+    At { place: String, problem: ShapeError },
+}
+
+/// What is wrong with one value of a scenario ([`InvalidScenario::At`] says where).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShapeError {
+    /// A value of another JSON type: `expected` says what was wanted ("a string"),
+    /// `found` what was there ("a number").
+    #[error("expected {expected}; found {found}")]
+    Expected {
+        expected: &'static str,
+        found: &'static str,
+    },
+    #[error(
+        "expected a time, as epoch seconds (1795687260) or ISO 8601 (\"2026-11-26T10:01:00+00:00\"); found {found}"
+    )]
+    Time { found: String },
+    #[error("expected an object")]
+    NotAnObject,
+    #[error("expected an object of stack name → answer")]
+    Tick,
+    #[error("expected a string such as \"ThrottlingException\"")]
+    TypeName,
+    #[error(
+        "{:?} is not a stack name (1-128 letters, digits and hyphens, starting with a letter)",
+        crate::text::preview(.name, 40)
+    )]
+    StackName { name: String },
+    #[error(transparent)]
+    ResourceName(#[from] InvalidResourceName),
+}
+
+/// `problem` at `place`.
+fn at(place: impl Into<String>, problem: ShapeError) -> InvalidScenario {
+    InvalidScenario::At {
+        place: place.into(),
+        problem,
+    }
+}
+
+/// A value of the wrong JSON type.
+fn expected(expected: &'static str, value: &Value) -> ShapeError {
+    ShapeError::Expected {
+        expected,
+        found: kind_of(value),
+    }
 }
 
 /// The members of the model's shapes, and their types.
@@ -158,7 +231,7 @@ const STACK_EVENTS: Shape = Shape::List(&STACK_EVENT);
 fn cloudformation_of(
     entry: &mut Value,
     place: &str,
-) -> Result<Option<CloudFormationStack>, String> {
+) -> Result<Option<CloudFormationStack>, InvalidScenario> {
     let Some(object) = entry.as_object_mut() else {
         return Ok(None);
     };
@@ -186,20 +259,20 @@ fn cloudformation_of(
         .map(|tags| {
             let place = format!("{place}.@tags");
             let Value::Object(tags) = tags else {
-                return Err(format!(
-                    "{place}: expected an object of tag values, like {{\"team\": \"payments\"}}; found {}",
-                    kind_of(&tags)
+                return Err(at(
+                    place,
+                    expected(
+                        "an object of tag values, like {\"team\": \"payments\"}",
+                        &tags,
+                    ),
                 ));
             };
             tags.into_iter()
                 .map(|(key, value)| match value {
                     Value::String(value) => Ok((key, value)),
-                    other => Err(format!(
-                        "{place}.{key}: expected a string; found {}",
-                        kind_of(&other)
-                    )),
+                    other => Err(at(format!("{place}.{key}"), expected("a string", &other))),
                 })
-                .collect::<Result<Vec<_>, String>>()
+                .collect::<Result<Vec<_>, _>>()
         })
         .transpose()?;
     Ok(Some(CloudFormationStack { events, tags }))
@@ -217,14 +290,11 @@ fn kind_of(value: &Value) -> &'static str {
 
 /// Checks `value` against `shape` (members it does not know are kept as they are) and
 /// writes every timestamp as epoch seconds.
-fn check(value: &mut Value, shape: &Shape, place: &str) -> Result<(), String> {
+fn check(value: &mut Value, shape: &Shape, place: &str) -> Result<(), InvalidScenario> {
     match shape {
         Shape::Text => match value {
             Value::String(_) => Ok(()),
-            other => Err(format!(
-                "{place}: expected a string; found {}",
-                kind_of(other)
-            )),
+            other => Err(at(place, expected("a string", other))),
         },
         Shape::Time => {
             let seconds = match value {
@@ -246,18 +316,17 @@ fn check(value: &mut Value, shape: &Shape, place: &str) -> Result<(), String> {
                         .unwrap_or(Value::Null);
                     Ok(())
                 }
-                _ => Err(format!(
-                    "{place}: expected a time, as epoch seconds (1795687260) or ISO 8601 (\"2026-11-26T10:01:00+00:00\"); found {}",
-                    describe(value)
+                _ => Err(at(
+                    place,
+                    ShapeError::Time {
+                        found: describe(value),
+                    },
                 )),
             }
         }
         Shape::Object(members) => {
             let Value::Object(object) = value else {
-                return Err(format!(
-                    "{place}: expected an object; found {}",
-                    kind_of(value)
-                ));
+                return Err(at(place, expected("an object", value)));
             };
             for (name, member) in members.iter() {
                 if let Some(inner) = object.get_mut(*name)
@@ -270,10 +339,7 @@ fn check(value: &mut Value, shape: &Shape, place: &str) -> Result<(), String> {
         }
         Shape::List(item) => {
             let Value::Array(items) = value else {
-                return Err(format!(
-                    "{place}: expected an array; found {}",
-                    kind_of(value)
-                ));
+                return Err(at(place, expected("an array", value)));
             };
             for (index, inner) in items.iter_mut().enumerate() {
                 check(inner, item, &format!("{place}[{index}]"))?;
@@ -292,17 +358,20 @@ fn describe(value: &Value) -> String {
 }
 
 /// An answer: an error (`__type`) or an output checked against `shape`.
-fn response(value: &Value, shape: &Shape, place: &str) -> Result<Response, String> {
+fn response(value: &Value, shape: &Shape, place: &str) -> Result<Response, InvalidScenario> {
     let object = value.as_object().ok_or_else(|| {
-        format!(
-            "{place}: expected an answer object, or an error {{\"__type\": ..., \"message\": ...}}; found {}",
-            kind_of(value)
+        at(
+            place,
+            expected(
+                "an answer object, or an error {\"__type\": ..., \"message\": ...}",
+                value,
+            ),
         )
     })?;
     if let Some(type_name) = object.get("__type") {
-        let type_name = type_name.as_str().ok_or_else(|| {
-            format!("{place}.__type: expected a string such as \"ThrottlingException\"")
-        })?;
+        let type_name = type_name
+            .as_str()
+            .ok_or_else(|| at(format!("{place}.__type"), ShapeError::TypeName))?;
         return Ok(Response::Error {
             type_name: type_name.rsplit('#').next().unwrap_or_default().to_owned(),
             message: object
@@ -317,7 +386,7 @@ fn response(value: &Value, shape: &Shape, place: &str) -> Result<Response, Strin
     check(&mut checked, shape, place)?;
     match checked {
         Value::Object(object) => Ok(Response::Output(object)),
-        _ => Err(format!("{place}: expected an object")),
+        _ => Err(at(place, ShapeError::NotAnObject)),
     }
 }
 
@@ -359,33 +428,29 @@ impl ScenarioTick {
 
 impl Scenario {
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|error| ScenarioError {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
             file: path.display().to_string(),
-            message: format!("cannot read the scenario file: {error}"),
+            source,
         })?;
-        Scenario::parse(&text).map_err(|message| ScenarioError {
+        Scenario::parse(&text).map_err(|source| ScenarioError::Invalid {
             file: path.display().to_string(),
-            message,
+            source,
         })
     }
 
     /// Parses a scenario; the error names the place (line and column, or the JSON path).
-    pub fn parse(text: &str) -> Result<Scenario, String> {
-        let root: Value = serde_json::from_str(text).map_err(|error| {
-            format!(
-                "line {}, column {}: not valid JSON: {error}",
-                error.line(),
-                error.column()
-            )
-        })?;
-        let ticks = root.get("ticks").and_then(Value::as_array).ok_or(
-            "expected an object with a \"ticks\" array: {\"ticks\": [{\"stack-name\": {...}}]}",
-        )?;
+    pub fn parse(text: &str) -> Result<Scenario, InvalidScenario> {
+        let root: Value =
+            serde_json::from_str(text).map_err(|source| InvalidScenario::Json { source })?;
+        let ticks = root
+            .get("ticks")
+            .and_then(Value::as_array)
+            .ok_or(InvalidScenario::MissingTicks)?;
         let mut parsed = Vec::with_capacity(ticks.len());
         for (index, tick) in ticks.iter().enumerate() {
-            let tick = tick.as_object().ok_or_else(|| {
-                format!("ticks[{index}]: expected an object of stack name → answer")
-            })?;
+            let tick = tick
+                .as_object()
+                .ok_or_else(|| at(format!("ticks[{index}]"), ShapeError::Tick))?;
             let mut stacks = BTreeMap::new();
             let mut cloudformation = BTreeMap::new();
             let mut now = None;
@@ -403,10 +468,7 @@ impl Scenario {
                     // Only CloudFormation's: a nested stack, not a watched one.
                     if entry.as_object().is_some_and(Map::is_empty) {
                         if !is_stack_name(name) {
-                            return Err(format!(
-                                "{place}: {:?} is not a stack name (1-128 letters, digits and hyphens, starting with a letter)",
-                                crate::text::preview(name, 40)
-                            ));
+                            return Err(at(place, ShapeError::StackName { name: name.clone() }));
                         }
                         cloudformation.insert(name.clone(), data);
                         continue;
@@ -414,7 +476,7 @@ impl Scenario {
                     cloudformation.insert(name.clone(), data);
                 }
                 let resource =
-                    ResourceName::parse(name).map_err(|error| format!("{place}: {error}"))?;
+                    ResourceName::parse(name).map_err(|error| at(&place, error.into()))?;
                 let blockers = match entry.as_object_mut() {
                     Some(object) if !object.contains_key("__type") => object
                         .remove("SyncBlockerSummary")
@@ -438,7 +500,7 @@ impl Scenario {
             });
         }
         if parsed.is_empty() {
-            return Err("\"ticks\" is empty: give at least one tick".into());
+            return Err(InvalidScenario::EmptyTicks);
         }
         Ok(Scenario { ticks: parsed })
     }
@@ -478,21 +540,28 @@ mod tests {
         assert!(
             Scenario::parse("{\"ticks\": [}")
                 .unwrap_err()
+                .to_string()
                 .starts_with("line 1, column 12")
         );
         assert!(
             Scenario::parse("{}")
                 .unwrap_err()
+                .to_string()
                 .contains("\"ticks\" array")
         );
         assert!(
             Scenario::parse("{\"ticks\": []}")
                 .unwrap_err()
+                .to_string()
                 .contains("empty")
         );
-        let bad_name = Scenario::parse("{\"ticks\": [{}, {\"bad name\": {}}]}").unwrap_err();
+        let bad_name = Scenario::parse("{\"ticks\": [{}, {\"bad name\": {}}]}")
+            .unwrap_err()
+            .to_string();
         assert!(bad_name.starts_with("ticks[1].bad name: "), "{bad_name}");
-        let bad_response = Scenario::parse("{\"ticks\": [{\"a\": 3}]}").unwrap_err();
+        let bad_response = Scenario::parse("{\"ticks\": [{\"a\": 3}]}")
+            .unwrap_err()
+            .to_string();
         assert!(
             bad_response.starts_with("ticks[0].a: expected"),
             "{bad_response}"
@@ -557,10 +626,12 @@ mod tests {
             ),
         ] {
             let text = format!(r#"{{"ticks": [{{"payments-stack": {entry}}}]}}"#);
-            let error = Scenario::parse(&text).unwrap_err();
+            let error = Scenario::parse(&text).unwrap_err().to_string();
             assert!(error.starts_with(place), "{error}");
         }
-        let error = Scenario::parse(r#"{"ticks": [{"@now": "soon"}]}"#).unwrap_err();
+        let error = Scenario::parse(r#"{"ticks": [{"@now": "soon"}]}"#)
+            .unwrap_err()
+            .to_string();
         assert!(
             error.starts_with("ticks[0].@now: expected a time"),
             "{error}"
@@ -639,11 +710,12 @@ mod tests {
             ),
         ] {
             let text = format!(r#"{{"ticks": [{{"app": {entry}}}]}}"#);
-            let error = Scenario::parse(&text).unwrap_err();
+            let error = Scenario::parse(&text).unwrap_err().to_string();
             assert!(error.starts_with(place), "{error}");
         }
-        let error =
-            Scenario::parse(r#"{"ticks": [{"app_Data": {"@stackEvents": []}}]}"#).unwrap_err();
+        let error = Scenario::parse(r#"{"ticks": [{"app_Data": {"@stackEvents": []}}]}"#)
+            .unwrap_err()
+            .to_string();
         assert!(
             error.starts_with("ticks[0].app_Data: \"app_Data\" is not a stack name"),
             "{error}"

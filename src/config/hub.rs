@@ -7,7 +7,7 @@
 //! worth saying, not something to ignore.
 
 use super::{Problem, Watch, summarise};
-use crate::domain::{AccountId, Region};
+use crate::domain::{AccountId, InvalidRegion, Region};
 
 /// Which accounts a hub watches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +18,17 @@ pub enum TargetAccounts {
     List(Vec<AccountId>),
 }
 
+/// A value that is not an IAM role name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{:?} is not an IAM role name; use 1-64 letters, digits and + = , . @ _ -, the MemberRoleName given to templates/member-role.yaml",
+    crate::text::preview(.value, 80)
+)]
+pub struct InvalidRoleName {
+    /// The value as given, trimmed.
+    pub value: String,
+}
+
 /// The read role assumed in every member account: an IAM role name (1–64 of letters,
 /// digits and `+=,.@_-`), so the ARN built from it is always well formed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +37,7 @@ pub struct RoleName(String);
 impl RoleName {
     pub const DEFAULT: &'static str = "SyncNotifierReadRole";
 
-    pub fn parse(value: &str) -> Result<RoleName, String> {
+    pub fn parse(value: &str) -> Result<RoleName, InvalidRoleName> {
         let value = value.trim();
         let valid = (1..=64).contains(&value.len())
             && value
@@ -35,10 +46,9 @@ impl RoleName {
         if valid {
             Ok(RoleName(value.to_owned()))
         } else {
-            Err(format!(
-                "{:?} is not an IAM role name; use 1-64 letters, digits and + = , . @ _ -, the MemberRoleName given to templates/member-role.yaml",
-                crate::text::preview(value, 80)
-            ))
+            Err(InvalidRoleName {
+                value: value.to_owned(),
+            })
         }
     }
 
@@ -116,9 +126,7 @@ fn target_accounts(value: &str, problem: &mut impl FnMut(&'static str, String)) 
     if value.trim() == "*" {
         return TargetAccounts::Organization;
     }
-    let (ids, bad) = super::comma_list(value, |part| {
-        AccountId::parse(part).map_err(|e| e.to_string())
-    });
+    let (ids, bad) = super::comma_list(value, AccountId::parse);
     if !bad.is_empty() {
         problem(
             "TARGET_ACCOUNTS",
@@ -132,16 +140,25 @@ fn target_accounts(value: &str, problem: &mut impl FnMut(&'static str, String)) 
     TargetAccounts::List(ids)
 }
 
+/// Why an item of `TARGET_REGIONS` is not a Region to watch.
+#[derive(Debug, thiserror::Error)]
+enum TargetRegionError {
+    #[error(transparent)]
+    Invalid(#[from] InvalidRegion),
+    #[error(
+        "{:?} is not a Region this release knows; check its spelling",
+        .0.as_str()
+    )]
+    Unknown(Region),
+}
+
 /// `TARGET_REGIONS`: Region codes this release knows.
 fn target_regions(value: &str, problem: &mut impl FnMut(&'static str, String)) -> Vec<Region> {
     let (regions, bad) = super::comma_list(value, |part| {
-        let region = Region::parse(part).map_err(|e| e.to_string())?;
+        let region = Region::parse(part)?;
         match region.is_known() {
             true => Ok(region),
-            false => Err(format!(
-                "{:?} is not a Region this release knows; check its spelling",
-                region.as_str()
-            )),
+            false => Err(TargetRegionError::Unknown(region)),
         }
     });
     if !bad.is_empty() {

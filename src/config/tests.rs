@@ -661,7 +661,7 @@ mod schedule {
             "every minute",
             "rate(1)",
         ] {
-            let message = schedule_interval(bad).unwrap_err();
+            let message = schedule_interval(bad).unwrap_err().to_string();
             assert!(message.contains("like rate(1 minute)"), "{bad}: {message}");
         }
     }

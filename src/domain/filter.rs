@@ -54,6 +54,23 @@ impl KindSet {
     }
 }
 
+/// How to write a pattern, said with every [`InvalidGlob`] that a rewrite fixes.
+const GLOB_FIX: &str = "use letters, digits, '-' and '_' as in stack names, with * for any run of characters and ? for one";
+
+/// Why a text is not a [`Glob`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidGlob {
+    #[error("the pattern is empty; {GLOB_FIX}")]
+    Empty,
+    #[error("the pattern is {length} characters long, and no stack name is longer than 100")]
+    TooLong { length: usize },
+    #[error(
+        "{:?} contains {character:?}, which no stack name has; {GLOB_FIX}",
+        crate::text::preview(.pattern, 40)
+    )]
+    Character { pattern: String, character: char },
+}
+
 /// A pattern for stack names, account ids or Regions: `*` matches any run of characters,
 /// `?` exactly one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,25 +78,22 @@ pub struct Glob(String);
 
 impl Glob {
     /// Accepts the characters a stack name may have, plus the two wildcards.
-    pub fn parse(pattern: &str) -> Result<Glob, String> {
-        let fix = "use letters, digits, '-' and '_' as in stack names, with * for any run of characters and ? for one";
-        if pattern.is_empty() {
-            return Err(format!("the pattern is empty; {fix}"));
+    pub fn parse(pattern: &str) -> Result<Glob, InvalidGlob> {
+        let length = pattern.chars().count();
+        if length == 0 {
+            return Err(InvalidGlob::Empty);
         }
-        if pattern.chars().count() > 100 {
-            return Err(format!(
-                "the pattern is {} characters long, and no stack name is longer than 100",
-                pattern.chars().count()
-            ));
+        if length > 100 {
+            return Err(InvalidGlob::TooLong { length });
         }
-        if let Some(bad) = pattern
+        if let Some(character) = pattern
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || "-_*?".contains(*c)))
         {
-            return Err(format!(
-                "{:?} contains {bad:?}, which no stack name has; {fix}",
-                crate::text::preview(pattern, 40)
-            ));
+            return Err(InvalidGlob::Character {
+                pattern: pattern.to_owned(),
+                character,
+            });
         }
         Ok(Glob(pattern.to_owned()))
     }
@@ -206,11 +220,17 @@ mod tests {
 
     #[test]
     fn glob_patterns_use_stack_name_characters_only() {
-        assert!(Glob::parse("prod.*").unwrap_err().contains("contains '.'"));
-        assert!(Glob::parse("").unwrap_err().contains("empty"));
+        assert!(
+            Glob::parse("prod.*")
+                .unwrap_err()
+                .to_string()
+                .contains("contains '.'")
+        );
+        assert!(Glob::parse("").unwrap_err().to_string().contains("empty"));
         assert!(
             Glob::parse(&"x".repeat(101))
                 .unwrap_err()
+                .to_string()
                 .contains("101 characters")
         );
     }

@@ -32,9 +32,9 @@ pub use explain::{
     ChangedResource, Changes, Gap, RootCause, StackArn, StackEvent, StackEvents, StackHistory,
     changes, nested_stacks_to_follow, root_cause, stack_name_of_arn,
 };
-pub use filter::{Filter, Glob, KindSet};
+pub use filter::{Filter, Glob, InvalidGlob, KindSet};
 pub use name::{InvalidResourceName, ResourceName};
-pub use place::{AccountId, Region};
+pub use place::{AccountId, InvalidAccountId, InvalidRegion, Region};
 pub use seen::{MalformedDigest, ShaDigest};
 pub use time::{Timestamp, human_duration};
 
@@ -207,6 +207,26 @@ pub struct Location {
     pub region: Region,
 }
 
+/// Why a text does not name a stack ([`StackRef::parse`]): its account, Region or name
+/// part, or its shape.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidStackRef {
+    #[error(transparent)]
+    Account(#[from] InvalidAccountId),
+    #[error(transparent)]
+    Region(#[from] InvalidRegion),
+    #[error(transparent)]
+    Name(#[from] InvalidResourceName),
+    #[error(
+        "{:?} is neither a stack name nor ACCOUNT/REGION/STACK (like 111122223333/us-east-1/payments-stack)",
+        crate::text::preview(.text, 80)
+    )]
+    Shape {
+        /// The text as given, trimmed.
+        text: String,
+    },
+}
+
 /// One watched stack: its name, and in hub mode its account and Region.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StackRef {
@@ -226,24 +246,21 @@ impl StackRef {
     /// Reads a stack as a person names it (a manual check, `check --resources`): `NAME`
     /// for a stack of this account, or `ACCOUNT/REGION/NAME` for a hub's, the same form
     /// as its [`key`](Self::key).
-    pub fn parse(text: &str) -> Result<StackRef, String> {
+    pub fn parse(text: &str) -> Result<StackRef, InvalidStackRef> {
         let text = text.trim();
         let parts: Vec<&str> = text.split('/').collect();
         match parts.as_slice() {
-            [name] => ResourceName::parse(name)
-                .map(StackRef::local)
-                .map_err(|error| error.to_string()),
+            [name] => Ok(StackRef::local(ResourceName::parse(name)?)),
             [account, region, name] => Ok(StackRef {
                 location: Some(Location {
                     account: AccountId::parse(account)?,
                     region: Region::parse(region)?,
                 }),
-                name: ResourceName::parse(name).map_err(|error| error.to_string())?,
+                name: ResourceName::parse(name)?,
             }),
-            _ => Err(format!(
-                "{:?} is neither a stack name nor ACCOUNT/REGION/STACK (like 111122223333/us-east-1/payments-stack)",
-                crate::text::preview(text, 80)
-            )),
+            _ => Err(InvalidStackRef::Shape {
+                text: text.to_owned(),
+            }),
         }
     }
 
@@ -455,14 +472,20 @@ mod tests {
 
     #[test]
     fn a_malformed_stack_key_says_which_part_is_wrong() {
-        let error = StackRef::parse("1111/eu-west-1/app").unwrap_err();
+        let error = StackRef::parse("1111/eu-west-1/app")
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("12 digits"), "{error}");
-        let error = StackRef::parse("111122223333/eu west/app").unwrap_err();
+        let error = StackRef::parse("111122223333/eu west/app")
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("like us-east-1"), "{error}");
-        let error = StackRef::parse("111122223333/eu-west-1/bad name").unwrap_err();
+        let error = StackRef::parse("111122223333/eu-west-1/bad name")
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("contains ' '"), "{error}");
         for bad in ["eu-west-1/app", "a/b/c/d"] {
-            let error = StackRef::parse(bad).unwrap_err();
+            let error = StackRef::parse(bad).unwrap_err().to_string();
             assert!(error.contains("ACCOUNT/REGION/STACK"), "{error}");
         }
     }

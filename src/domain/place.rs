@@ -47,10 +47,21 @@ const KNOWN_REGIONS: &[&str] = &[
     "us-west-2",
 ];
 
+/// A value that does not have the shape of a Region code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{:?} is not a Region code; write it like us-east-1 or eu-west-2",
+    crate::text::preview(.value, 40)
+)]
+pub struct InvalidRegion {
+    /// The value as given, trimmed.
+    pub value: String,
+}
+
 impl Region {
     /// Accepts what has the shape of a Region code: two lowercase letters, one or more
     /// lowercase words, then a number (`us-east-1`, `us-gov-west-1`).
-    pub fn parse(value: &str) -> Result<Region, String> {
+    pub fn parse(value: &str) -> Result<Region, InvalidRegion> {
         let value = value.trim();
         let mut parts = value.split('-');
         let first = parts.next().unwrap_or_default();
@@ -71,10 +82,9 @@ impl Region {
         if shaped {
             Ok(Region(value.to_owned()))
         } else {
-            Err(format!(
-                "{:?} is not a Region code; write it like us-east-1 or eu-west-2",
-                crate::text::preview(value, 40)
-            ))
+            Err(InvalidRegion {
+                value: value.to_owned(),
+            })
         }
     }
 
@@ -114,7 +124,7 @@ impl Region {
 }
 
 impl TryFrom<String> for Region {
-    type Error = String;
+    type Error = InvalidRegion;
     fn try_from(value: String) -> Result<Self, Self::Error> {
         Region::parse(&value)
     }
@@ -136,16 +146,26 @@ impl std::fmt::Display for Region {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AccountId(String);
 
+/// A value that is not a 12-digit account id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{:?} is not an AWS account id; an account id is 12 digits, like 123456789012",
+    crate::text::preview(.value, 40)
+)]
+pub struct InvalidAccountId {
+    /// The value as given, trimmed.
+    pub value: String,
+}
+
 impl AccountId {
-    pub fn parse(value: &str) -> Result<AccountId, String> {
+    pub fn parse(value: &str) -> Result<AccountId, InvalidAccountId> {
         let value = value.trim();
         if value.len() == 12 && value.chars().all(|c| c.is_ascii_digit()) {
             Ok(AccountId(value.to_owned()))
         } else {
-            Err(format!(
-                "{:?} is not an AWS account id; an account id is 12 digits, like 123456789012",
-                crate::text::preview(value, 40)
-            ))
+            Err(InvalidAccountId {
+                value: value.to_owned(),
+            })
         }
     }
 
@@ -155,7 +175,7 @@ impl AccountId {
 }
 
 impl TryFrom<String> for AccountId {
-    type Error = String;
+    type Error = InvalidAccountId;
     fn try_from(value: String) -> Result<Self, Self::Error> {
         AccountId::parse(&value)
     }
@@ -199,7 +219,7 @@ mod tests {
             "us east-1",
             "../x-y-1",
         ] {
-            let error = Region::parse(bad).unwrap_err();
+            let error = Region::parse(bad).unwrap_err().to_string();
             assert!(error.contains("like us-east-1"), "{bad:?}: {error}");
         }
         assert!(!Region::parse("us-eats-1").unwrap().is_known());
@@ -224,7 +244,12 @@ mod tests {
             "123456789012"
         );
         for bad in ["12345678901", "1234567890123", "12345678901a", ""] {
-            assert!(AccountId::parse(bad).unwrap_err().contains("12 digits"));
+            assert!(
+                AccountId::parse(bad)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("12 digits")
+            );
         }
     }
 }

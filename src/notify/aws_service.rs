@@ -32,45 +32,92 @@ pub struct Arn {
 
 const PARTITIONS: [&str; 3] = ["aws", "aws-cn", "aws-us-gov"];
 
+/// Why a value is not an ARN of the resource wanted: what is wrong, and the fix (give the
+/// ARN of `what`, like `example`). Parts of the value are held only [`quote`]d: it may be
+/// a secret pasted into the wrong field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{problem}; give the ARN of {what}, like {example}")]
+pub struct InvalidArn {
+    pub problem: ArnProblem,
+    /// The resource wanted: "an SNS topic".
+    pub what: &'static str,
+    /// A good ARN of it.
+    pub example: &'static str,
+}
+
+/// What is wrong with an ARN ([`InvalidArn`] adds the fix).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArnProblem {
+    #[error("{quoted} is not an ARN")]
+    NotAnArn { quoted: String },
+    #[error("{quoted} has fewer than the six parts of an ARN")]
+    Parts { quoted: String },
+    #[error("the partition {quoted} is not aws, aws-cn or aws-us-gov")]
+    Partition { quoted: String },
+    #[error("is the ARN of a {quoted} resource, not of {what}")]
+    Service { quoted: String, what: &'static str },
+    #[error("{quoted} is not a Region code")]
+    Region { quoted: String },
+    #[error("the Region {region} is in the {} partition, not in {partition}", .region.partition())]
+    RegionPartition { region: Region, partition: String },
+    #[error("{quoted} is not an account id (12 digits)")]
+    Account { quoted: String },
+}
+
 impl Arn {
     /// Reads `value` as an ARN of `service` (`sns`, `events`); `what` names the resource
     /// ("an SNS topic") and `example` shows a good ARN, for the messages. Messages never
     /// repeat a value that may be a secret (a URL pasted into the wrong field).
-    pub fn parse(value: &str, service: &str, what: &str, example: &str) -> Result<Arn, String> {
+    pub fn parse(
+        value: &str,
+        service: &str,
+        what: &'static str,
+        example: &'static str,
+    ) -> Result<Arn, InvalidArn> {
+        let invalid = |problem| InvalidArn {
+            problem,
+            what,
+            example,
+        };
         let value = value.trim();
-        let fix = format!("give the ARN of {what}, like {example}");
         if !value.starts_with("arn:") {
-            return Err(format!("{} is not an ARN; {fix}", quote(value)));
+            return Err(invalid(ArnProblem::NotAnArn {
+                quoted: quote(value),
+            }));
         }
         let parts: Vec<&str> = value.splitn(6, ':').collect();
         let [_, partition, arn_service, region, account, resource] = parts.as_slice() else {
-            return Err(format!(
-                "{} has fewer than the six parts of an ARN; {fix}",
-                quote(value)
-            ));
+            return Err(invalid(ArnProblem::Parts {
+                quoted: quote(value),
+            }));
         };
         if !PARTITIONS.contains(partition) {
-            return Err(format!(
-                "the partition {} is not aws, aws-cn or aws-us-gov; {fix}",
-                quote(partition)
-            ));
+            return Err(invalid(ArnProblem::Partition {
+                quoted: quote(partition),
+            }));
         }
         if *arn_service != service {
-            return Err(format!(
-                "is the ARN of a {} resource, not of {what}; {fix}",
-                quote(arn_service)
-            ));
+            return Err(invalid(ArnProblem::Service {
+                quoted: quote(arn_service),
+                what,
+            }));
         }
-        let region = Region::parse(region)
-            .map_err(|_| format!("{} is not a Region code; {fix}", quote(region)))?;
+        let region = Region::parse(region).map_err(|_| {
+            invalid(ArnProblem::Region {
+                quoted: quote(region),
+            })
+        })?;
         if region.partition() != *partition {
-            return Err(format!(
-                "the Region {region} is in the {} partition, not in {partition}; {fix}",
-                region.partition()
-            ));
+            return Err(invalid(ArnProblem::RegionPartition {
+                region,
+                partition: (*partition).to_owned(),
+            }));
         }
-        let account = AccountId::parse(account)
-            .map_err(|_| format!("{} is not an account id (12 digits); {fix}", quote(account)))?;
+        let account = AccountId::parse(account).map_err(|_| {
+            invalid(ArnProblem::Account {
+                quoted: quote(account),
+            })
+        })?;
         Ok(Arn {
             text: value.to_owned(),
             region,
@@ -242,7 +289,7 @@ mod tests {
 
     const EXAMPLE: &str = "arn:aws:sns:us-east-1:123456789012:sync-notifier";
 
-    fn parse(value: &str) -> Result<Arn, String> {
+    fn parse(value: &str) -> Result<Arn, InvalidArn> {
         Arn::parse(value, "sns", "an SNS topic", EXAMPLE)
     }
 
@@ -281,7 +328,7 @@ mod tests {
             ),
         ];
         for (value, expected) in cases {
-            let message = parse(value).unwrap_err();
+            let message = parse(value).unwrap_err().to_string();
             assert!(message.contains(expected), "{value}: {message}");
             assert!(message.contains(EXAMPLE), "{value}: {message}");
         }
@@ -290,9 +337,11 @@ mod tests {
     #[test]
     fn never_repeats_what_may_be_a_secret() {
         let secret = "https://hooks.slack.com/services/T000/B000/XXXXXXXXSECRET";
-        let message = parse(secret).unwrap_err();
+        let message = parse(secret).unwrap_err().to_string();
         assert!(!message.contains("SECRET"), "{message}");
-        let message = parse(&format!("arn:aws:sns:us-east-1:{secret}")).unwrap_err();
+        let message = parse(&format!("arn:aws:sns:us-east-1:{secret}"))
+            .unwrap_err()
+            .to_string();
         assert!(!message.contains("SECRET"), "{message}");
     }
 

@@ -20,7 +20,7 @@
 
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
-use super::aws_service::{self, Arn, Client};
+use super::aws_service::{self, Arn, Client, InvalidArn};
 use super::facts::stack_arn;
 use super::secret::quote;
 use super::webhook::{WebhookBody, webhook_body};
@@ -69,32 +69,46 @@ fn is_bus_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c))
 }
 
+/// Why a value is not an event bus. It holds the value only [`quote`]d.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidBus {
+    #[error(transparent)]
+    Arn(#[from] InvalidArn),
+    #[error(
+        "is not the ARN of an event bus (…:event-bus/NAME); give \"default\", a bus name, or a bus ARN like {EXAMPLE}"
+    )]
+    NotABus,
+    #[error(
+        "\"-\" is not an event bus (\"-\" leaves only the template's hidden, secret parameters unset); for no event bus leave EVENT_BUS (the template's EventBusName) empty, otherwise give \"default\", a bus name, or a bus ARN"
+    )]
+    Dash,
+    #[error(
+        "{quoted} is neither \"default\", an event bus name (1-256 letters, digits, '.', '-', '_' or '/') nor an event bus ARN; give one, like default or {EXAMPLE}"
+    )]
+    Neither { quoted: String },
+}
+
 /// Reads `default`, a bus name or a bus ARN.
-pub fn parse_bus(value: &str) -> Result<Bus, String> {
+pub fn parse_bus(value: &str) -> Result<Bus, InvalidBus> {
     let value = value.trim();
     if value.starts_with("arn:") {
         let arn = Arn::parse(value, "events", "an EventBridge event bus", EXAMPLE)?;
         return match arn.resource.strip_prefix("event-bus/") {
             Some(name) if is_bus_name(name) => Ok(Bus::Arn(arn)),
-            _ => Err(format!(
-                "is not the ARN of an event bus (…:event-bus/NAME); give \"default\", a bus name, or a bus ARN like {EXAMPLE}"
-            )),
+            _ => Err(InvalidBus::NotABus),
         };
     }
     // "-" means "unset" only for the template's hidden parameters; as a bus it would name
     // a bus "-" that every delivery fails to reach.
     if value == "-" {
-        return Err(
-            "\"-\" is not an event bus (\"-\" leaves only the template's hidden, secret parameters unset); for no event bus leave EVENT_BUS (the template's EventBusName) empty, otherwise give \"default\", a bus name, or a bus ARN".to_owned(),
-        );
+        return Err(InvalidBus::Dash);
     }
     if is_bus_name(value) {
         return Ok(Bus::Name(value.to_owned()));
     }
-    Err(format!(
-        "{} is neither \"default\", an event bus name (1-256 letters, digits, '.', '-', '_' or '/') nor an event bus ARN; give one, like default or {EXAMPLE}",
-        quote(value)
-    ))
+    Err(InvalidBus::Neither {
+        quoted: quote(value),
+    })
 }
 
 /// An EventBridge event bus.
@@ -117,7 +131,7 @@ impl Kind for EventBridge {
             &format!("give \"default\", an event bus name, or a bus ARN like {EXAMPLE}"),
         )?;
         parse_bus(&value)
-            .map_err(|message| entry.problem("eventBus", message))
+            .map_err(|error| entry.problem("eventBus", error.to_string()))
             .ok()
     }
 
@@ -172,12 +186,19 @@ impl Kind for EventBridge {
     }
 }
 
+/// A notification too large for an EventBridge entry, even without its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the event is over EventBridge's {ENTRY_LIMIT}-byte limit even without its events; not sent"
+)]
+pub struct EntryTooLarge;
+
 /// The one entry sent for `notification` to `bus`, its detail cut to fit [`ENTRY_LIMIT`].
 pub fn eventbridge_entry(
     notification: &Notification,
     region: Option<&Region>,
     bus: &str,
-) -> Result<PutEventsRequestEntry, String> {
+) -> Result<PutEventsRequestEntry, EntryTooLarge> {
     let detail_type = notification.kind.event_type();
     let resources: Vec<String> = stack_arn(notification, region)
         .map(str::to_owned)
@@ -186,9 +207,7 @@ pub fn eventbridge_entry(
     let used = SOURCE.len() + detail_type.len() + resources.iter().map(String::len).sum::<usize>();
     // "Under" the limit: one byte less at most.
     let room = ENTRY_LIMIT.saturating_sub(used + 1);
-    let detail = fit(webhook_body(notification, region), room).ok_or_else(|| {
-        format!("the event is over EventBridge's {ENTRY_LIMIT}-byte limit even without its events; not sent")
-    })?;
+    let detail = fit(webhook_body(notification, region), room).ok_or(EntryTooLarge)?;
     Ok(PutEventsRequestEntry::builder()
         .source(SOURCE)
         .detail_type(detail_type)
@@ -333,10 +352,12 @@ mod tests {
                 "not a Region",
             ),
         ] {
-            let message = parse_bus(value).unwrap_err();
+            let message = parse_bus(value).unwrap_err().to_string();
             assert!(message.contains(expected), "{value}: {message}");
         }
-        let message = parse_bus("https://example.com/hook?token=SECRET").unwrap_err();
+        let message = parse_bus("https://example.com/hook?token=SECRET")
+            .unwrap_err()
+            .to_string();
         assert!(!message.contains("SECRET"), "{message}");
     }
 }

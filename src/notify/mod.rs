@@ -37,7 +37,7 @@ use crate::domain::{Filter, KindSet, Notification, Region};
 
 pub use console::{ConsoleFormat, pretty};
 pub use discord::discord_message;
-pub use eventbridge::{ENTRY_LIMIT, eventbridge_entry};
+pub use eventbridge::{ENTRY_LIMIT, EntryTooLarge, eventbridge_entry};
 pub use gate::{Attempt, Gate, MAX_QUIET};
 pub use google_chat::{google_chat_message, thread_key as google_chat_thread_key};
 pub use http::{DeliveryPolicy, HTTP_TIMEOUT, USER_AGENT, http_client};
@@ -46,7 +46,7 @@ pub use pagerduty::{
     pagerduty_event,
 };
 pub use q_developer::q_developer_message;
-pub use secret::{SecretToken, SecretUrl, SigningSecret};
+pub use secret::{InvalidSigningSecret, InvalidUrl, SecretToken, SecretUrl, SigningSecret};
 pub use slack::{slack_message, slack_thread_reply};
 pub use slack_app::SlackAppSettings;
 pub use spec::{DestinationSpec, Entry, Problem, Variables};

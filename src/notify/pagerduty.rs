@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use super::http::{self, Answer};
 use super::layout::Message;
-use super::secret::{SecretToken, SecretUrl};
+use super::secret::{InvalidUrl, SecretToken, SecretUrl};
 use super::{Attempt, Clients, Context, Delivered, DeliveryError, Entry, Kind, Variables};
 use crate::domain::{KindSet, Notification, NotificationKind, Region};
 use crate::text::{clip, preview, single_line};
@@ -51,30 +51,46 @@ pub struct PagerDuty {
     http: reqwest::Client,
 }
 
-/// Checks an integration key; the message never repeats it.
-pub fn parse_routing_key(value: &str) -> Result<SecretToken, String> {
+/// Why a value is not an integration key. It holds nothing of the value but its length.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidRoutingKey {
+    #[error("the value is {length} characters long; {KEY_FIX}")]
+    Length { length: usize },
+    #[error("the value has characters other than letters and digits; {KEY_FIX}")]
+    Characters,
+}
+
+/// Checks an integration key; the error never repeats it.
+pub fn parse_routing_key(value: &str) -> Result<SecretToken, InvalidRoutingKey> {
     let value = value.trim();
     let length = value.chars().count();
     if length != 32 {
-        return Err(format!("the value is {length} characters long; {KEY_FIX}"));
+        return Err(InvalidRoutingKey::Length { length });
     }
     if !value.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(format!(
-            "the value has characters other than letters and digits; {KEY_FIX}"
-        ));
+        return Err(InvalidRoutingKey::Characters);
     }
     Ok(SecretToken::new(value))
 }
 
+/// Why a value is not an Events API v2 URL (the URL shown as its scheme and host only).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidEventsUrl {
+    #[error(transparent)]
+    Url(#[from] InvalidUrl),
+    #[error(
+        "{url} is not an Events API v2 URL; it ends with /v2/enqueue, like {DEFAULT_EVENTS_URL} (change events go beside it)"
+    )]
+    NotEnqueue { url: SecretUrl },
+}
+
 /// Checks an Events API v2 URL: it ends with `/enqueue` (the alert events endpoint).
-pub fn check_events_url(url: SecretUrl) -> Result<SecretUrl, String> {
+pub fn check_events_url(url: SecretUrl) -> Result<SecretUrl, InvalidEventsUrl> {
     let path = url.expose().path();
     if path.ends_with("/enqueue") && !path.ends_with("/change/enqueue") {
         Ok(url)
     } else {
-        Err(format!(
-            "{url} is not an Events API v2 URL; it ends with /v2/enqueue, like {DEFAULT_EVENTS_URL} (change events go beside it)"
-        ))
+        Err(InvalidEventsUrl::NotEnqueue { url })
     }
 }
 
@@ -86,7 +102,7 @@ pub fn change_url(events_url: &SecretUrl) -> Option<reqwest::Url> {
     Some(url)
 }
 
-fn default_url() -> Result<SecretUrl, String> {
+fn default_url() -> Result<SecretUrl, InvalidUrl> {
     SecretUrl::parse(DEFAULT_EVENTS_URL)
 }
 
@@ -104,9 +120,9 @@ impl Kind for PagerDuty {
         );
         let events_url = match entry.optional_url("eventsUrl")? {
             Some(url) => check_events_url(url),
-            None => default_url(),
+            None => default_url().map_err(InvalidEventsUrl::from),
         }
-        .map_err(|message| entry.problem("eventsUrl", message))
+        .map_err(|error| entry.problem("eventsUrl", error.to_string()))
         .ok();
         Some(PagerDutySettings {
             routing_key: routing_key?,
@@ -128,11 +144,13 @@ impl Kind for PagerDuty {
         let routing_key = variables.parsed("PAGERDUTY_ROUTING_KEY", parse_routing_key);
         let events_url = if url_set {
             variables.parsed("PAGERDUTY_EVENTS_URL", |value| {
-                SecretUrl::parse(value).and_then(check_events_url)
+                SecretUrl::parse(value)
+                    .map_err(InvalidEventsUrl::from)
+                    .and_then(check_events_url)
             })
         } else {
             default_url()
-                .map_err(|message| variables.problem("PAGERDUTY_EVENTS_URL", message))
+                .map_err(|error| variables.problem("PAGERDUTY_EVENTS_URL", error.to_string()))
                 .ok()
         };
         Some(PagerDutySettings {
@@ -350,10 +368,12 @@ mod tests {
     fn routing_keys_are_checked_without_being_repeated() {
         assert!(parse_routing_key("e93facc04764012d7bfb002500d5d1a6").is_ok());
         assert!(parse_routing_key("R0123456789ABCDEFGHIJKLMNOPQRSTU").is_ok());
-        let short = parse_routing_key("SECRETSECRET").unwrap_err();
+        let short = parse_routing_key("SECRETSECRET").unwrap_err().to_string();
         assert!(short.contains("12 characters long"), "{short}");
         assert!(!short.contains("SECRET"), "{short}");
-        let odd = parse_routing_key("SECRET-SECRET-SECRET-SECRET-SECR").unwrap_err();
+        let odd = parse_routing_key("SECRET-SECRET-SECRET-SECRET-SECR")
+            .unwrap_err()
+            .to_string();
         assert!(odd.contains("other than letters and digits"), "{odd}");
         assert!(!odd.contains("SECRET"), "{odd}");
     }
@@ -374,7 +394,9 @@ mod tests {
             "https://events.pagerduty.com/",
             "https://events.pagerduty.com/v2/change/enqueue",
         ] {
-            let message = check_events_url(SecretUrl::parse(bad).unwrap()).unwrap_err();
+            let message = check_events_url(SecretUrl::parse(bad).unwrap())
+                .unwrap_err()
+                .to_string();
             assert!(message.contains("ends with /v2/enqueue"), "{message}");
         }
     }

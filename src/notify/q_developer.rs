@@ -25,7 +25,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::aws_service::{self, Arn, Client};
+use super::aws_service::{self, Arn, Client, InvalidArn};
 use super::facts::{Commit, stack_arn};
 use super::layout::{Message, Part};
 use super::{Attempt, Clients, Context, Delivered, DeliveryError, Entry, Kind, Variables};
@@ -50,13 +50,27 @@ pub struct QDeveloper {
     client: Client<aws_sdk_sns::Client>,
 }
 
+/// Why a value is not the ARN of a topic Q Developer can subscribe to. It holds the
+/// topic name only [`quote`](super::secret::quote)d.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidTopic {
+    #[error(transparent)]
+    Arn(#[from] InvalidArn),
+    #[error(
+        "names a FIFO topic, which Amazon Q Developer cannot subscribe to; use a standard topic, like {EXAMPLE}"
+    )]
+    Fifo,
+    #[error(
+        "the topic name {quoted} is not valid (1-256 letters, digits, '-' or '_'); give the ARN of an SNS topic, like {EXAMPLE}"
+    )]
+    Name { quoted: String },
+}
+
 /// Reads a topic ARN: a standard SNS topic, which Q Developer can subscribe to.
-pub fn parse_topic(value: &str) -> Result<Arn, String> {
+pub fn parse_topic(value: &str) -> Result<Arn, InvalidTopic> {
     let arn = Arn::parse(value, "sns", "an SNS topic", EXAMPLE)?;
     if arn.resource.ends_with(".fifo") {
-        return Err(format!(
-            "names a FIFO topic, which Amazon Q Developer cannot subscribe to; use a standard topic, like {EXAMPLE}"
-        ));
+        return Err(InvalidTopic::Fifo);
     }
     let name = &arn.resource;
     let valid = (1..=256).contains(&name.len())
@@ -64,10 +78,9 @@ pub fn parse_topic(value: &str) -> Result<Arn, String> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !valid {
-        return Err(format!(
-            "the topic name {} is not valid (1-256 letters, digits, '-' or '_'); give the ARN of an SNS topic, like {EXAMPLE}",
-            super::secret::quote(name)
-        ));
+        return Err(InvalidTopic::Name {
+            quoted: super::secret::quote(name),
+        });
     }
     Ok(arn)
 }
@@ -87,7 +100,7 @@ impl Kind for QDeveloper {
             ),
         )?;
         parse_topic(&value)
-            .map_err(|message| entry.problem("topicArn", message))
+            .map_err(|error| entry.problem("topicArn", error.to_string()))
             .ok()
     }
 

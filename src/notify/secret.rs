@@ -6,18 +6,31 @@ use std::fmt;
 
 use base64::Engine as _;
 
+/// Why a value is not a webhook URL. It holds the value only [`mask`]ed: where it
+/// points, never its secret part.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidUrl {
+    #[error("{masked} is not a URL ({source}); expected https://host/path")]
+    NotAUrl {
+        masked: String,
+        source: url::ParseError,
+    },
+    #[error(
+        "{masked} uses {scheme}; webhook URLs must be https:// (http:// is allowed only for localhost and 127.0.0.1)"
+    )]
+    Scheme { masked: String, scheme: String },
+}
+
 /// A webhook URL. `Debug` and `Display` show the scheme and host only.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretUrl(reqwest::Url);
 
 impl SecretUrl {
     /// Accepts `https` URLs, and `http` only for loopback hosts (local testing).
-    pub fn parse(value: &str) -> Result<Self, String> {
-        let url = reqwest::Url::parse(value.trim()).map_err(|error| {
-            format!(
-                "{} is not a URL ({error}); expected https://host/path",
-                mask(value)
-            )
+    pub fn parse(value: &str) -> Result<Self, InvalidUrl> {
+        let url = reqwest::Url::parse(value.trim()).map_err(|source| InvalidUrl::NotAUrl {
+            masked: mask(value),
+            source,
         })?;
         let loopback = match url.host() {
             Some(url::Host::Domain(domain)) => domain == "localhost",
@@ -28,10 +41,10 @@ impl SecretUrl {
         match url.scheme() {
             "https" if url.host().is_some() => Ok(SecretUrl(url)),
             "http" if loopback => Ok(SecretUrl(url)),
-            scheme => Err(format!(
-                "{} uses {scheme}; webhook URLs must be https:// (http:// is allowed only for localhost and 127.0.0.1)",
-                mask(value)
-            )),
+            scheme => Err(InvalidUrl::Scheme {
+                masked: mask(value),
+                scheme: scheme.to_owned(),
+            }),
         }
     }
 
@@ -69,17 +82,31 @@ pub fn mask(value: &str) -> String {
 #[derive(Clone, PartialEq, Eq)]
 pub struct SigningSecret(Vec<u8>);
 
+/// How to make a signing secret, said with every [`InvalidSigningSecret`].
+const SIGNING_SECRET_FIX: &str = "expected whsec_ followed by base64 of a random key of 24 to 64 bytes, e.g. whsec_$(openssl rand -base64 32)";
+
+/// Why a value is not a signing secret. It holds nothing of the value but its length in
+/// bytes (base64's own error, which quotes the offending byte, is dropped).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidSigningSecret {
+    #[error("the value does not start with whsec_; {SIGNING_SECRET_FIX}")]
+    Prefix,
+    #[error("the part after whsec_ is not valid base64; {SIGNING_SECRET_FIX}")]
+    Base64,
+    #[error("the key is {bytes} bytes long; {SIGNING_SECRET_FIX}")]
+    Length { bytes: usize },
+}
+
 impl SigningSecret {
-    pub fn parse(value: &str) -> Result<Self, String> {
-        let fix = "expected whsec_ followed by base64 of a random key of 24 to 64 bytes, e.g. whsec_$(openssl rand -base64 32)";
+    pub fn parse(value: &str) -> Result<Self, InvalidSigningSecret> {
         let Some(encoded) = value.trim().strip_prefix("whsec_") else {
-            return Err(format!("the value does not start with whsec_; {fix}"));
+            return Err(InvalidSigningSecret::Prefix);
         };
         let key = base64::engine::general_purpose::STANDARD
             .decode(encoded)
-            .map_err(|_| format!("the part after whsec_ is not valid base64; {fix}"))?;
+            .map_err(|_| InvalidSigningSecret::Base64)?;
         if !(24..=64).contains(&key.len()) {
-            return Err(format!("the key is {} bytes long; {fix}", key.len()));
+            return Err(InvalidSigningSecret::Length { bytes: key.len() });
         }
         Ok(SigningSecret(key))
     }
@@ -149,6 +176,23 @@ mod tests {
         );
         assert!(!quote("whsec_abc").contains("abc"));
         assert!(!quote("xoxb-123").contains("123"));
+    }
+
+    #[test]
+    fn errors_never_hold_the_secret_in_display_or_debug() {
+        let url = SecretUrl::parse("http://example.com/services/SECRET").unwrap_err();
+        let not_a_url = SecretUrl::parse("hooks.slack.com/services/SECRET").unwrap_err();
+        let signing = SigningSecret::parse("whsec_SECRET!!").unwrap_err();
+        let short = SigningSecret::parse("whsec_U0VDUkVU").unwrap_err();
+        for shown in [
+            format!("{url} {url:?}"),
+            format!("{not_a_url} {not_a_url:?}"),
+            format!("{signing} {signing:?}"),
+            format!("{short} {short:?}"),
+        ] {
+            assert!(!shown.contains("SECRET"), "{shown}");
+            assert!(!shown.contains("U0VDUkVU"), "{shown}");
+        }
     }
 
     #[test]

@@ -21,7 +21,7 @@
 use serde_json::{Value, json};
 
 use super::http::{self, Answer};
-use super::secret::{SecretToken, SecretUrl, quote};
+use super::secret::{InvalidUrl, SecretToken, SecretUrl, quote};
 use super::slack::{slack_message, slack_thread_reply};
 use super::{Attempt, Clients, Context, Delivered, DeliveryError, Entry, Gate, Kind, Variables};
 use crate::domain::{Notification, NotificationKind};
@@ -51,13 +51,28 @@ pub struct SlackApp {
     http: reqwest::Client,
 }
 
-/// Checks a bot token; the message never repeats it.
-pub fn parse_token(value: &str) -> Result<SecretToken, String> {
+/// Why a value is not a bot token. It holds nothing of the value but the public prefix
+/// that says what kind of token it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidBotToken {
+    #[error(
+        "this is a URL, not a bot token (an incoming webhook's URL goes in SLACK_WEBHOOK_URL, or a destination of type slack); {TOKEN_FIX}"
+    )]
+    Url,
+    /// `kind`: "a user token (xoxp-)", "not a bot token"…
+    #[error("the value is {kind}; {TOKEN_FIX}")]
+    Kind { kind: &'static str },
+    #[error(
+        "the value is not a whole bot token (it is cut short, or has spaces, quotes or other characters a token never has); copy it again: {TOKEN_FIX}"
+    )]
+    Malformed,
+}
+
+/// Checks a bot token; the error never repeats it.
+pub fn parse_token(value: &str) -> Result<SecretToken, InvalidBotToken> {
     let value = value.trim();
     if value.contains("://") {
-        return Err(format!(
-            "this is a URL, not a bot token (an incoming webhook's URL goes in SLACK_WEBHOOK_URL, or a destination of type slack); {TOKEN_FIX}"
-        ));
+        return Err(InvalidBotToken::Url);
     }
     if !value.starts_with("xoxb-") {
         // Only the public prefix that says what kind of token it is is named.
@@ -69,18 +84,29 @@ pub fn parse_token(value: &str) -> Result<SecretToken, String> {
         .iter()
         .find(|(prefix, _)| value.starts_with(prefix))
         .map_or("not a bot token", |(_, kind)| kind);
-        return Err(format!("the value is {kind}; {TOKEN_FIX}"));
+        return Err(InvalidBotToken::Kind { kind });
     }
     if value.len() < 20 || !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Err(format!(
-            "the value is not a whole bot token (it is cut short, or has spaces, quotes or other characters a token never has); copy it again: {TOKEN_FIX}"
-        ));
+        return Err(InvalidBotToken::Malformed);
     }
     Ok(SecretToken::new(value))
 }
 
+/// Why a value is not a channel id. It holds the value only [`quote`]d.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidChannel {
+    #[error("{quoted} is a channel name; {CHANNEL_FIX}")]
+    Name { quoted: String },
+    #[error(
+        "{quoted} is a person's id; to post to a person, use the id of their direct-message channel with the app (it starts with D); {CHANNEL_FIX}"
+    )]
+    Person { quoted: String },
+    #[error("{quoted} is not a channel id; {CHANNEL_FIX}")]
+    NotAnId { quoted: String },
+}
+
 /// Checks a channel id: `C`, `G` or `D`, then capital letters and digits.
-pub fn parse_channel(value: &str) -> Result<String, String> {
+pub fn parse_channel(value: &str) -> Result<String, InvalidChannel> {
     let value = value.trim();
     let id = value.len() >= 9
         && value.len() <= 24
@@ -91,21 +117,18 @@ pub fn parse_channel(value: &str) -> Result<String, String> {
     if id {
         return Ok(value.to_owned());
     }
-    let found = if value.starts_with('#') {
-        format!("{} is a channel name", quote(value))
+    let quoted = quote(value);
+    Err(if value.starts_with('#') {
+        InvalidChannel::Name { quoted }
     } else if value.starts_with(['U', 'W'])
         && value
             .chars()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
     {
-        format!(
-            "{} is a person's id; to post to a person, use the id of their direct-message channel with the app (it starts with D)",
-            quote(value)
-        )
+        InvalidChannel::Person { quoted }
     } else {
-        format!("{} is not a channel id", quote(value))
-    };
-    Err(format!("{found}; {CHANNEL_FIX}"))
+        InvalidChannel::NotAnId { quoted }
+    })
 }
 
 /// The API's base URL, ending with `/` so that a method name can be appended.
@@ -119,7 +142,7 @@ fn api_base(url: SecretUrl) -> SecretUrl {
     SecretUrl::parse(base.as_str()).unwrap_or(url)
 }
 
-fn default_api() -> Result<SecretUrl, String> {
+fn default_api() -> Result<SecretUrl, InvalidUrl> {
     SecretUrl::parse(DEFAULT_API_URL)
 }
 
@@ -144,13 +167,13 @@ impl Kind for SlackApp {
             )
             .and_then(|channel| {
                 parse_channel(&channel)
-                    .map_err(|message| entry.problem("channel", message))
+                    .map_err(|error| entry.problem("channel", error.to_string()))
                     .ok()
             });
         let api = match entry.optional_url("apiUrl")? {
             Some(url) => Some(url),
             None => default_api()
-                .map_err(|message| entry.problem("apiUrl", message))
+                .map_err(|error| entry.problem("apiUrl", error.to_string()))
                 .ok(),
         };
         Some(SlackAppSettings {
@@ -179,7 +202,7 @@ impl Kind for SlackApp {
             variables.url("SLACK_API_URL")
         } else {
             default_api()
-                .map_err(|message| variables.problem("SLACK_API_URL", message))
+                .map_err(|error| variables.problem("SLACK_API_URL", error.to_string()))
                 .ok()
         };
         if !token_set {
@@ -349,7 +372,7 @@ impl SlackApp {
         Ok((channel, ts))
     }
 
-    /// Calls `method` with `body`. `Ok(Err(code))`: the message to update is gone (only
+    /// Calls `method` with `body`. `Ok(Err(gone))`: the message to update is gone (only
     /// when `updating`).
     async fn call(
         &self,
@@ -357,7 +380,7 @@ impl SlackApp {
         method: &'static str,
         body: &Value,
         updating: bool,
-    ) -> Result<Result<Value, String>, DeliveryError> {
+    ) -> Result<Result<Value, MessageGone>, DeliveryError> {
         let url = self.settings.api.expose().join(method).map_err(|_| {
             DeliveryError::Permanent(format!(
                 "{}: the Slack API URL cannot take a method name; check apiUrl or SLACK_API_URL",
@@ -379,6 +402,14 @@ impl SlackApp {
     }
 }
 
+/// The message to update is gone, or can no longer be changed by us: Slack's error code,
+/// one of [`GONE`]. Its `Display` is the code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}")]
+pub struct MessageGone {
+    pub code: String,
+}
+
 /// Errors that say the message to update is gone, or can no longer be changed by us.
 const GONE: [&str; 3] = [
     "message_not_found",
@@ -392,7 +423,7 @@ pub fn interpret(
     method: &str,
     updating: bool,
     answer: Answer,
-) -> Attempt<Result<Value, String>> {
+) -> Attempt<Result<Value, MessageGone>> {
     if answer.status == 429 {
         return Attempt::Failed {
             reason: format!("{key}: Slack {method}: HTTP 429, rate limited"),
@@ -436,7 +467,7 @@ pub fn interpret(
     let code = value["error"].as_str().unwrap_or("unknown_error");
     let code = preview(code, 60);
     if updating && GONE.contains(&code.as_str()) {
-        return Attempt::Done(Err(code));
+        return Attempt::Done(Err(MessageGone { code }));
     }
     if let Some(fix) = permanent_fix(&code, &value) {
         return Attempt::Refused(format!("{key}: Slack {method}: {code}; {fix}"));
@@ -514,7 +545,7 @@ mod tests {
             ("https://hooks.slack.com/services/T/B/SECRET", "a URL"),
             ("xoxb-SECRET SECRET SECRET", "not a whole bot token"),
         ] {
-            let message = parse_token(bad).unwrap_err();
+            let message = parse_token(bad).unwrap_err().to_string();
             assert!(message.contains(says), "{message}");
             assert!(message.contains("OAuth & Permissions"), "{message}");
             assert!(!message.contains("SECRET"), "{message}");
@@ -526,7 +557,7 @@ mod tests {
         assert_eq!(parse_channel(" C0123456789 ").unwrap(), "C0123456789");
         assert!(parse_channel("G01234567").is_ok());
         assert!(parse_channel("D0123456789").is_ok());
-        let message = parse_channel("#deploys").unwrap_err();
+        let message = parse_channel("#deploys").unwrap_err().to_string();
         assert!(
             message.starts_with(
                 "\"#deploys\" is a channel name; use the channel id, e.g. C0123456789"
@@ -536,11 +567,13 @@ mod tests {
         assert!(
             parse_channel("U0123456789")
                 .unwrap_err()
+                .to_string()
                 .contains("a person's id")
         );
         assert!(
             parse_channel("deploys")
                 .unwrap_err()
+                .to_string()
                 .contains("is not a channel id")
         );
         assert!(parse_channel("C012").is_err());
@@ -578,7 +611,12 @@ mod tests {
             true,
             answer(200, r#"{"ok":false,"error":"message_not_found"}"#),
         );
-        assert_eq!(gone, Attempt::Done(Err("message_not_found".into())));
+        assert_eq!(
+            gone,
+            Attempt::Done(Err(MessageGone {
+                code: "message_not_found".into()
+            }))
+        );
         let not_gone = interpret(
             "k",
             "chat.postMessage",

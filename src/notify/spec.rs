@@ -18,12 +18,14 @@
 //!
 //! [`Kind::from_entry`]: super::Kind::from_entry
 
+use std::fmt;
+
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
 use super::secret::{SecretToken, SecretUrl, quote};
 use super::{KINDS, Settings};
-use crate::domain::{Filter, Glob, KindSet, NotificationKind};
+use crate::domain::{Filter, Glob, InvalidGlob, KindSet, NotificationKind};
 
 /// One bad variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,19 +110,19 @@ impl Variables<'_> {
     pub fn url(&mut self, name: &'static str) -> Option<SecretUrl> {
         let value = self.get(name)?;
         SecretUrl::parse(&value)
-            .map_err(|message| self.problem(name, message))
+            .map_err(|error| self.problem(name, error.to_string()))
             .ok()
     }
 
-    /// `name` parsed by `parse` (whose error is reported as is).
-    pub fn parsed<T>(
+    /// `name` parsed by `parse` (whose error's message is reported as is).
+    pub fn parsed<T, E: fmt::Display>(
         &mut self,
         name: &'static str,
-        parse: impl FnOnce(&str) -> Result<T, String>,
+        parse: impl FnOnce(&str) -> Result<T, E>,
     ) -> Option<T> {
         let value = self.get(name)?;
         parse(value.trim())
-            .map_err(|message| self.problem(name, message))
+            .map_err(|error| self.problem(name, error.to_string()))
             .ok()
     }
 }
@@ -179,7 +181,7 @@ impl Entry<'_> {
             "give the destination's https:// URL",
         )?;
         SecretUrl::parse(&value)
-            .map_err(|message| self.problem(field, message))
+            .map_err(|error| self.problem(field, error.to_string()))
             .ok()
     }
 
@@ -189,31 +191,31 @@ impl Entry<'_> {
             None if self.fields.contains_key(field) => None,
             None => Some(None),
             Some(value) => SecretUrl::parse(&value)
-                .map_err(|message| self.problem(field, message))
+                .map_err(|error| self.problem(field, error.to_string()))
                 .ok()
                 .map(Some),
         }
     }
 
-    /// A required secret string, checked by `parse` (whose message must not repeat it).
-    pub fn secret<T>(
+    /// A required secret string, checked by `parse` (whose error must not repeat it).
+    pub fn secret<T, E: fmt::Display>(
         &mut self,
         field: &str,
         missing: &str,
-        parse: impl FnOnce(&str) -> Result<T, String>,
+        parse: impl FnOnce(&str) -> Result<T, E>,
     ) -> Option<T> {
         let value = self.required(field, "a string", missing)?;
         parse(value.trim())
-            .map_err(|message| self.problem(field, message))
+            .map_err(|error| self.problem(field, error.to_string()))
             .ok()
     }
 
     /// A required token (never repeated in a message).
-    pub fn token(
+    pub fn token<E: fmt::Display>(
         &mut self,
         field: &str,
         missing: &str,
-        check: impl FnOnce(&str) -> Result<(), String>,
+        check: impl FnOnce(&str) -> Result<(), E>,
     ) -> Option<SecretToken> {
         self.secret(field, missing, |value| {
             check(value).map(|()| SecretToken::new(value))
@@ -468,18 +470,31 @@ fn parse_entry(entry: &mut Entry) -> Option<DestinationSpec> {
     })
 }
 
-fn account_glob(pattern: &str) -> Result<Glob, String> {
+/// Why an item of `accounts` is not an account id or pattern.
+#[derive(Debug, thiserror::Error)]
+enum InvalidAccountGlob {
+    #[error(
+        "{quoted} is not an account id or pattern; use 12 digits, with * for any run of digits and ? for one"
+    )]
+    NotDigits {
+        /// The pattern [`quote`]d (it may be a secret pasted into the wrong field).
+        quoted: String,
+    },
+    #[error(transparent)]
+    Glob(#[from] InvalidGlob),
+}
+
+fn account_glob(pattern: &str) -> Result<Glob, InvalidAccountGlob> {
     if pattern.is_empty()
         || !pattern
             .chars()
             .all(|c| c.is_ascii_digit() || "*?".contains(c))
     {
-        return Err(format!(
-            "{} is not an account id or pattern; use 12 digits, with * for any run of digits and ? for one",
-            quote(pattern)
-        ));
+        return Err(InvalidAccountGlob::NotDigits {
+            quoted: quote(pattern),
+        });
     }
-    Glob::parse(pattern)
+    Ok(Glob::parse(pattern)?)
 }
 
 fn events_of(entry: &mut Entry, default: KindSet) -> Option<KindSet> {
@@ -504,11 +519,11 @@ fn events_of(entry: &mut Entry, default: KindSet) -> Option<KindSet> {
     valid.then_some(kinds)
 }
 
-fn globs_of(
+fn globs_of<E: fmt::Display>(
     entry: &mut Entry,
     field: &str,
     what: &str,
-    parse: fn(&str) -> Result<Glob, String>,
+    parse: fn(&str) -> Result<Glob, E>,
 ) -> Option<Option<Vec<Glob>>> {
     let Some(value) = entry.fields.get(field) else {
         return Some(None);
@@ -519,7 +534,7 @@ fn globs_of(
     for (position, pattern) in patterns {
         match parse(pattern.trim()) {
             Ok(glob) => globs.push(glob),
-            Err(message) => entry.problem(&format!("{field}[{position}]"), message),
+            Err(error) => entry.problem(&format!("{field}[{position}]"), error.to_string()),
         }
     }
     (globs.len() == count).then_some(Some(globs))

@@ -271,7 +271,7 @@ impl CloudFormationReader {
                     Ok(None) => {}
                     Err(problem) => tracing::warn!(
                         index,
-                        problem,
+                        problem = problem.to_string(),
                         "DescribeStacks answered a stack without a member the model requires; skipped"
                     ),
                 }
@@ -300,11 +300,23 @@ fn name_of(stack: &str) -> String {
     clip(stack_name_of_arn(stack).unwrap_or(stack), STACK_NAME_CHARS)
 }
 
+/// What an event or a stack of an answer lacks that the model requires, or a time no
+/// calendar writes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum Malformed {
+    #[error("{member} is missing")]
+    Missing { member: &'static str },
+    #[error("{stack}: {member} is missing")]
+    StackMissing { stack: String, member: &'static str },
+    #[error("Timestamp is {seconds} seconds since 1970, not a date before 9999")]
+    Time { seconds: i64 },
+}
+
 /// An event of the answer, checked: the member it lacks, if it lacks one.
-fn to_event(event: &sdk::StackEvent) -> Result<StackEvent, String> {
-    let required = |value: Option<&str>, member: &str| match value {
+fn to_event(event: &sdk::StackEvent) -> Result<StackEvent, Malformed> {
+    let required = |value: Option<&str>, member: &'static str| match value {
         Some(value) if !value.is_empty() => Ok(value.to_owned()),
-        _ => Err(format!("{member} is missing")),
+        _ => Err(Malformed::Missing { member }),
     };
     required(event.stack_id(), "StackId")?;
     required(event.event_id(), "EventId")?;
@@ -312,13 +324,19 @@ fn to_event(event: &sdk::StackEvent) -> Result<StackEvent, String> {
     let time = event
         .timestamp()
         .filter(|time| !is_unset(time))
-        .ok_or_else(|| "Timestamp is missing".to_owned())
+        .ok_or(Malformed::Missing {
+            member: "Timestamp",
+        })
         .and_then(timestamp)?;
     let status = match event.resource_status() {
         Some(status) if !matches!(status.as_str(), "" | "no value was set") => {
             status.as_str().to_owned()
         }
-        _ => return Err("ResourceStatus is missing".into()),
+        _ => {
+            return Err(Malformed::Missing {
+                member: "ResourceStatus",
+            });
+        }
     };
     Ok(StackEvent {
         stack,
@@ -342,7 +360,7 @@ fn is_unset(time: &aws_sdk_cloudformation::primitives::DateTime) -> bool {
 }
 
 /// A time of the answer, if a calendar can write it.
-fn timestamp(time: &aws_sdk_cloudformation::primitives::DateTime) -> Result<Timestamp, String> {
+fn timestamp(time: &aws_sdk_cloudformation::primitives::DateTime) -> Result<Timestamp, Malformed> {
     let at = Timestamp::from_millis(
         time.secs()
             .saturating_mul(1000)
@@ -351,30 +369,37 @@ fn timestamp(time: &aws_sdk_cloudformation::primitives::DateTime) -> Result<Time
     if at.is_writable() {
         Ok(at)
     } else {
-        Err(format!(
-            "Timestamp is {} seconds since 1970, not a date before 9999",
-            time.secs()
-        ))
+        Err(Malformed::Time {
+            seconds: time.secs(),
+        })
     }
 }
 
 /// A stack of `DescribeStacks` and its tags; `None` for a stack that cannot be watched.
-fn to_tagged_stack(stack: &sdk::Stack) -> Result<Option<(ResourceName, Tags)>, String> {
+fn to_tagged_stack(stack: &sdk::Stack) -> Result<Option<(ResourceName, Tags)>, Malformed> {
     let name = stack
         .stack_name()
         .filter(|name| !name.is_empty())
-        .ok_or("StackName is missing")?;
+        .ok_or(Malformed::Missing {
+            member: "StackName",
+        })?;
+    let missing = |member| {
+        Err(Malformed::StackMissing {
+            stack: name.to_owned(),
+            member,
+        })
+    };
     if stack.stack_id().is_none_or(str::is_empty) {
-        return Err(format!("{name}: StackId is missing"));
+        return missing("StackId");
     }
     if stack.creation_time().is_none_or(is_unset) {
-        return Err(format!("{name}: CreationTime is missing"));
+        return missing("CreationTime");
     }
     if stack
         .stack_status()
         .is_none_or(|status| matches!(status.as_str(), "" | "no value was set"))
     {
-        return Err(format!("{name}: StackStatus is missing"));
+        return missing("StackStatus");
     }
     let Ok(name) = ResourceName::parse(name) else {
         return Ok(None);
@@ -478,7 +503,7 @@ mod tests {
             ),
         ];
         for (event, problem) in cases {
-            let error = to_event(&event.build()).unwrap_err();
+            let error = to_event(&event.build()).unwrap_err().to_string();
             assert!(error.contains(problem), "{error}");
         }
     }
@@ -509,7 +534,7 @@ mod tests {
                 "StackStatus is missing",
             ),
         ] {
-            let error = to_tagged_stack(&stack.build()).unwrap_err();
+            let error = to_tagged_stack(&stack.build()).unwrap_err().to_string();
             assert!(error.contains(problem), "{error}");
         }
         let long_name = "a".repeat(120);

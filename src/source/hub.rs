@@ -139,7 +139,8 @@ impl HubSource {
             .region()
             .map(|region| region.as_ref().to_owned())
             .unwrap_or_default();
-        let own_region = Region::parse(&own_region).map_err(HubError::Region)?;
+        let own_region =
+            Region::parse(&own_region).map_err(|error| HubError::Region(error.to_string()))?;
         if sdk_config.time_source().is_none() {
             return Err(HubError::NoTimeSource);
         }
@@ -157,8 +158,8 @@ impl HubSource {
             .send()
             .await
             .map_err(|error| HubError::Identity(crate::aws::describe(&error)))?;
-        let own_account =
-            AccountId::parse(identity.account().unwrap_or_default()).map_err(HubError::Identity)?;
+        let own_account = AccountId::parse(identity.account().unwrap_or_default())
+            .map_err(|error| HubError::Identity(error.to_string()))?;
         let targets = match &hub.accounts {
             TargetAccounts::List(accounts) => Targets::List(accounts.clone()),
             TargetAccounts::Organization => {

@@ -53,9 +53,8 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
 use futures_util::StreamExt;
 
-use super::{
-    DESTINATIONS_KEY, DestinationState, Loaded, SaveError, StateStore, StoreError, record,
-};
+use super::record::{self, RecordError};
+use super::{DESTINATIONS_KEY, DestinationState, Loaded, SaveError, StateStore, StoreError};
 use crate::domain::ledger::ResourceRecord;
 
 /// The schema marker this build writes.
@@ -115,7 +114,7 @@ impl UnprocessedRetry {
 }
 
 /// Why a DynamoDB call failed, with what was being done.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum DynamoError {
     #[error("DynamoDB {operation} on table {table} failed: {message}")]
     Call {
@@ -140,11 +139,14 @@ pub enum DynamoError {
     )]
     TooLarge { resource: String, bytes: usize },
     #[error("the destinations record cannot be read: {0}")]
-    Destinations(String),
+    Destinations(#[source] UnreadableItem),
     #[error("cannot build the DynamoDB request: {0}")]
     Request(String),
-    #[error("cannot encode the state of {resource}: {message}")]
-    Encode { resource: String, message: String },
+    #[error("cannot encode the state of {resource}: {source}")]
+    Encode {
+        resource: String,
+        source: serde_json::Error,
+    },
 }
 
 impl DynamoError {
@@ -291,24 +293,45 @@ fn key_of(key: &str) -> Item {
     HashMap::from([(KEY.to_owned(), AttributeValue::S(key.to_owned()))])
 }
 
+/// Why an item cannot be read as ours: it is another program's, another version's, or
+/// lacks a member; or its record cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum UnreadableItem {
+    #[error(
+        "the stored item has schema {:?}, written by another version of sync-notifier; this one reads {}",
+        shorten(.schema),
+        READABLE.join(" and ")
+    )]
+    OtherVersion { schema: String },
+    #[error(
+        "the stored item was not written by sync-notifier (no \"{SCHEMA_ATTRIBUTE}\": {SCHEMA:?}; its attributes are {})",
+        shorten(&.attributes.join(", "))
+    )]
+    Foreign {
+        /// The item's attribute names, sorted.
+        attributes: Vec<String>,
+    },
+    #[error("the stored item has no whole-number \"{VERSION_ATTRIBUTE}\"")]
+    NoVersion,
+    #[error("the stored item has no \"{RECORD_ATTRIBUTE}\" string")]
+    NoRecord,
+    #[error(transparent)]
+    Record(#[from] RecordError),
+}
+
 /// Reads one item as ours (its version and record JSON), or says why it is not.
-fn item_parts(item: &Item) -> Result<(u64, &str), String> {
+fn item_parts(item: &Item) -> Result<(u64, &str), UnreadableItem> {
     match item.get(SCHEMA_ATTRIBUTE) {
         Some(AttributeValue::S(schema)) if READABLE.contains(&schema.as_str()) => {}
         Some(AttributeValue::S(schema)) if schema.starts_with(SCHEMA_PREFIX) => {
-            return Err(format!(
-                "the stored item has schema {:?}, written by another version of sync-notifier; this one reads {}",
-                shorten(schema),
-                READABLE.join(" and ")
-            ));
+            return Err(UnreadableItem::OtherVersion {
+                schema: schema.clone(),
+            });
         }
         _ => {
-            let mut attributes: Vec<&str> = item.keys().map(String::as_str).collect();
+            let mut attributes: Vec<String> = item.keys().cloned().collect();
             attributes.sort_unstable();
-            return Err(format!(
-                "the stored item was not written by sync-notifier (no \"{SCHEMA_ATTRIBUTE}\": {SCHEMA:?}; its attributes are {})",
-                shorten(&attributes.join(", "))
-            ));
+            return Err(UnreadableItem::Foreign { attributes });
         }
     }
     let version = match item.get(VERSION_ATTRIBUTE) {
@@ -316,14 +339,10 @@ fn item_parts(item: &Item) -> Result<(u64, &str), String> {
         _ => None,
     };
     let Some(version) = version else {
-        return Err(format!(
-            "the stored item has no whole-number \"{VERSION_ATTRIBUTE}\""
-        ));
+        return Err(UnreadableItem::NoVersion);
     };
     let Some(AttributeValue::S(json)) = item.get(RECORD_ATTRIBUTE) else {
-        return Err(format!(
-            "the stored item has no \"{RECORD_ATTRIBUTE}\" string"
-        ));
+        return Err(UnreadableItem::NoRecord);
     };
     Ok((version, json))
 }
@@ -332,7 +351,9 @@ fn item_parts(item: &Item) -> Result<(u64, &str), String> {
 fn parse_item(item: &Item) -> Loaded {
     match item_parts(item).and_then(|(version, json)| Ok((version, record::decode(json)?))) {
         Ok((version, record)) => Loaded::Found { version, record },
-        Err(reason) => Loaded::Unreadable { reason },
+        Err(error) => Loaded::Unreadable {
+            reason: error.to_string(),
+        },
     }
 }
 
@@ -349,9 +370,9 @@ fn shorten(text: &str) -> String {
 
 /// The item that stores `record` at `version`.
 fn item_of(key: &str, version: u64, record: &ResourceRecord) -> Result<Item, DynamoError> {
-    let json = record::encode(record).map_err(|message| DynamoError::Encode {
+    let json = record::encode(record).map_err(|source| DynamoError::Encode {
         resource: key.to_owned(),
-        message,
+        source,
     })?;
     if json.len() > RECORD_LIMIT {
         return Err(DynamoError::TooLarge {
@@ -503,10 +524,10 @@ impl StateStore for DynamoStore {
         let Some(item) = found.get(DESTINATIONS_KEY) else {
             return Ok(DestinationState::default());
         };
-        let (version, json) = item_parts(item)
-            .map_err(|reason| StoreError::from_adapter(DynamoError::Destinations(reason)))?;
-        let quiet = record::decode_destinations(json)
-            .map_err(|reason| StoreError::from_adapter(DynamoError::Destinations(reason)))?;
+        let unreadable =
+            |error: UnreadableItem| StoreError::from_adapter(DynamoError::Destinations(error));
+        let (version, json) = item_parts(item).map_err(unreadable)?;
+        let quiet = record::decode_destinations(json).map_err(|error| unreadable(error.into()))?;
         Ok(DestinationState {
             version: Some(version),
             quiet,
@@ -515,10 +536,10 @@ impl StateStore for DynamoStore {
 
     async fn save_destinations(&self, state: &DestinationState) -> Result<u64, SaveError> {
         let version = next_version(DESTINATIONS_KEY, state.version)?;
-        let json = record::encode_destinations(&state.quiet).map_err(|message| {
+        let json = record::encode_destinations(&state.quiet).map_err(|source| {
             StoreError::from_adapter(DynamoError::Encode {
                 resource: DESTINATIONS_KEY.into(),
-                message,
+                source,
             })
         })?;
         let mut item = key_of(DESTINATIONS_KEY);

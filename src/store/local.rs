@@ -223,7 +223,9 @@ impl StateStore for LocalStore {
                             version: *version,
                             record,
                         },
-                        Err(reason) => Loaded::Unreadable { reason },
+                        Err(error) => Loaded::Unreadable {
+                            reason: error.to_string(),
+                        },
                     },
                 };
                 (key.clone(), loaded)
@@ -248,13 +250,14 @@ impl StateStore for LocalStore {
             None => Ok(DestinationState::default()),
             Some((version, value)) => Ok(DestinationState {
                 version: Some(*version),
-                quiet: record::decode_destinations(&value.to_string()).map_err(unavailable)?,
+                quiet: record::decode_destinations(&value.to_string())
+                    .map_err(StoreError::from_adapter)?,
             }),
         }
     }
 
     async fn save_destinations(&self, state: &DestinationState) -> Result<u64, SaveError> {
-        let json = record::encode_destinations(&state.quiet).map_err(unavailable)?;
+        let json = record::encode_destinations(&state.quiet).map_err(StoreError::from_adapter)?;
         let value: Value = serde_json::from_str(&json)
             .map_err(|error| unavailable(format!("cannot encode: {error}")))?;
         self.put(DESTINATIONS_KEY, state.version, value, false)

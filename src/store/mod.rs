@@ -22,7 +22,7 @@ use crate::domain::ledger::{Quiet, ResourceRecord};
 
 pub use dynamo::{
     DynamoError, DynamoStore, KEY, RECORD_ATTRIBUTE, SCHEMA, SCHEMA_ATTRIBUTE, TTL_ATTRIBUTE,
-    UnprocessedRetry, VERSION_ATTRIBUTE,
+    UnprocessedRetry, UnreadableItem, VERSION_ATTRIBUTE,
 };
 pub use local::LocalStore;
 

@@ -13,10 +13,40 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::ledger::{InDoubt, Lease, Pending, Quiet, ResourceRecord, Thread};
 use crate::domain::{
-    AccountId, AttemptId, Blocker, BlockerStatus, KnownBlocker, Location, Notification,
-    NotificationKind, Region, Replaced, ReplacedNote, ResourceName, ResourceState, Revision,
-    ShaDigest, SyncAttempt, SyncEvent, SyncStatus, Timestamp, Told,
+    AccountId, AttemptId, Blocker, BlockerStatus, InvalidAccountId, InvalidRegion,
+    InvalidResourceName, KnownBlocker, Location, MalformedDigest, Notification, NotificationKind,
+    Region, Replaced, ReplacedNote, ResourceName, ResourceState, Revision, ShaDigest, SyncAttempt,
+    SyncEvent, SyncStatus, Timestamp, Told,
 };
+
+/// Why a stored record cannot be read: its JSON does not parse, or what it holds does not
+/// make sense (a kind, a status, a name, an account, a Region or a digest this build does
+/// not know).
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("the stored record does not parse: {0}")]
+    Parse(#[source] serde_json::Error),
+    #[error(
+        "the stored record does not make sense: unknown notification kind {:?}",
+        crate::text::preview(.0, 40)
+    )]
+    UnknownKind(String),
+    #[error(
+        "the stored record does not make sense: unknown blocker status {:?}",
+        crate::text::preview(.0, 40)
+    )]
+    UnknownBlockerStatus(String),
+    #[error("the stored record does not make sense: {0}")]
+    Name(#[from] InvalidResourceName),
+    #[error("the stored record does not make sense: {0}")]
+    Account(#[from] InvalidAccountId),
+    #[error("the stored record does not make sense: {0}")]
+    Region(#[from] InvalidRegion),
+    #[error("the stored record does not make sense: {0}")]
+    Digest(#[from] MalformedDigest),
+    #[error("the destinations record does not parse: {0}")]
+    Destinations(#[source] serde_json::Error),
+}
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -225,35 +255,29 @@ struct StoredQuiet {
 }
 
 /// The record as stored JSON.
-pub fn encode(record: &ResourceRecord) -> Result<String, String> {
-    serde_json::to_string(&StoredRecord::from(record)).map_err(|error| error.to_string())
+pub fn encode(record: &ResourceRecord) -> Result<String, serde_json::Error> {
+    serde_json::to_string(&StoredRecord::from(record))
 }
 
 /// The record as a JSON value (the local file nests it as an object).
-pub fn encode_value(record: &ResourceRecord) -> Result<serde_json::Value, String> {
-    serde_json::to_value(StoredRecord::from(record)).map_err(|error| error.to_string())
+pub fn encode_value(record: &ResourceRecord) -> Result<serde_json::Value, serde_json::Error> {
+    serde_json::to_value(StoredRecord::from(record))
 }
 
 /// A stored record, or why it cannot be read.
-pub fn decode(json: &str) -> Result<ResourceRecord, String> {
-    let stored: StoredRecord = serde_json::from_str(json)
-        .map_err(|error| format!("the stored record does not parse: {error}"))?;
-    stored
-        .try_into()
-        .map_err(|error| format!("the stored record does not make sense: {error}"))
+pub fn decode(json: &str) -> Result<ResourceRecord, RecordError> {
+    let stored: StoredRecord = serde_json::from_str(json).map_err(RecordError::Parse)?;
+    stored.try_into()
 }
 
 /// [`decode`] from a JSON value.
-pub fn decode_value(value: serde_json::Value) -> Result<ResourceRecord, String> {
-    let stored: StoredRecord = serde_json::from_value(value)
-        .map_err(|error| format!("the stored record does not parse: {error}"))?;
-    stored
-        .try_into()
-        .map_err(|error| format!("the stored record does not make sense: {error}"))
+pub fn decode_value(value: serde_json::Value) -> Result<ResourceRecord, RecordError> {
+    let stored: StoredRecord = serde_json::from_value(value).map_err(RecordError::Parse)?;
+    stored.try_into()
 }
 
 /// Destination-wide state as stored JSON.
-pub fn encode_destinations(quiet: &[Quiet]) -> Result<String, String> {
+pub fn encode_destinations(quiet: &[Quiet]) -> Result<String, serde_json::Error> {
     let stored = StoredDestinations {
         quiet: quiet
             .iter()
@@ -263,12 +287,12 @@ pub fn encode_destinations(quiet: &[Quiet]) -> Result<String, String> {
             })
             .collect(),
     };
-    serde_json::to_string(&stored).map_err(|error| error.to_string())
+    serde_json::to_string(&stored)
 }
 
-pub fn decode_destinations(json: &str) -> Result<Vec<Quiet>, String> {
-    let stored: StoredDestinations = serde_json::from_str(json)
-        .map_err(|error| format!("the destinations record does not parse: {error}"))?;
+pub fn decode_destinations(json: &str) -> Result<Vec<Quiet>, RecordError> {
+    let stored: StoredDestinations =
+        serde_json::from_str(json).map_err(RecordError::Destinations)?;
     Ok(stored
         .quiet
         .into_iter()
@@ -463,15 +487,10 @@ impl From<&Notification> for StoredNotification {
 
 // ---------------------------------------------------------------- stored → domain
 
-fn kind(word: &str) -> Result<NotificationKind, String> {
+fn kind(word: &str) -> Result<NotificationKind, RecordError> {
     NotificationKind::from_word(word)
         .filter(|_| word.starts_with("sync."))
-        .ok_or_else(|| {
-            format!(
-                "unknown notification kind {:?}",
-                crate::text::preview(word, 40)
-            )
-        })
+        .ok_or_else(|| RecordError::UnknownKind(word.to_owned()))
 }
 
 impl From<StoredAttemptId> for AttemptId {
@@ -520,17 +539,12 @@ impl From<StoredAttempt> for SyncAttempt {
 }
 
 impl TryFrom<StoredBlocker> for Blocker {
-    type Error = String;
-    fn try_from(blocker: StoredBlocker) -> Result<Self, String> {
+    type Error = RecordError;
+    fn try_from(blocker: StoredBlocker) -> Result<Self, RecordError> {
         let status = match blocker.status.as_str() {
             "ACTIVE" => BlockerStatus::Active,
             "RESOLVED" => BlockerStatus::Resolved,
-            other => {
-                return Err(format!(
-                    "unknown blocker status {:?}",
-                    crate::text::preview(other, 40)
-                ));
-            }
+            other => return Err(RecordError::UnknownBlockerStatus(other.to_owned())),
         };
         Ok(Blocker {
             id: blocker.id,
@@ -550,8 +564,8 @@ impl TryFrom<StoredBlocker> for Blocker {
 }
 
 impl TryFrom<StoredNotification> for Notification {
-    type Error = String;
-    fn try_from(stored: StoredNotification) -> Result<Self, String> {
+    type Error = RecordError;
+    fn try_from(stored: StoredNotification) -> Result<Self, RecordError> {
         let location = match stored.location {
             None => None,
             Some(location) => Some(Location {
@@ -561,7 +575,7 @@ impl TryFrom<StoredNotification> for Notification {
         };
         Ok(Notification {
             kind: kind(&stored.kind)?,
-            resource: ResourceName::parse(&stored.resource).map_err(|error| error.to_string())?,
+            resource: ResourceName::parse(&stored.resource)?,
             location,
             account_name: stored.account_name,
             attempt: stored.attempt.into(),
@@ -582,8 +596,8 @@ impl TryFrom<StoredNotification> for Notification {
 }
 
 impl TryFrom<StoredRecord> for ResourceRecord {
-    type Error = String;
-    fn try_from(stored: StoredRecord) -> Result<Self, String> {
+    type Error = RecordError;
+    fn try_from(stored: StoredRecord) -> Result<Self, RecordError> {
         let attempt: SyncAttempt = stored.state.attempt.into();
         let kinds = |words: Vec<String>| {
             words
@@ -601,7 +615,7 @@ impl TryFrom<StoredRecord> for ResourceRecord {
                     kinds: kinds(told.kinds)?,
                 })
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, RecordError>>()?;
         if !told.iter().any(|entry| entry.attempt == attempt.id()) {
             // Release 0.1.0 kept only the recorded attempt's kinds, in `notified`.
             told.push(Told {
@@ -619,7 +633,7 @@ impl TryFrom<StoredRecord> for ResourceRecord {
                     unblocked: known.unblocked,
                 })
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, RecordError>>()?;
         let pending = stored
             .pending
             .into_iter()
@@ -630,7 +644,7 @@ impl TryFrom<StoredRecord> for ResourceRecord {
                     targets: item.targets,
                 })
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, RecordError>>()?;
         Ok(ResourceRecord {
             state: ResourceState {
                 attempt,
@@ -641,8 +655,7 @@ impl TryFrom<StoredRecord> for ResourceRecord {
                     .seen_at_start
                     .as_deref()
                     .map(ShaDigest::decode)
-                    .transpose()
-                    .map_err(|error| error.to_string())?,
+                    .transpose()?,
                 replaced_note: stored.state.replaced_note.map(|note| ReplacedNote {
                     for_attempt: note.for_attempt.into(),
                     replaced: Replaced {
@@ -714,6 +727,11 @@ mod tests {
         let bad = encode(&record)
             .unwrap()
             .replace("\"seenAtStart\":\"", "\"seenAtStart\":\"!!");
-        assert!(decode(&bad).unwrap_err().contains("commit digest"));
+        assert!(
+            decode(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("commit digest")
+        );
     }
 }
