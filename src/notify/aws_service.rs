@@ -222,6 +222,9 @@ pub fn is_transient(code: &str) -> bool {
 /// [`Attempt::Failed`] or [`Attempt::Refused`] (see the module's rules), its reason
 /// starting with the destination's `key`; a refusal says the fix `fixes` gives for its
 /// code.
+///
+/// A 2xx answer the SDK could not read is a delivery, with a warning: the service took the
+/// message (retrying it would publish it again), only its answer is unreadable.
 pub async fn call<O, E, T>(
     key: &str,
     timeout: Duration,
@@ -231,6 +234,7 @@ pub async fn call<O, E, T>(
 ) -> Attempt<T>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
+    T: Default,
 {
     match tokio::time::timeout(timeout, request).await {
         Err(_) => Attempt::Failed {
@@ -242,7 +246,23 @@ where
             timed_out: true,
         },
         Ok(Ok(output)) => done(output),
+        Ok(Err(error)) if taken_but_unread(&error) => {
+            tracing::warn!(destination = %key, error = %crate::aws::describe(&error), "the service answered 2xx, so it took the message, but its answer could not be read; counted as delivered");
+            Attempt::Done(T::default())
+        }
         Ok(Err(error)) => classify(key, &error, fixes),
+    }
+}
+
+/// A 2xx answer without an error in it that the SDK could not read.
+fn taken_but_unread<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
+    let ok = |status: u16| (200..300).contains(&status);
+    match error {
+        SdkError::ServiceError(service) => {
+            ok(service.raw().status().as_u16()) && service.err().code().is_none()
+        }
+        SdkError::ResponseError(response) => ok(response.raw().status().as_u16()),
+        _ => false,
     }
 }
 

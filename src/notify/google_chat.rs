@@ -24,9 +24,9 @@ use serde_json::{Value, json};
 
 use super::layout::{Message, Part};
 use super::secret::SecretUrl;
-use super::{Clients, Context, Delivered, DeliveryError, Entry, Kind, Variables, http};
+use super::{Attempt, Clients, Context, Delivered, DeliveryError, Entry, Kind, Variables, http};
 use crate::domain::{Notification, NotificationKind, Region, SyncEvent};
-use crate::text::{clip, escape_html, more, single_line};
+use crate::text::{clip, escape_html, more, preview, single_line};
 
 /// Google Chat refuses messages over 32,000 bytes; the JSON we send is measured against a
 /// lower ceiling, since Google counts the message its own way.
@@ -103,9 +103,33 @@ impl Kind for GoogleChat {
             &google_chat_message(notification, context.region),
         )?;
         let headers = || vec![("content-type", "application/json; charset=UTF-8".to_owned())];
-        http::post_webhook(&self.http, context.gate, &self.url, &body, headers).await?;
+        http::post(
+            &self.http,
+            context.gate,
+            self.url.expose(),
+            &body,
+            headers,
+            interpret,
+        )
+        .await?;
         Ok(Delivered::default())
     }
+}
+
+/// What Google Chat's answer means: as any webhook's, and a refusal says what Google said
+/// (`{"error": {"message": …}}`, cut and on one line) and the fix.
+pub fn interpret(key: &str, answer: http::Answer) -> Attempt<()> {
+    let Attempt::Refused(reason) = http::classify(key, answer.status, answer.retry_after) else {
+        return http::classify(key, answer.status, answer.retry_after);
+    };
+    let parsed: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+    let said = parsed["error"]["message"]
+        .as_str()
+        .map(|message| format!(": Google Chat says {:?}", preview(message, 200)))
+        .unwrap_or_default();
+    Attempt::Refused(format!(
+        "{reason}{said}; if the webhook was deleted or its space is gone, create a webhook in the space (Apps & integrations → Webhooks) and put its URL in GOOGLE_CHAT_WEBHOOK_URL (or the entry's url)"
+    ))
 }
 
 /// The thread of a stack's attempt: the same for every notification about it (its start,

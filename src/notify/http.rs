@@ -216,15 +216,21 @@ async fn exchange(request: reqwest::RequestBuilder, timeout: Duration) -> Result
         .unwrap_or_else(|_| Err(timed_out()))
 }
 
+/// An answer's status in words, with the `Retry-After` it asked for: `HTTP 503,
+/// Retry-After 1s`. Every kind of destination says a failure this way.
+pub fn status_words(status: u16, retry_after: Option<Duration>) -> String {
+    match retry_after {
+        Some(wait) => format!("HTTP {status}, Retry-After {}s", wait.as_secs_f64()),
+        None => format!("HTTP {status}"),
+    }
+}
+
 /// What an HTTP status means for the message (the rules at the top of this file).
 pub fn classify(key: &str, status: u16, retry_after: Option<Duration>) -> Attempt<()> {
-    let asked = retry_after
-        .map(|wait| format!(", Retry-After {}s", wait.as_secs_f64()))
-        .unwrap_or_default();
     match status {
         200..=299 => Attempt::Done(()),
         429 | 503 => Attempt::Failed {
-            reason: format!("{key}: HTTP {status}{asked}"),
+            reason: format!("{key}: {}", status_words(status, retry_after)),
             retry_after,
             timed_out: false,
         },
@@ -243,17 +249,21 @@ pub fn classify(key: &str, status: u16, retry_after: Option<Duration>) -> Attemp
     }
 }
 
+/// The longest `Retry-After` read as asked (a year); the gate keeps at most an hour of
+/// it, and logs both what was asked and what it kept.
+const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// `Retry-After` as a wait: delay-seconds (a decimal is accepted too), or an HTTP-date.
 /// Anything unreadable counts as absent.
 pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<f64>() {
         return (seconds.is_finite() && seconds >= 0.0)
-            .then(|| Duration::from_secs_f64(seconds.min(86_400.0)));
+            .then(|| Duration::from_secs_f64(seconds.min(LONGEST_RETRY_AFTER.as_secs_f64())));
     }
     let at = httpdate::parse_http_date(value).ok()?;
     let wait = at.duration_since(now).unwrap_or_default();
-    Some(wait.min(Duration::from_secs(86_400)))
+    Some(wait.min(LONGEST_RETRY_AFTER))
 }
 
 #[cfg(test)]

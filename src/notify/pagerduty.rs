@@ -352,7 +352,10 @@ pub fn interpret(key: &str, routing_key: &str, answer: Answer) -> Attempt<()> {
             ))
         }
         429 | 500..=599 => Attempt::Failed {
-            reason: format!("{key}: PagerDuty answered HTTP {}", answer.status),
+            reason: format!(
+                "{key}: PagerDuty answered {}",
+                http::status_words(answer.status, answer.retry_after)
+            ),
             retry_after: answer.retry_after,
             timed_out: false,
         },

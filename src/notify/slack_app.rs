@@ -49,6 +49,8 @@ pub struct SlackAppSettings {
 pub struct SlackApp {
     settings: SlackAppSettings,
     http: reqwest::Client,
+    /// Whether a post without a `ts` in Slack's answer was said (once per process).
+    said_no_ts: std::sync::atomic::AtomicBool,
 }
 
 /// Why a value is not a bot token. It holds nothing of the value but the public prefix
@@ -242,6 +244,7 @@ impl Kind for SlackApp {
         SlackApp {
             settings: settings.clone(),
             http: clients.http.clone(),
+            said_no_ts: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -318,6 +321,15 @@ impl SlackApp {
     ) -> Result<Delivered, DeliveryError> {
         let (channel, ts) = self.post(gate, message, None).await?;
         let Some(ts) = ts else {
+            if !self
+                .said_no_ts
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+            {
+                tracing::warn!(
+                    destination = gate.key(),
+                    "Slack took the message but its answer has no ts, so it cannot be updated: this sync's later notifications will be new messages (said once)"
+                );
+            }
             return Ok(Delivered::default());
         };
         if let Some(reply) = reply

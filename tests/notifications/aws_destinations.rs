@@ -585,11 +585,6 @@ async fn every_failure_is_sorted_into_retry_or_refusal() {
             eventbridge: Ok(()),
         },
         Case {
-            fault: Fault::Malformed,
-            sns: Ok(()),
-            eventbridge: Ok(()),
-        },
-        Case {
             fault: Fault::AccessDenied,
             sns: Err((
                 "permanent",
@@ -855,4 +850,25 @@ fn the_same_topic_twice_is_one_destination_too_many() {
         error.contains("DESTINATIONS[1]: sends to the same q-developer topic as DESTINATIONS[0]"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn a_2xx_answer_that_cannot_be_read_is_delivered_once_with_a_warning() {
+    // The service took the message (HTTP 200); only its answer is unreadable. Retrying
+    // would publish it again (up to five copies a run before).
+    for service in [Service::Sns, Service::EventBridge] {
+        let services = AwsServices::start().await.unwrap();
+        let destination = match service {
+            Service::Sns => q_developer(&services),
+            Service::EventBridge => eventbridge(&services),
+        };
+        services.fail_next(service, [Fault::Malformed, Fault::Malformed]);
+        let (result, logs) = logs_of(send(&destination, &started())).await;
+        assert!(result.is_ok(), "{service:?}: {result:?}");
+        assert_eq!(services.calls().len(), 1, "{service:?}: sent once");
+        assert!(
+            logs.contains("its answer could not be read; counted as delivered"),
+            "{service:?}: {logs}"
+        );
+    }
 }

@@ -5,6 +5,7 @@
 
 mod aws_destinations;
 mod delivery;
+mod edges;
 mod google_chat;
 mod limits;
 mod pagerduty;

@@ -58,6 +58,8 @@ pub struct Reply {
     pub delay: Duration,
     /// The `Retry-After` header to send, if any.
     pub retry_after: Option<String>,
+    /// The body to answer with (`ok` when `None`).
+    pub body: Option<String>,
 }
 
 impl Reply {
@@ -67,7 +69,13 @@ impl Reply {
             status,
             delay: Duration::ZERO,
             retry_after: None,
+            body: None,
         }
+    }
+
+    pub fn body(mut self, body: &str) -> Reply {
+        self.body = Some(body.to_owned());
+        self
     }
 
     pub fn after(mut self, delay: Duration) -> Reply {
@@ -165,8 +173,12 @@ impl Receiver {
                 if let Some(retry_after) = &reply.retry_after {
                     response = response.header("retry-after", retry_after);
                 }
+                let body = reply
+                    .body
+                    .clone()
+                    .map_or(Bytes::from_static(b"ok"), Bytes::from);
                 response
-                    .body(Full::new(Bytes::from_static(b"ok")))
+                    .body(Full::new(body))
                     .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
             }
         })

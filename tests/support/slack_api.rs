@@ -55,6 +55,8 @@ pub enum SlackReply {
     Status(u16),
     /// HTTP 200 with a body that is not JSON.
     Garbage,
+    /// HTTP 200 with `{"ok": true}` and no `ts`.
+    OkWithoutTs,
 }
 
 #[derive(Default)]
@@ -94,6 +96,7 @@ impl State {
             }
             Some(SlackReply::Status(status)) => return (status, None, Value::Null),
             Some(SlackReply::Garbage) => return (200, None, Value::String("<html>".into())),
+            Some(SlackReply::OkWithoutTs) => return (200, None, json!({"ok": true})),
             None => {}
         }
         let error = |code: &str| (200, None, json!({"ok": false, "error": code}));
