@@ -433,7 +433,7 @@ mod tests {
             assert_eq!(
                 interpret("k", key, answer(status, "")),
                 Attempt::Failed {
-                    reason: format!("k: PagerDuty answered HTTP {status}"),
+                    reason: format!("k: PagerDuty answered HTTP {status}, Retry-After 2s"),
                     retry_after: Some(std::time::Duration::from_secs(2)),
                     timed_out: false
                 }
