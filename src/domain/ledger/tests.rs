@@ -9,8 +9,8 @@ use super::*;
 use crate::domain::decide::Decision;
 use crate::domain::samples::revision;
 use crate::domain::{
-    Filter, KindSet, Notification, NotificationKind, ResourceName, ResourceState, StackRef,
-    SyncAttempt, SyncEvent, SyncStatus, Timestamp,
+    Filter, KindSet, Notification, NotificationKind, ResourceName, ResourceState, SyncAttempt,
+    SyncEvent, SyncStatus, Timestamp,
 };
 
 const START: i64 = 1_795_680_000_000;
@@ -582,6 +582,64 @@ fn fit_shrinks_events_first_and_hands_back_only_what_cannot_be_kept() {
 
 #[test]
 fn a_stack_in_another_account_is_filtered_by_its_own_name() {
-    let stack = StackRef::local(ResourceName::parse("app").unwrap());
-    assert!(ALL.matches(NotificationKind::Failed, &stack));
+    // A hub's notification about `app` in a member account: a destination's stack
+    // patterns match the stack's own name (not ACCOUNT/REGION/NAME), and its account
+    // patterns match the stack's account.
+    use crate::domain::{AccountId, Glob, Location, Region};
+    let glob = |pattern: &str| Some(vec![Glob::parse(pattern).unwrap()]);
+    let by_name = Filter {
+        resources: glob("ap?"),
+        ..Filter::ALL
+    };
+    let other_name = Filter {
+        resources: glob("billing-*"),
+        ..Filter::ALL
+    };
+    let its_account = Filter {
+        accounts: glob("2222*"),
+        resources: glob("app"),
+        ..Filter::ALL
+    };
+    let other_account = Filter {
+        accounts: glob("3333*"),
+        ..Filter::ALL
+    };
+    let recipients = [
+        ("slack:by-name", &by_name),
+        ("slack:other-name", &other_name),
+        ("slack:its-account", &its_account),
+        ("slack:other-account", &other_account),
+    ]
+    .map(|(key, filter)| Recipient {
+        key,
+        filter,
+        durable: true,
+    });
+    let now = Timestamp::from_millis(START);
+    let mut failed = notification(1, NotificationKind::Failed, now);
+    failed.location = Some(Location {
+        account: AccountId::parse("222233334444").unwrap(),
+        region: Region::parse("eu-west-1").unwrap(),
+    });
+    let absorbed = absorb(
+        None,
+        Some(decision(vec![failed])),
+        &recipients,
+        KindSet::ALL,
+        now,
+        &policy(),
+    )
+    .unwrap();
+    let targets: Vec<&str> = absorbed
+        .record
+        .pending
+        .iter()
+        .flat_map(|item| item.targets.iter().map(String::as_str))
+        .collect();
+    assert_eq!(targets, ["slack:by-name", "slack:its-account"]);
+    let queued: Vec<&str> = queues(&absorbed.record, &recipients)
+        .into_iter()
+        .map(|(index, _)| recipients[index].key)
+        .collect();
+    assert_eq!(queued, ["slack:by-name", "slack:its-account"]);
 }
