@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -35,6 +35,10 @@ pub struct Recorded {
     /// When it arrived and when it was answered, on the process-wide sequence.
     pub arrived: u64,
     pub answered: u64,
+    /// The same two moments on the clock, for the waits a destination asks for (a
+    /// `Retry-After` is a lower bound on the time between an answer and the next request).
+    pub arrived_at: Instant,
+    pub answered_at: Instant,
 }
 
 impl Recorded {
@@ -109,6 +113,7 @@ impl Receiver {
             let state = state.clone();
             async move {
                 let arrived = next_sequence();
+                let arrived_at = Instant::now();
                 let path = request.uri().path().to_owned();
                 let query = request.uri().query().map(str::to_owned);
                 let headers = request
@@ -143,6 +148,8 @@ impl Receiver {
                     status: reply.status,
                     arrived,
                     answered: next_sequence(),
+                    arrived_at,
+                    answered_at: Instant::now(),
                 };
                 if let Ok(mut script) = state.lock() {
                     script.answered.push(recorded);
