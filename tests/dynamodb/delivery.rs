@@ -7,9 +7,11 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 use sync_notifier::domain::{NotificationKind, Timestamp};
-use sync_notifier::run::{Runner, Summary};
+use sync_notifier::run::{Runner, Scope, Summary, Tick};
 use sync_notifier::source::CodeConnectionsSource;
 use sync_notifier::store::{DynamoStore, Loaded, RECORD_ATTRIBUTE, StateStore};
+
+use crate::shared::logs_of;
 
 use super::support::{
     Attempt, Dies, DynamoRunner, Point, Receivers, Server, codeconnections, name, runner, scenario,
@@ -423,4 +425,88 @@ async fn a_failure_with_a_hundred_4_kb_events_is_delivered_and_stored_under_the_
         "every event is shown or counted"
     );
     assert_settled(run.store(), &names).await;
+}
+
+/// The webhook is down past the retention (one hour here), driven by the ticks' own clock:
+/// Slack, healthy, gets the notification at once; the webhook's copy is tried until the
+/// retention's end, then dropped from the table, counted and logged, and never sent.
+#[tokio::test]
+async fn a_notification_undelivered_past_the_retention_is_dropped_from_the_table_counted_and_logged()
+ {
+    let server = Server::start().await;
+    let table = server.create_table().await;
+    let (answers, expected) = story("app-stack", 0);
+    let ticks = vec![
+        vec![("app-stack".to_owned(), answers[0].clone())],
+        vec![("app-stack".to_owned(), answers[1].clone())],
+    ];
+    let endpoint = codeconnections(scenario(ticks)).await;
+    let receivers = Receivers::start().await;
+    receivers.webhook.answer_with(&[503, 503, 503]);
+    let names = [name("app-stack")];
+    let mut one_hour = settings(&names);
+    one_hour.policy.retention = Duration::from_secs(3600);
+    let run = runner(
+        &endpoint,
+        server.store(&table).0,
+        receivers.destinations(),
+        one_hour,
+    );
+    let at = |index: usize, now: Timestamp| {
+        endpoint.set_tick(index);
+        run.run(Tick {
+            scope: Scope::Watched,
+            deadline: None,
+            now: Some(now),
+        })
+    };
+    let decided = Timestamp::from_millis(1_795_690_000_000);
+    let hour = 3_600_000;
+    at(0, decided.plus_millis(-60_000)).await.unwrap();
+    let told = at(1, decided).await.unwrap();
+    assert_eq!(
+        (told.deliveries.delivered, told.deliveries.retrying),
+        (1, 1),
+        "{told:?}"
+    );
+    let last_chance = at(1, decided.plus_millis(hour)).await.unwrap();
+    assert_eq!(
+        (
+            last_chance.deliveries.retrying,
+            last_chance.deliveries.expired
+        ),
+        (1, 0)
+    );
+    assert_eq!(
+        receivers.webhook.arrivals(),
+        2,
+        "tried until the retention's end"
+    );
+
+    receivers.webhook.recover();
+    let (past, logs) = logs_of(at(1, decided.plus_millis(hour + 1_000))).await;
+    let past = past.unwrap();
+    assert_eq!(
+        (past.deliveries.expired, past.deliveries.delivered),
+        (1, 0),
+        "{past:?}"
+    );
+    let started = webhook_id("app-stack", expected[0].0, &expected[0].1);
+    let line = logs
+        .lines()
+        .find(|line| {
+            line.contains("dropping a notification undelivered for longer than the retention")
+        })
+        .unwrap_or_else(|| panic!("no log line for the expiry in:\n{logs}"));
+    assert!(
+        line.contains(&started) && line.contains("app-stack"),
+        "{line}"
+    );
+    assert!(line.contains("slack"), "it says who had it: {line}");
+    assert_settled(run.store(), &names).await;
+
+    let later = at(1, decided.plus_millis(2 * hour)).await.unwrap();
+    assert_eq!(later.deliveries.delivered + later.deliveries.expired, 0);
+    assert_eq!(receivers.webhook.arrivals(), 2, "never sent");
+    assert_eq!(receivers.slack_texts().len(), 1, "Slack got it once");
 }

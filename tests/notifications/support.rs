@@ -3,7 +3,7 @@
 //! for delivery and routing.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -18,10 +18,12 @@ use sync_notifier::loopback::{LoopbackCodeConnections, LoopbackOptions, loopback
 use sync_notifier::notify::{
     Clients, Delivered, DeliveryError, DeliveryPolicy, Destination, Gate, http_client,
 };
-use sync_notifier::run::{RunSettings, Runner, Summary};
+use sync_notifier::run::{RunSettings, Runner, Scope, Summary, Tick};
 use sync_notifier::scenario::Scenario;
 use sync_notifier::source::CodeConnectionsSource;
 use sync_notifier::store::{Loaded, LocalStore, StateStore};
+
+pub use crate::shared::logs_of;
 
 pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -456,11 +458,21 @@ impl Pipeline {
         variables: &[(&str, String)],
         policy: DeliveryPolicy,
     ) -> Pipeline {
+        Pipeline::with_store(scenario, variables, policy, LocalStore::in_memory()).await
+    }
+
+    /// The pipeline, keeping its state in `store` (a state file, say).
+    pub async fn with_store(
+        scenario: Scenario,
+        variables: &[(&str, String)],
+        policy: DeliveryPolicy,
+        store: LocalStore,
+    ) -> Pipeline {
         let names = scenario.resources();
         let endpoint = LoopbackCodeConnections::start(scenario, LoopbackOptions::default())
             .await
             .unwrap();
-        let store = Arc::new(LocalStore::in_memory());
+        let store = Arc::new(store);
         let variables: Vec<(String, String)> = variables
             .iter()
             .map(|(name, value)| (name.to_string(), value.clone()))
@@ -504,6 +516,21 @@ impl Pipeline {
         self.endpoint.set_tick(index);
         self.runner
             .tick(Some(self.names.clone()), None)
+            .await
+            .unwrap()
+    }
+
+    /// Runs tick `index` of the scenario with `now` as the tick's clock (retention, message
+    /// times), whatever the wall clock says.
+    pub async fn tick_at(&self, index: usize, now: Timestamp) -> Summary {
+        self.endpoint.set_tick(index);
+        let stacks = self.names.iter().cloned().map(StackRef::local).collect();
+        self.runner
+            .run(Tick {
+                scope: Scope::Stacks(stacks),
+                deadline: None,
+                now: Some(now),
+            })
             .await
             .unwrap()
     }
@@ -660,32 +687,3 @@ pub fn event_type_of(kind: &str, body: &Value) -> String {
 }
 
 pub const KINDS: [&str; 5] = ["slack", "webhook", "teams", "discord", "google-chat"];
-
-/// Captures what the code logs while `future` runs (on this thread).
-pub async fn logs_of<F: std::future::Future>(future: F) -> (F::Output, String) {
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buffer {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            if let Ok(mut buffer) = self.0.lock() {
-                buffer.extend_from_slice(bytes);
-            }
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = lambda_runtime::tracing::subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
-    let output = future.await;
-    drop(guard);
-    let text = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
-    (output, text)
-}
