@@ -33,13 +33,14 @@ pub fn region() -> Region {
     Region::parse("us-east-1").unwrap()
 }
 
-pub fn revision(sha: &str) -> Revision {
+/// A commit of `resource`'s deployment file.
+pub fn revision(resource: &str, sha: &str) -> Revision {
     Revision {
         provider_type: "GitHub".into(),
         owner_id: "acme".into(),
         repository_name: "infra".into(),
         branch: "main".into(),
-        directory: "deployments/orders-stack.yaml".into(),
+        directory: format!("deployments/{resource}.yaml"),
         sha: sha.into(),
     }
 }
@@ -60,16 +61,16 @@ fn notification(
     previous: Option<SyncStatus>,
     events: Vec<SyncEvent>,
 ) -> Notification {
-    let resource = ResourceName::parse(resource).unwrap();
     let attempt = SyncAttempt {
         started_at: Timestamp::from_millis(1_795_687_330_000),
         status,
-        target: resource.to_string(),
-        initial_revision: revision("7a3e5c1d9b2f4a6e8c0d1e2f3a4b5c6d7e8f9a0b"),
-        target_revision: revision("c4f8a2e6b1d3f5a7c9e0b2d4f6a8c1e3b5d7f9a2"),
+        target: resource.to_owned(),
+        initial_revision: revision(resource, "7a3e5c1d9b2f4a6e8c0d1e2f3a4b5c6d7e8f9a0b"),
+        target_revision: revision(resource, "c4f8a2e6b1d3f5a7c9e0b2d4f6a8c1e3b5d7f9a2"),
         events,
         events_omitted: 0,
     };
+    let resource = ResourceName::parse(resource).unwrap();
     let occurred_at = attempt.ended_at().unwrap_or(attempt.started_at);
     Notification {
         id: notification_id(&StackRef::local(resource.clone()), &attempt.id(), kind),
@@ -117,7 +118,10 @@ pub fn success() -> Notification {
             event(1_795_687_528, "INFO", "Stack payments-stack is in UPDATE_COMPLETE state"),
         ],
     );
-    notification.desired_state = Some(revision("4e1d0c2a7b9f3e5d6c8a1b2c3d4e5f6a7b8c9d0e"));
+    notification.desired_state = Some(revision(
+        "payments-stack",
+        "4e1d0c2a7b9f3e5d6c8a1b2c3d4e5f6a7b8c9d0e",
+    ));
     notification
 }
 
@@ -330,10 +334,16 @@ pub fn fast_policy() -> DeliveryPolicy {
     }
 }
 
-/// A `GetResourceSyncStatus` answer in the AWS JSON shape.
-pub fn status(status: &str, started_at: i64, sha: &str, events: &[(i64, &str, &str)]) -> Value {
+/// A `GetResourceSyncStatus` answer about `resource` in the AWS JSON shape.
+pub fn status(
+    resource: &str,
+    status: &str,
+    started_at: i64,
+    sha: &str,
+    events: &[(i64, &str, &str)],
+) -> Value {
     let revision = |sha: &str| {
-        json!({"Branch": "main", "Directory": "deployments/stack.yaml", "OwnerId": "acme",
+        json!({"Branch": "main", "Directory": format!("deployments/{resource}.yaml"), "OwnerId": "acme",
                "ProviderType": "GitHub", "RepositoryName": "infra", "Sha": sha})
     };
     let sync = json!({
@@ -341,7 +351,7 @@ pub fn status(status: &str, started_at: i64, sha: &str, events: &[(i64, &str, &s
         "InitialRevision": revision("0000000000000000000000000000000000000000"),
         "StartedAt": started_at,
         "Status": status,
-        "Target": "stack",
+        "Target": resource,
         "TargetRevision": revision(sha),
     });
     json!({"DesiredState": revision(sha), "LatestSync": sync})
@@ -349,36 +359,45 @@ pub fn status(status: &str, started_at: i64, sha: &str, events: &[(i64, &str, &s
 
 /// Three ticks per resource: a baseline, a new sync started, that sync failed.
 pub fn start_then_fail(resources: &[&str]) -> Scenario {
-    let baseline = status(
-        "SUCCEEDED",
-        1_795_680_000,
-        &"a".repeat(40),
-        &[(1_795_680_000, "INFO", "done")],
-    );
-    let running = status(
-        "IN_PROGRESS",
-        1_795_687_330,
-        &"b".repeat(40),
-        &[(1_795_687_330, "INFO", "Deployment of commit started")],
-    );
-    let failed = status(
-        "FAILED",
-        1_795_687_330,
-        &"b".repeat(40),
-        &[
-            (1_795_687_330, "INFO", "Deployment of commit started"),
-            (
-                1_795_687_400,
-                "ERROR",
-                "Stack is in UPDATE_ROLLBACK_COMPLETE state",
-            ),
-        ],
-    );
-    let tick = |answer: &Value| {
+    let baseline = |resource: &str| {
+        status(
+            resource,
+            "SUCCEEDED",
+            1_795_680_000,
+            &"a".repeat(40),
+            &[(1_795_680_000, "INFO", "done")],
+        )
+    };
+    let running = |resource: &str| {
+        status(
+            resource,
+            "IN_PROGRESS",
+            1_795_687_330,
+            &"b".repeat(40),
+            &[(1_795_687_330, "INFO", "Deployment of commit started")],
+        )
+    };
+    let failed = |resource: &str| {
+        status(
+            resource,
+            "FAILED",
+            1_795_687_330,
+            &"b".repeat(40),
+            &[
+                (1_795_687_330, "INFO", "Deployment of commit started"),
+                (
+                    1_795_687_400,
+                    "ERROR",
+                    &format!("Stack {resource} is in UPDATE_ROLLBACK_COMPLETE state"),
+                ),
+            ],
+        )
+    };
+    let tick = |answer: &dyn Fn(&str) -> Value| {
         Value::Object(
             resources
                 .iter()
-                .map(|name| (name.to_string(), answer.clone()))
+                .map(|name| (name.to_string(), answer(name)))
                 .collect(),
         )
     };
@@ -390,12 +409,14 @@ pub fn start_then_fail(resources: &[&str]) -> Scenario {
 /// the old one failed, then the new one started.
 pub fn two_at_once(resource: &str) -> Scenario {
     let first = status(
+        resource,
         "IN_PROGRESS",
         1_795_687_000,
         &"a".repeat(40),
         &[(1_795_687_000, "INFO", "started")],
     );
     let second = status(
+        resource,
         "IN_PROGRESS",
         1_795_687_330,
         &"b".repeat(40),
