@@ -62,6 +62,9 @@ pub struct Reply {
     pub delay: Duration,
     /// The `Retry-After` header to send, if any.
     pub retry_after: Option<String>,
+    /// Never answer (a destination that hangs): the request counts as arrived, never as
+    /// answered, whatever the client does.
+    pub hang: bool,
 }
 
 impl Reply {
@@ -71,6 +74,15 @@ impl Reply {
             status,
             delay: Duration::ZERO,
             retry_after: None,
+            hang: false,
+        }
+    }
+
+    /// No answer at all, ever.
+    pub fn hang() -> Reply {
+        Reply {
+            hang: true,
+            ..Reply::status(200)
         }
     }
 
@@ -137,6 +149,9 @@ impl Receiver {
                         script.replies.pop_front()
                     })
                     .unwrap_or(Reply::status(200));
+                if reply.hang {
+                    std::future::pending::<()>().await;
+                }
                 if !reply.delay.is_zero() {
                     tokio::time::sleep(reply.delay).await;
                 }
