@@ -246,9 +246,10 @@ async fn a_destination_down_for_several_ticks_gets_each_notification_once_in_ord
     assert_settled(run.store(), &names).await;
 }
 
-/// Runs one tick of a run that dies at `at` (holding a 1 s lease), then ticks with a
-/// healthy run: before the lease expires, and after. Returns the receivers and the two
-/// expected notifications' ids.
+/// Runs one tick of a run that dies at `at` (holding its lease), then ticks with a healthy
+/// run: while the lease holds, and once it has lapsed (moved into the past in the table, as
+/// time would move it; the lease is counted on the wall clock, so the test does not wait
+/// for it). Returns the receivers, the three summaries and the notification's id.
 async fn killed_at(at: Point) -> (Receivers, Summary, Summary, Summary, String) {
     let server = Server::start().await;
     let table = server.create_table().await;
@@ -269,8 +270,6 @@ async fn killed_at(at: Point) -> (Receivers, Summary, Summary, Summary, String) 
     healthy.tick(None, None).await.unwrap(); // the baseline
 
     endpoint.set_tick(1);
-    let mut short_lease = settings(&names);
-    short_lease.policy.lease = Duration::from_secs(1);
     let dies = Dies::new(server.store(&table).0, at);
     let doomed = Runner::new(
         CodeConnectionsSource::new(sync_notifier::loopback::loopback_client(
@@ -278,7 +277,7 @@ async fn killed_at(at: Point) -> (Receivers, Summary, Summary, Summary, String) 
         )),
         dies,
         receivers.destinations(),
-        short_lease,
+        settings(&names),
     );
     tokio::select! {
         _ = doomed.tick(None, None) => panic!("the doomed run was meant to die"),
@@ -286,21 +285,25 @@ async fn killed_at(at: Point) -> (Receivers, Summary, Summary, Summary, String) 
     }
     drop(doomed); // killed: its future is gone, its lease stays in the table
 
-    let Loaded::Found { record, .. } =
-        server.store(&table).0.load(&names).await.unwrap()[&names[0]].clone()
+    let store = server.store(&table).0;
+    let Loaded::Found {
+        version,
+        mut record,
+    } = store.load(&names).await.unwrap()[&names[0]].clone()
     else {
         panic!("no record");
     };
-    let lease = record.lease.expect("the claim left its lease");
+    assert!(record.lease.is_some(), "the claim left its lease");
     assert_eq!(record.pending.len(), 1);
 
+    // The lease (two minutes) holds.
     let while_held = healthy.tick(None, None).await.unwrap();
-    let remaining = lease.until.as_millis() - Timestamp::now().as_millis();
-    assert!(
-        remaining > 0,
-        "the lease expired before the test could check it held"
-    );
-    tokio::time::sleep(Duration::from_millis(remaining as u64 + 20)).await;
+
+    // It lapses.
+    if let Some(lease) = &mut record.lease {
+        lease.until = Timestamp::from_millis(0);
+    }
+    store.save(&names[0], Some(version), &record).await.unwrap();
     let after_expiry = healthy.tick(None, None).await.unwrap();
     let later = healthy.tick(None, None).await.unwrap();
     assert_settled(healthy.store(), &names).await;
