@@ -123,6 +123,8 @@ struct Shared {
     peers: Mutex<std::collections::HashSet<super::Peer>>,
     /// When the last request came (for `advance_after_idle`).
     last_request: Mutex<Option<Instant>>,
+    /// The session token (`X-Amz-Security-Token`) of each request, in arrival order.
+    session_tokens: Mutex<Vec<String>>,
     cloudformation: CloudFormationStandIn,
 }
 
@@ -181,6 +183,7 @@ impl LoopbackCodeConnections {
             operation_in_flight: Mutex::new(HashMap::new()),
             peers: Mutex::new(std::collections::HashSet::new()),
             last_request: Mutex::new(None),
+            session_tokens: Mutex::new(Vec::new()),
         });
         let handler_state = shared.clone();
         let (address, task) =
@@ -267,6 +270,16 @@ impl LoopbackCodeConnections {
             .lock()
             .map(|peers| peers.len())
             .unwrap_or(0)
+    }
+
+    /// The session token each request came with (temporary credentials'
+    /// `X-Amz-Security-Token`), in arrival order; requests without one are left out.
+    pub fn session_tokens(&self) -> Vec<String> {
+        self.shared
+            .session_tokens
+            .lock()
+            .map(|tokens| tokens.clone())
+            .unwrap_or_default()
     }
 
     /// The CloudFormation stand-in on the same endpoint: its calls.
@@ -367,6 +380,15 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
         shared.peers.lock(),
     ) {
         peers.insert(*peer);
+    }
+    if let (Some(token), Ok(mut tokens)) = (
+        request
+            .headers()
+            .get("x-amz-security-token")
+            .and_then(|value| value.to_str().ok()),
+        shared.session_tokens.lock(),
+    ) {
+        tokens.push(token.to_owned());
     }
     let (account, region) = signed_scope(
         request

@@ -7,9 +7,11 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 use sync_notifier::domain::{NotificationKind, Timestamp};
-use sync_notifier::run::{Runner, Summary};
+use sync_notifier::run::{Runner, Scope, Summary, Tick};
 use sync_notifier::source::CodeConnectionsSource;
 use sync_notifier::store::{DynamoStore, Loaded, RECORD_ATTRIBUTE, StateStore};
+
+use crate::shared::logs_of;
 
 use super::support::{
     Attempt, Dies, DynamoRunner, Point, Receivers, Server, codeconnections, name, runner, scenario,
@@ -244,9 +246,10 @@ async fn a_destination_down_for_several_ticks_gets_each_notification_once_in_ord
     assert_settled(run.store(), &names).await;
 }
 
-/// Runs one tick of a run that dies at `at` (holding a 1 s lease), then ticks with a
-/// healthy run: before the lease expires, and after. Returns the receivers and the two
-/// expected notifications' ids.
+/// Runs one tick of a run that dies at `at` (holding its lease), then ticks with a healthy
+/// run: while the lease holds, and once it has lapsed (moved into the past in the table, as
+/// time would move it; the lease is counted on the wall clock, so the test does not wait
+/// for it). Returns the receivers, the three summaries and the notification's id.
 async fn killed_at(at: Point) -> (Receivers, Summary, Summary, Summary, String) {
     let server = Server::start().await;
     let table = server.create_table().await;
@@ -267,8 +270,6 @@ async fn killed_at(at: Point) -> (Receivers, Summary, Summary, Summary, String) 
     healthy.tick(None, None).await.unwrap(); // the baseline
 
     endpoint.set_tick(1);
-    let mut short_lease = settings(&names);
-    short_lease.policy.lease = Duration::from_secs(1);
     let dies = Dies::new(server.store(&table).0, at);
     let doomed = Runner::new(
         CodeConnectionsSource::new(sync_notifier::loopback::loopback_client(
@@ -276,7 +277,7 @@ async fn killed_at(at: Point) -> (Receivers, Summary, Summary, Summary, String) 
         )),
         dies,
         receivers.destinations(),
-        short_lease,
+        settings(&names),
     );
     tokio::select! {
         _ = doomed.tick(None, None) => panic!("the doomed run was meant to die"),
@@ -284,21 +285,25 @@ async fn killed_at(at: Point) -> (Receivers, Summary, Summary, Summary, String) 
     }
     drop(doomed); // killed: its future is gone, its lease stays in the table
 
-    let Loaded::Found { record, .. } =
-        server.store(&table).0.load(&names).await.unwrap()[&names[0]].clone()
+    let store = server.store(&table).0;
+    let Loaded::Found {
+        version,
+        mut record,
+    } = store.load(&names).await.unwrap()[&names[0]].clone()
     else {
         panic!("no record");
     };
-    let lease = record.lease.expect("the claim left its lease");
+    assert!(record.lease.is_some(), "the claim left its lease");
     assert_eq!(record.pending.len(), 1);
 
+    // The lease (two minutes) holds.
     let while_held = healthy.tick(None, None).await.unwrap();
-    let remaining = lease.until.as_millis() - Timestamp::now().as_millis();
-    assert!(
-        remaining > 0,
-        "the lease expired before the test could check it held"
-    );
-    tokio::time::sleep(Duration::from_millis(remaining as u64 + 20)).await;
+
+    // It lapses.
+    if let Some(lease) = &mut record.lease {
+        lease.until = Timestamp::from_millis(0);
+    }
+    store.save(&names[0], Some(version), &record).await.unwrap();
     let after_expiry = healthy.tick(None, None).await.unwrap();
     let later = healthy.tick(None, None).await.unwrap();
     assert_settled(healthy.store(), &names).await;
@@ -423,4 +428,88 @@ async fn a_failure_with_a_hundred_4_kb_events_is_delivered_and_stored_under_the_
         "every event is shown or counted"
     );
     assert_settled(run.store(), &names).await;
+}
+
+/// The webhook is down past the retention (one hour here), driven by the ticks' own clock:
+/// Slack, healthy, gets the notification at once; the webhook's copy is tried until the
+/// retention's end, then dropped from the table, counted and logged, and never sent.
+#[tokio::test]
+async fn a_notification_undelivered_past_the_retention_is_dropped_from_the_table_counted_and_logged()
+ {
+    let server = Server::start().await;
+    let table = server.create_table().await;
+    let (answers, expected) = story("app-stack", 0);
+    let ticks = vec![
+        vec![("app-stack".to_owned(), answers[0].clone())],
+        vec![("app-stack".to_owned(), answers[1].clone())],
+    ];
+    let endpoint = codeconnections(scenario(ticks)).await;
+    let receivers = Receivers::start().await;
+    receivers.webhook.answer_with(&[503, 503, 503]);
+    let names = [name("app-stack")];
+    let mut one_hour = settings(&names);
+    one_hour.policy.retention = Duration::from_secs(3600);
+    let run = runner(
+        &endpoint,
+        server.store(&table).0,
+        receivers.destinations(),
+        one_hour,
+    );
+    let at = |index: usize, now: Timestamp| {
+        endpoint.set_tick(index);
+        run.run(Tick {
+            scope: Scope::Watched,
+            deadline: None,
+            now: Some(now),
+        })
+    };
+    let decided = Timestamp::from_millis(1_795_690_000_000);
+    let hour = 3_600_000;
+    at(0, decided.plus_millis(-60_000)).await.unwrap();
+    let told = at(1, decided).await.unwrap();
+    assert_eq!(
+        (told.deliveries.delivered, told.deliveries.retrying),
+        (1, 1),
+        "{told:?}"
+    );
+    let last_chance = at(1, decided.plus_millis(hour)).await.unwrap();
+    assert_eq!(
+        (
+            last_chance.deliveries.retrying,
+            last_chance.deliveries.expired
+        ),
+        (1, 0)
+    );
+    assert_eq!(
+        receivers.webhook.arrivals(),
+        2,
+        "tried until the retention's end"
+    );
+
+    receivers.webhook.recover();
+    let (past, logs) = logs_of(at(1, decided.plus_millis(hour + 1_000))).await;
+    let past = past.unwrap();
+    assert_eq!(
+        (past.deliveries.expired, past.deliveries.delivered),
+        (1, 0),
+        "{past:?}"
+    );
+    let started = webhook_id("app-stack", expected[0].0, &expected[0].1);
+    let line = logs
+        .lines()
+        .find(|line| {
+            line.contains("dropping a notification undelivered for longer than the retention")
+        })
+        .unwrap_or_else(|| panic!("no log line for the expiry in:\n{logs}"));
+    assert!(
+        line.contains(&started) && line.contains("app-stack"),
+        "{line}"
+    );
+    assert!(line.contains("slack"), "it says who had it: {line}");
+    assert_settled(run.store(), &names).await;
+
+    let later = at(1, decided.plus_millis(2 * hour)).await.unwrap();
+    assert_eq!(later.deliveries.delivered + later.deliveries.expired, 0);
+    assert_eq!(receivers.webhook.arrivals(), 2, "never sent");
+    assert_eq!(receivers.slack_texts().len(), 1, "Slack got it once");
 }

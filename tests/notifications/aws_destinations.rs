@@ -678,19 +678,24 @@ async fn a_call_is_cut_to_the_gate_timeout_and_pauses_the_destination() {
             Service::Sns => q_developer(&services),
             Service::EventBridge => eventbridge(&services),
         };
-        services.fail_next(service, [Fault::Slow(Duration::from_secs(3))]);
+        // The right answer, a minute late: a call that is not cut gets it and succeeds;
+        // one cut by the SDK's own timeouts (5 s) says so otherwise than the gate does.
+        services.fail_next(service, [Fault::Slow(Duration::from_secs(60))]);
         let gate = Gate::new(destination.key(), destination.policy(), None, None);
-        let started_at = std::time::Instant::now();
         let error = destination.send(&started(), &gate, None).await.unwrap_err();
-        let took = started_at.elapsed();
-        assert!(
-            took < Duration::from_millis(1500),
-            "{service:?}: cut to the 400 ms timeout, took {took:?}"
-        );
         let DeliveryError::InDoubt(reason) = error else {
             panic!("{service:?}: {error:?}");
         };
-        assert!(reason.contains("timed out"), "{service:?}: {reason}");
+        let cut = format!(
+            "{}: timed out after {}s without an answer",
+            destination.key(),
+            destination.policy().timeout.as_secs_f64()
+        );
+        assert!(reason.contains(&cut), "{service:?}: {reason}");
+        assert!(
+            services.calls().is_empty(),
+            "{service:?}: never answered, never retried"
+        );
         assert!(
             gate.paused().is_some(),
             "{service:?}: a slow destination waits for the next run"

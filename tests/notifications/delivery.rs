@@ -7,8 +7,9 @@ use std::time::Duration;
 use crate::shared::{Receiver, Reply};
 use futures_util::future::join_all;
 use serde_json::json;
-use sync_notifier::domain::ResourceName;
+use sync_notifier::domain::{ResourceName, Timestamp};
 use sync_notifier::notify::{DeliveryPolicy, USER_AGENT};
+use sync_notifier::store::LocalStore;
 
 use crate::support::*;
 
@@ -108,8 +109,25 @@ async fn a_short_retry_after_is_waited_out_in_the_same_run() {
             (1, 0),
             "{kind}"
         );
-        assert_eq!(receiver.arrivals(), 2, "{kind}");
-        assert_eq!(receiver.refused()[0].status, 429);
+        let requests = receiver.requests();
+        assert_eq!(
+            requests.iter().map(|r| r.status).collect::<Vec<_>>(),
+            [429, 200],
+            "{kind}"
+        );
+        assert_eq!(
+            requests[1].body, requests[0].body,
+            "{kind}: the same message"
+        );
+        // The bound is the behaviour: the retry waited the second the destination asked
+        // for (the ordinary backoff here is 10-40 ms).
+        let waited = requests[1]
+            .arrived_at
+            .duration_since(requests[0].answered_at);
+        assert!(
+            waited >= Duration::from_secs(1),
+            "{kind}: retried {waited:?} after a Retry-After of 1 s"
+        );
     }))
     .await;
 }
@@ -411,8 +429,9 @@ async fn one_dead_destination_starves_no_other_destination_and_no_stack() {
     let names: Vec<&str> = stacks.iter().map(String::as_str).collect();
     let teams = Receiver::start().await.unwrap();
     let slack = Receiver::start().await.unwrap();
-    // Teams hangs: every request is answered only long after the client gave up.
-    teams.reply((0..200).map(|_| Reply::status(200).after(Duration::from_secs(5))));
+    // Teams hangs: no request is ever answered (so none can count as received, however
+    // long a run takes).
+    teams.reply((0..200).map(|_| Reply::hang()));
     let pipeline = Pipeline::start(
         start_then_fail(&names),
         &[destinations_variable(&[
@@ -546,4 +565,76 @@ async fn concurrent_stacks_share_one_retry_budget_and_cannot_overrun_it() {
         5 + 3,
         "five first attempts, three retries"
     );
+}
+
+#[tokio::test]
+async fn a_notification_undelivered_past_the_retention_is_counted_logged_and_never_sent() {
+    let webhook = Receiver::start().await.unwrap();
+    // Down for every request of the first three ticks.
+    webhook.reply((0..9).map(|_| Reply::status(503)));
+    let dir = tempfile::tempdir().unwrap();
+    let state_file = dir.path().join("state.json");
+    let mut pipeline = Pipeline::with_store(
+        start_then_fail(&["orders-stack"]),
+        &[
+            destinations_variable(&[destination("webhook", &webhook.url(), json!({}))]),
+            ("RETENTION_HOURS", "1".to_owned()),
+        ],
+        fast_policy(),
+        LocalStore::open(&state_file).unwrap(),
+    )
+    .await;
+    // The ticks' own clock, never the wall clock: the retention runs from when the
+    // notification was decided (tick 1).
+    let decided = Timestamp::from_millis(1_795_687_400_000);
+    let hour = 3_600_000;
+    pipeline.tick_at(0, decided.plus_millis(-60_000)).await;
+    let first = pipeline.tick_at(1, decided).await;
+    assert_eq!(first.deliveries.retrying, 1, "{first:?}");
+    let id = first.transitions[0].id.clone();
+
+    // At the retention's very end it is still tried.
+    let last_chance = pipeline.tick_at(1, decided.plus_millis(hour)).await;
+    assert_eq!(
+        (
+            last_chance.deliveries.retrying,
+            last_chance.deliveries.expired
+        ),
+        (1, 0),
+        "{last_chance:?}"
+    );
+    assert_eq!(webhook.arrivals(), 6, "tried in each tick until then");
+    assert_eq!(pipeline.pending("orders-stack").await.len(), 1);
+
+    // The webhook is back, a moment too late: the notification is dropped, counted and
+    // logged, and not sent.
+    webhook.recover();
+    let (past, logs) = logs_of(pipeline.tick_at(1, decided.plus_millis(hour + 1_000))).await;
+    assert_eq!(
+        (past.deliveries.expired, past.deliveries.delivered),
+        (1, 0),
+        "{past:?}"
+    );
+    let line = logs
+        .lines()
+        .find(|line| {
+            line.contains("dropping a notification undelivered for longer than the retention")
+        })
+        .unwrap_or_else(|| panic!("no log line for the expiry in:\n{logs}"));
+    assert!(line.contains("ERROR"), "{line}");
+    assert!(
+        line.contains("orders-stack") && line.contains(&id),
+        "{line}"
+    );
+    assert!(line.contains("sync.started"), "{line}");
+    assert!(pipeline.pending("orders-stack").await.is_empty());
+    assert_eq!(webhook.arrivals(), 6);
+
+    // Never afterwards, in this process or the next (a cold start).
+    pipeline.tick_at(1, decided.plus_millis(2 * hour)).await;
+    pipeline.restart();
+    let later = pipeline.tick_at(1, decided.plus_millis(3 * hour)).await;
+    assert_eq!(later.deliveries.delivered + later.deliveries.expired, 0);
+    assert_eq!(webhook.arrivals(), 6);
+    assert!(webhook.received().is_empty(), "{:?}", webhook.received());
 }

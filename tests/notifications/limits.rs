@@ -28,6 +28,9 @@ fn text(max: usize) -> impl Strategy<Value = String> {
         Just("&amp;".to_owned()),
         Just("<b>".to_owned()),
         Just("[x](https://evil)".to_owned()),
+        // A Slack link and an HTML link, as they would be if they slipped through.
+        Just("<https://evil.example|click>".to_owned()),
+        Just("<a href=\"https://evil.example\">".to_owned()),
         Just("\\".to_owned()),
         Just("🔄".to_owned()),
         Just("\n".to_owned()),
@@ -74,24 +77,46 @@ fn revision() -> impl Strategy<Value = Revision> {
         )
 }
 
-/// A blocker whose every text tries to break things.
-fn blocker() -> impl Strategy<Value = Blocker> {
+/// A blocker whose every text tries to break things, as a notification of `kind` holds
+/// it: active for `sync.blocked`; resolved for `sync.unblocked`, with how and when if AWS
+/// said (a blocker no longer listed is resolved without either).
+fn blocker(kind: NotificationKind) -> impl Strategy<Value = Blocker> {
+    let resolved = kind == NotificationKind::Unblocked;
     (
         text(60),
         text(3000),
         proptest::collection::vec((text(100), text(600)), 0..8),
         proptest::option::of(text(300)),
+        proptest::option::of(-10_000_000_000_000i64..10_000_000_000_000),
     )
-        .prop_map(|(id, created_reason, contexts, resolved_reason)| Blocker {
-            id,
-            blocker_type: "AUTOMATED".into(),
-            status: BlockerStatus::Active,
-            created_reason,
-            created_at: Timestamp::from_millis(1_795_687_400_000),
-            contexts,
-            resolved_reason,
-            resolved_at: None,
-        })
+        .prop_map(
+            move |(id, created_reason, contexts, resolved_reason, resolved_at)| Blocker {
+                id,
+                blocker_type: "AUTOMATED".into(),
+                status: if resolved {
+                    BlockerStatus::Resolved
+                } else {
+                    BlockerStatus::Active
+                },
+                created_reason,
+                created_at: Timestamp::from_millis(1_795_687_400_000),
+                contexts,
+                resolved_reason: resolved_reason.filter(|_| resolved),
+                resolved_at: resolved_at.filter(|_| resolved).map(Timestamp::from_millis),
+            },
+        )
+}
+
+fn kind() -> impl Strategy<Value = NotificationKind> {
+    prop_oneof![
+        Just(NotificationKind::Started),
+        Just(NotificationKind::Succeeded),
+        Just(NotificationKind::Failed),
+        Just(NotificationKind::Blocked),
+        Just(NotificationKind::Unblocked),
+        Just(NotificationKind::Stuck),
+        Just(NotificationKind::Test)
+    ]
 }
 
 fn notification() -> impl Strategy<Value = Notification> {
@@ -110,26 +135,28 @@ fn notification() -> impl Strategy<Value = Notification> {
             }),
         0..120,
     );
+    let kind_and_blocker = kind().prop_flat_map(|kind| (Just(kind), blocker(kind)));
     (
         "[A-Za-z0-9][A-Za-z0-9_-]{0,99}",
-        prop_oneof![
-            Just(NotificationKind::Started),
-            Just(NotificationKind::Succeeded),
-            Just(NotificationKind::Failed),
-            Just(NotificationKind::Blocked),
-            Just(NotificationKind::Unblocked),
-            Just(NotificationKind::Stuck),
-            Just(NotificationKind::Test)
-        ],
+        kind_and_blocker,
         revision(),
         proptest::option::of(revision()),
         events,
         proptest::option::of(text(3000)),
         -10_000_000_000_000i64..10_000_000_000_000,
-        (blocker(), any::<bool>(), proptest::option::of(text(120))),
+        (any::<bool>(), proptest::option::of(text(120))),
     )
         .prop_map(
-            |(name, kind, target, desired, events, note, started, (blocker, hub, account_name))| {
+            |(
+                name,
+                (kind, blocker),
+                target,
+                desired,
+                events,
+                note,
+                started,
+                (hub, account_name),
+            )| {
                 let resource = ResourceName::parse(&name).unwrap();
                 let status = match kind {
                     NotificationKind::Started | NotificationKind::Stuck => SyncStatus::InProgress,
@@ -174,22 +201,194 @@ fn notification() -> impl Strategy<Value = Notification> {
         )
 }
 
-/// Removes the markup the renderer itself writes (links to known URLs, date tokens), so
-/// what is left must hold no `<` or `>` at all.
-fn without_own_markup(text: &str) -> String {
-    let mut rest = text.to_owned();
-    for prefix in ["<!date^", "<https://"] {
-        while let Some(start) = rest.find(prefix) {
-            let Some(end) = rest[start..].find('>') else {
-                break;
-            };
-            rest.replace_range(start..start + end + 1, "");
-        }
-    }
-    rest
+/// What the renderers may link to, restated here: the commit pages of the notification's
+/// own revisions (for the providers whose pages we know, from parts that need no
+/// escaping), and the stack in the CloudFormation console of its Region.
+struct Own {
+    commits: Vec<String>,
+    console: Option<String>,
 }
 
-fn check_slack(message: &Value) -> Result<(), TestCaseError> {
+impl Own {
+    fn of(notification: &Notification, region: Option<&Region>) -> Own {
+        let page = |revision: &Revision| {
+            let safe = |part: &str| {
+                !part.is_empty()
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            };
+            let (owner, repository, sha) =
+                (&revision.owner_id, &revision.repository_name, &revision.sha);
+            if !safe(owner)
+                || !safe(repository)
+                || sha.is_empty()
+                || !sha.chars().all(|c| c.is_ascii_hexdigit())
+            {
+                return None;
+            }
+            match revision.provider_type.as_str() {
+                "GitHub" => Some(format!(
+                    "https://github.com/{owner}/{repository}/commit/{sha}"
+                )),
+                "GitLab" => Some(format!(
+                    "https://gitlab.com/{owner}/{repository}/-/commit/{sha}"
+                )),
+                "Bitbucket" => Some(format!(
+                    "https://bitbucket.org/{owner}/{repository}/commits/{sha}"
+                )),
+                _ => None,
+            }
+        };
+        let attempt = &notification.attempt;
+        let commits = [&attempt.target_revision, &attempt.initial_revision]
+            .into_iter()
+            .chain(notification.desired_state.as_ref())
+            .filter_map(page)
+            .collect();
+        let region = notification
+            .location
+            .as_ref()
+            .map(|location| &location.region)
+            .or(region);
+        let console = region.map(|region| {
+            format!("https://{region}.console.aws.amazon.com/cloudformation/home?region={region}#/stacks")
+        });
+        Own { commits, console }
+    }
+
+    /// `<URL|label>` to one of our URLs, with a label that holds no markup.
+    fn is_link(&self, inner: &str) -> bool {
+        let Some((url, label)) = inner.split_once('|') else {
+            return false;
+        };
+        let console = self.console.as_ref().is_some_and(|console| {
+            url.starts_with(console.as_str())
+                && url
+                    .chars()
+                    .all(|c| c.is_ascii_graphic() && !"<>|\"".contains(c))
+        });
+        (console || self.commits.iter().any(|commit| commit == url))
+            && !label.is_empty()
+            && !label.contains('<')
+    }
+
+    /// Slack's `<!date^SECONDS^{format}|fallback>`, the fallback a UTC time.
+    fn is_date(inner: &str) -> bool {
+        let Some(rest) = inner.strip_prefix("!date^") else {
+            return false;
+        };
+        let Some((head, fallback)) = rest.split_once('|') else {
+            return false;
+        };
+        let Some((seconds, format)) = head.split_once('^') else {
+            return false;
+        };
+        seconds.parse::<i64>().is_ok()
+            && !format.is_empty()
+            && format
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || "{}_ ".contains(c))
+            && fallback.strip_suffix(" UTC").is_some_and(|time| {
+                time.chars()
+                    .all(|c| c.is_ascii_digit() || "-:. +".contains(c))
+            })
+    }
+
+    /// `text` without our own markup (links to our URLs, date tokens): what is left must
+    /// hold no `<` or `>` at all. A link to anywhere else is left in, to be seen.
+    fn strip(&self, text: &str) -> String {
+        let mut rest = String::with_capacity(text.len());
+        let mut remaining = text;
+        while let Some(start) = remaining.find('<') {
+            rest.push_str(&remaining[..start]);
+            let after = &remaining[start + 1..];
+            match after.find('>') {
+                Some(end) if Own::is_date(&after[..end]) || self.is_link(&after[..end]) => {
+                    remaining = &after[end + 1..];
+                }
+                _ => {
+                    rest.push('<');
+                    remaining = after;
+                }
+            }
+        }
+        rest.push_str(remaining);
+        rest
+    }
+
+    /// Google Chat's HTML: our tags (bold, italics, links to our URLs) taken out.
+    fn strip_tags(&self, html: &str) -> String {
+        let mut rest = html.to_owned();
+        for tag in ["<b>", "</b>", "<i>", "</i>", "</a>"] {
+            rest = rest.replace(tag, "");
+        }
+        let links: Vec<String> = self
+            .commits
+            .iter()
+            .map(|url| format!("<a href=\"{url}\">"))
+            .collect();
+        for link in links {
+            rest = rest.replace(&link, "");
+        }
+        if let Some(console) = &self.console {
+            while let Some(start) = rest.find(&format!("<a href=\"{console}")) {
+                let Some(end) = rest[start..].find("\">") else {
+                    break;
+                };
+                let url = &rest[start + 9..start + end];
+                if url
+                    .chars()
+                    .any(|c| !c.is_ascii_graphic() || "<>\"".contains(c))
+                {
+                    break;
+                }
+                rest.replace_range(start..start + end + 2, "");
+            }
+        }
+        rest
+    }
+}
+
+#[test]
+fn only_our_own_links_and_dates_count_as_our_markup() {
+    let own = Own {
+        commits: vec!["https://github.com/acme/infra/commit/c4f8a2e".into()],
+        console: Some(
+            "https://eu-west-1.console.aws.amazon.com/cloudformation/home?region=eu-west-1#/stacks"
+                .into(),
+        ),
+    };
+    let ours = "<https://github.com/acme/infra/commit/c4f8a2e|c4f8a2e> \
+                <https://eu-west-1.console.aws.amazon.com/cloudformation/home?region=eu-west-1#/stacks?filteringText=app|Open stack> \
+                <!date^1795687330^{date_short_pretty} at {time}|2026-11-26 10:02:10 UTC>";
+    assert_eq!(own.strip(ours).trim(), "");
+    for slipped in [
+        "<https://evil.example|click>",
+        "<https://github.com/acme/infra/commit/c4f8a2e.evil|c4f8a2e>",
+        "<https://github.com/acme/infra/commit/c4f8a2e|<!channel>",
+        "<!date^1^{time}|<!here>",
+        "<!channel>",
+        "<@U024BE7LH>",
+    ] {
+        assert!(
+            own.strip(slipped).contains('<'),
+            "{slipped} counted as ours"
+        );
+    }
+    assert_eq!(
+        own.strip_tags(
+            "<b>x</b> <a href=\"https://github.com/acme/infra/commit/c4f8a2e\">c4f8a2e</a>"
+        ),
+        "x c4f8a2e"
+    );
+    assert!(
+        own.strip_tags("<a href=\"https://evil.example\">x</a>")
+            .contains('<')
+    );
+}
+
+fn check_slack(message: &Value, own: &Own) -> Result<(), TestCaseError> {
     let blocks = message["blocks"].as_array().unwrap();
     prop_assert!(blocks.len() <= 50);
     prop_assert!(units(&message["text"]) <= 3000);
@@ -229,7 +428,7 @@ fn check_slack(message: &Value) -> Result<(), TestCaseError> {
         }
     }
     for text in mrkdwn {
-        let rest = without_own_markup(&text);
+        let rest = own.strip(&text);
         prop_assert!(
             !rest.contains('<') && !rest.contains('>'),
             "unescaped markup in {text:?}"
@@ -290,7 +489,7 @@ fn check_teams(message: &Value) -> Result<(), TestCaseError> {
 
 /// Amazon Q Developer: our ceilings (Slack's, the tightest platform), SNS's 256 KB, and
 /// no markup but ours.
-fn check_q_developer(message: &Value) -> Result<(), TestCaseError> {
+fn check_q_developer(message: &Value, own: &Own) -> Result<(), TestCaseError> {
     let content = &message["content"];
     let metadata = &message["metadata"];
     prop_assert!(units(&content["title"]) <= 150);
@@ -306,7 +505,7 @@ fn check_q_developer(message: &Value) -> Result<(), TestCaseError> {
         markdown.push(keyword.as_str().unwrap().to_owned());
     }
     for text in &markdown {
-        let rest = without_own_markup(text);
+        let rest = own.strip(text);
         prop_assert!(
             !rest.contains('<') && !rest.contains('>'),
             "unescaped markup in {text:?}"
@@ -314,7 +513,7 @@ fn check_q_developer(message: &Value) -> Result<(), TestCaseError> {
         prop_assert!(!text.contains('`') && !text.contains("]("), "{text:?}");
     }
     for step in content["nextSteps"].as_array().unwrap() {
-        let rest = without_own_markup(step.as_str().unwrap());
+        let rest = own.strip(step.as_str().unwrap());
         prop_assert!(!rest.contains('<') && !rest.contains('>'), "{step}");
     }
     for value in metadata["additionalContext"].as_object().unwrap().values() {
@@ -328,23 +527,7 @@ fn check_q_developer(message: &Value) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// Removes the tags the Google Chat renderer writes itself (bold, italics, links to the
-/// commit), so what is left must hold no `<` or `>` at all.
-fn without_own_tags(text: &str) -> String {
-    let mut rest = text.to_owned();
-    for tag in ["<b>", "</b>", "<i>", "</i>", "</a>"] {
-        rest = rest.replace(tag, "");
-    }
-    while let Some(start) = rest.find("<a href=\"https://") {
-        let Some(end) = rest[start..].find("\">") else {
-            break;
-        };
-        rest.replace_range(start..start + end + 2, "");
-    }
-    rest
-}
-
-fn check_google_chat(message: &Value) -> Result<(), TestCaseError> {
+fn check_google_chat(message: &Value, own: &Own) -> Result<(), TestCaseError> {
     let size = serde_json::to_vec(message).unwrap().len();
     prop_assert!(size <= 32_000, "{size} bytes, over Google Chat's 32,000");
     let cards = message["cardsV2"].as_array().unwrap();
@@ -372,7 +555,7 @@ fn check_google_chat(message: &Value) -> Result<(), TestCaseError> {
                 &widget["textParagraph"]["text"],
             ] {
                 if let Some(html) = html.as_str() {
-                    let rest = without_own_tags(html);
+                    let rest = own.strip_tags(html);
                     prop_assert!(
                         !rest.contains('<') && !rest.contains('>'),
                         "unescaped markup in {html:?}"
@@ -434,19 +617,20 @@ fn check_pagerduty(notification: &Notification, event: &Value) -> Result<(), Tes
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
     #[test]
     fn no_input_breaks_a_limit_or_escapes_its_escaping(notification in notification(), with_region in any::<bool>()) {
         let region = Region::parse("eu-west-1").ok();
         let region = if with_region { region.as_ref() } else { None };
-        check_slack(&slack_message(&notification, region))?;
-        check_slack(&slack_thread_reply(&notification, region))?;
+        let own = Own::of(&notification, region);
+        check_slack(&slack_message(&notification, region), &own)?;
+        check_slack(&slack_thread_reply(&notification, region), &own)?;
         check_discord(&discord_message(&notification, region))?;
         check_teams(&teams_message(&notification, region))?;
-        check_q_developer(&q_developer_message(&notification, region))?;
+        check_q_developer(&q_developer_message(&notification, region), &own)?;
         check_eventbridge(&notification, region)?;
-        check_google_chat(&google_chat_message(&notification, region))?;
+        check_google_chat(&google_chat_message(&notification, region), &own)?;
         check_pagerduty(&notification, &pagerduty_event(&notification, region).1)?;
     }
 }

@@ -27,18 +27,21 @@ fn variables(api: &PagerDutyApi) -> Vec<(&'static str, String)> {
 /// A baseline, a sync that starts, fails, and then a new sync that succeeds.
 fn fail_then_succeed() -> Scenario {
     let a = status(
+        "orders-stack",
         "SUCCEEDED",
         1_795_680_000,
         &"a".repeat(40),
         &[(1_795_680_000, "INFO", "done")],
     );
     let running = status(
+        "orders-stack",
         "IN_PROGRESS",
         1_795_687_330,
         &"b".repeat(40),
         &[(1_795_687_330, "INFO", "Deployment of commit started")],
     );
     let failed = status(
+        "orders-stack",
         "FAILED",
         1_795_687_330,
         &"b".repeat(40),
@@ -47,17 +50,22 @@ fn fail_then_succeed() -> Scenario {
             (
                 1_795_687_400,
                 "ERROR",
-                "Stack is in UPDATE_ROLLBACK_COMPLETE state",
+                "Stack orders-stack is in UPDATE_ROLLBACK_COMPLETE state",
             ),
         ],
     );
     let fixed = status(
+        "orders-stack",
         "SUCCEEDED",
         1_795_688_000,
         &"c".repeat(40),
         &[
             (1_795_688_000, "INFO", "started"),
-            (1_795_688_090, "INFO", "Stack is in UPDATE_COMPLETE state"),
+            (
+                1_795_688_090,
+                "INFO",
+                "Stack orders-stack is in UPDATE_COMPLETE state",
+            ),
         ],
     );
     let ticks: Vec<Value> = [a, running, failed, fixed]
@@ -93,7 +101,7 @@ async fn a_failure_opens_one_alert_and_the_next_success_resolves_it() {
     let payload = &trigger["payload"];
     assert_eq!(
         payload["summary"],
-        "❌ Sync failed: orders-stack · bbbbbbb on acme/infra (main) · Stack is in UPDATE_ROLLBACK_COMPLETE state"
+        "❌ Sync failed: orders-stack · bbbbbbb on acme/infra (main) · Stack orders-stack is in UPDATE_ROLLBACK_COMPLETE state"
     );
     assert_eq!(payload["severity"], "error");
     assert_eq!(payload["source"], "us-east-1/orders-stack");

@@ -109,7 +109,7 @@ async fn one_message_per_attempt_posted_then_updated_in_place_with_the_failure_i
     assert!(said.contains("*❌ Sync failed: orders-stack*"), "{said}");
     assert!(said.contains("*What happened* (newest first)"), "{said}");
     assert!(
-        said.contains("Stack is in UPDATE_ROLLBACK_COMPLETE state"),
+        said.contains("Stack orders-stack is in UPDATE_ROLLBACK_COMPLETE state"),
         "{said}"
     );
 

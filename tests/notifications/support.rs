@@ -3,7 +3,7 @@
 //! for delivery and routing.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -18,10 +18,12 @@ use sync_notifier::loopback::{LoopbackCodeConnections, LoopbackOptions, loopback
 use sync_notifier::notify::{
     Clients, Delivered, DeliveryError, DeliveryPolicy, Destination, Gate, http_client,
 };
-use sync_notifier::run::{RunSettings, Runner, Summary};
+use sync_notifier::run::{RunSettings, Runner, Scope, Summary, Tick};
 use sync_notifier::scenario::Scenario;
 use sync_notifier::source::CodeConnectionsSource;
 use sync_notifier::store::{Loaded, LocalStore, StateStore};
+
+pub use crate::shared::logs_of;
 
 pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -31,13 +33,14 @@ pub fn region() -> Region {
     Region::parse("us-east-1").unwrap()
 }
 
-pub fn revision(sha: &str) -> Revision {
+/// A commit of `resource`'s deployment file.
+pub fn revision(resource: &str, sha: &str) -> Revision {
     Revision {
         provider_type: "GitHub".into(),
         owner_id: "acme".into(),
         repository_name: "infra".into(),
         branch: "main".into(),
-        directory: "deployments/orders-stack.yaml".into(),
+        directory: format!("deployments/{resource}.yaml"),
         sha: sha.into(),
     }
 }
@@ -58,16 +61,16 @@ fn notification(
     previous: Option<SyncStatus>,
     events: Vec<SyncEvent>,
 ) -> Notification {
-    let resource = ResourceName::parse(resource).unwrap();
     let attempt = SyncAttempt {
         started_at: Timestamp::from_millis(1_795_687_330_000),
         status,
-        target: resource.to_string(),
-        initial_revision: revision("7a3e5c1d9b2f4a6e8c0d1e2f3a4b5c6d7e8f9a0b"),
-        target_revision: revision("c4f8a2e6b1d3f5a7c9e0b2d4f6a8c1e3b5d7f9a2"),
+        target: resource.to_owned(),
+        initial_revision: revision(resource, "7a3e5c1d9b2f4a6e8c0d1e2f3a4b5c6d7e8f9a0b"),
+        target_revision: revision(resource, "c4f8a2e6b1d3f5a7c9e0b2d4f6a8c1e3b5d7f9a2"),
         events,
         events_omitted: 0,
     };
+    let resource = ResourceName::parse(resource).unwrap();
     let occurred_at = attempt.ended_at().unwrap_or(attempt.started_at);
     Notification {
         id: notification_id(&StackRef::local(resource.clone()), &attempt.id(), kind),
@@ -115,7 +118,10 @@ pub fn success() -> Notification {
             event(1_795_687_528, "INFO", "Stack payments-stack is in UPDATE_COMPLETE state"),
         ],
     );
-    notification.desired_state = Some(revision("4e1d0c2a7b9f3e5d6c8a1b2c3d4e5f6a7b8c9d0e"));
+    notification.desired_state = Some(revision(
+        "payments-stack",
+        "4e1d0c2a7b9f3e5d6c8a1b2c3d4e5f6a7b8c9d0e",
+    ));
     notification
 }
 
@@ -328,10 +334,16 @@ pub fn fast_policy() -> DeliveryPolicy {
     }
 }
 
-/// A `GetResourceSyncStatus` answer in the AWS JSON shape.
-pub fn status(status: &str, started_at: i64, sha: &str, events: &[(i64, &str, &str)]) -> Value {
+/// A `GetResourceSyncStatus` answer about `resource` in the AWS JSON shape.
+pub fn status(
+    resource: &str,
+    status: &str,
+    started_at: i64,
+    sha: &str,
+    events: &[(i64, &str, &str)],
+) -> Value {
     let revision = |sha: &str| {
-        json!({"Branch": "main", "Directory": "deployments/stack.yaml", "OwnerId": "acme",
+        json!({"Branch": "main", "Directory": format!("deployments/{resource}.yaml"), "OwnerId": "acme",
                "ProviderType": "GitHub", "RepositoryName": "infra", "Sha": sha})
     };
     let sync = json!({
@@ -339,7 +351,7 @@ pub fn status(status: &str, started_at: i64, sha: &str, events: &[(i64, &str, &s
         "InitialRevision": revision("0000000000000000000000000000000000000000"),
         "StartedAt": started_at,
         "Status": status,
-        "Target": "stack",
+        "Target": resource,
         "TargetRevision": revision(sha),
     });
     json!({"DesiredState": revision(sha), "LatestSync": sync})
@@ -347,36 +359,45 @@ pub fn status(status: &str, started_at: i64, sha: &str, events: &[(i64, &str, &s
 
 /// Three ticks per resource: a baseline, a new sync started, that sync failed.
 pub fn start_then_fail(resources: &[&str]) -> Scenario {
-    let baseline = status(
-        "SUCCEEDED",
-        1_795_680_000,
-        &"a".repeat(40),
-        &[(1_795_680_000, "INFO", "done")],
-    );
-    let running = status(
-        "IN_PROGRESS",
-        1_795_687_330,
-        &"b".repeat(40),
-        &[(1_795_687_330, "INFO", "Deployment of commit started")],
-    );
-    let failed = status(
-        "FAILED",
-        1_795_687_330,
-        &"b".repeat(40),
-        &[
-            (1_795_687_330, "INFO", "Deployment of commit started"),
-            (
-                1_795_687_400,
-                "ERROR",
-                "Stack is in UPDATE_ROLLBACK_COMPLETE state",
-            ),
-        ],
-    );
-    let tick = |answer: &Value| {
+    let baseline = |resource: &str| {
+        status(
+            resource,
+            "SUCCEEDED",
+            1_795_680_000,
+            &"a".repeat(40),
+            &[(1_795_680_000, "INFO", "done")],
+        )
+    };
+    let running = |resource: &str| {
+        status(
+            resource,
+            "IN_PROGRESS",
+            1_795_687_330,
+            &"b".repeat(40),
+            &[(1_795_687_330, "INFO", "Deployment of commit started")],
+        )
+    };
+    let failed = |resource: &str| {
+        status(
+            resource,
+            "FAILED",
+            1_795_687_330,
+            &"b".repeat(40),
+            &[
+                (1_795_687_330, "INFO", "Deployment of commit started"),
+                (
+                    1_795_687_400,
+                    "ERROR",
+                    &format!("Stack {resource} is in UPDATE_ROLLBACK_COMPLETE state"),
+                ),
+            ],
+        )
+    };
+    let tick = |answer: &dyn Fn(&str) -> Value| {
         Value::Object(
             resources
                 .iter()
-                .map(|name| (name.to_string(), answer.clone()))
+                .map(|name| (name.to_string(), answer(name)))
                 .collect(),
         )
     };
@@ -388,12 +409,14 @@ pub fn start_then_fail(resources: &[&str]) -> Scenario {
 /// the old one failed, then the new one started.
 pub fn two_at_once(resource: &str) -> Scenario {
     let first = status(
+        resource,
         "IN_PROGRESS",
         1_795_687_000,
         &"a".repeat(40),
         &[(1_795_687_000, "INFO", "started")],
     );
     let second = status(
+        resource,
         "IN_PROGRESS",
         1_795_687_330,
         &"b".repeat(40),
@@ -456,11 +479,21 @@ impl Pipeline {
         variables: &[(&str, String)],
         policy: DeliveryPolicy,
     ) -> Pipeline {
+        Pipeline::with_store(scenario, variables, policy, LocalStore::in_memory()).await
+    }
+
+    /// The pipeline, keeping its state in `store` (a state file, say).
+    pub async fn with_store(
+        scenario: Scenario,
+        variables: &[(&str, String)],
+        policy: DeliveryPolicy,
+        store: LocalStore,
+    ) -> Pipeline {
         let names = scenario.resources();
         let endpoint = LoopbackCodeConnections::start(scenario, LoopbackOptions::default())
             .await
             .unwrap();
-        let store = Arc::new(LocalStore::in_memory());
+        let store = Arc::new(store);
         let variables: Vec<(String, String)> = variables
             .iter()
             .map(|(name, value)| (name.to_string(), value.clone()))
@@ -504,6 +537,21 @@ impl Pipeline {
         self.endpoint.set_tick(index);
         self.runner
             .tick(Some(self.names.clone()), None)
+            .await
+            .unwrap()
+    }
+
+    /// Runs tick `index` of the scenario with `now` as the tick's clock (retention, message
+    /// times), whatever the wall clock says.
+    pub async fn tick_at(&self, index: usize, now: Timestamp) -> Summary {
+        self.endpoint.set_tick(index);
+        let stacks = self.names.iter().cloned().map(StackRef::local).collect();
+        self.runner
+            .run(Tick {
+                scope: Scope::Stacks(stacks),
+                deadline: None,
+                now: Some(now),
+            })
             .await
             .unwrap()
     }
@@ -660,32 +708,3 @@ pub fn event_type_of(kind: &str, body: &Value) -> String {
 }
 
 pub const KINDS: [&str; 5] = ["slack", "webhook", "teams", "discord", "google-chat"];
-
-/// Captures what the code logs while `future` runs (on this thread).
-pub async fn logs_of<F: std::future::Future>(future: F) -> (F::Output, String) {
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buffer {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            if let Ok(mut buffer) = self.0.lock() {
-                buffer.extend_from_slice(bytes);
-            }
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = lambda_runtime::tracing::subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
-    let output = future.await;
-    drop(guard);
-    let text = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
-    (output, text)
-}

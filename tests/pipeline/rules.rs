@@ -97,20 +97,43 @@ async fn rule_6_a_replaced_attempt_is_told_its_ending_first() {
 
 #[tokio::test]
 async fn rule_7_order_follows_attempts_and_nothing_is_told_twice() {
-    let (bodies, _) = replay_json(&scenario("rule-7-order-and-exactly-once"), &config(&[])).await;
-    // The attempt of 10:10 was last seen running; the one of 10:30 has since succeeded, so
-    // LatestSuccessfulSync is newer than 10:10 and how that one ended is unknown (rule 6):
-    // it is not told as a failure, and the success says which attempt it replaced.
+    // A (10:10) runs; B (10:30) replaces it, C (10:50) replaces B, D (11:10) replaces C.
+    // Between those, reads go back to the attempt before (stale) and forth again.
+    let (bodies, summaries) =
+        replay_json(&scenario("rule-7-order-and-exactly-once"), &config(&[])).await;
     assert_eq!(
         told(&bodies),
-        [t("sync.succeeded", "app-stack", "2026-11-26T10:30:00Z")]
+        [
+            // One tick: A's success (it is the latest success) before B's start.
+            t("sync.succeeded", "app-stack", "2026-11-26T10:10:00Z"),
+            t("sync.started", "app-stack", "2026-11-26T10:30:00Z"),
+            // One tick: B's failure (the latest success is older than B) before C's start.
+            t("sync.failed", "app-stack", "2026-11-26T10:30:00Z"),
+            t("sync.started", "app-stack", "2026-11-26T10:50:00Z"),
+            // D succeeded and is the latest success, so how C ended is unknown: no
+            // message of its own, and D's says which attempt it replaced.
+            t("sync.succeeded", "app-stack", "2026-11-26T11:10:00Z"),
+        ]
+    );
+    let told_in: Vec<usize> = summaries.iter().map(|s| s.transitions.len()).collect();
+    assert_eq!(
+        told_in,
+        [0, 2, 0, 0, 2, 0, 0, 1, 0, 0],
+        "stale and alternating reads tell nothing"
+    );
+    assert!(
+        bodies[2]["data"]["note"]
+            .as_str()
+            .is_some_and(|note| note.contains("AWS no longer reports its events")),
+        "{}",
+        bodies[2]
     );
     assert_eq!(
-        bodies[0]["data"]["replaced"],
-        serde_json::json!({"startedAt": "2026-11-26T10:10:00Z", "sha": "0000001aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "outcome": "unknown"})
+        bodies[4]["data"]["replaced"],
+        serde_json::json!({"startedAt": "2026-11-26T10:50:00Z", "sha": "0000003aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "outcome": "unknown"})
     );
-    let ids: std::collections::HashSet<_> = bodies.iter().map(|b| b.to_string()).collect();
-    assert_eq!(ids.len(), bodies.len());
+    let ids: std::collections::HashSet<_> = bodies.iter().map(|b| &b["data"]["id"]).collect();
+    assert_eq!(ids.len(), bodies.len(), "nothing told twice");
 }
 
 #[tokio::test]

@@ -306,32 +306,38 @@ async fn past_the_deadline_no_new_work_starts_and_nothing_is_written() {
 #[tokio::test]
 async fn serve_scenario_moves_to_the_next_tick_after_a_quiet_moment() {
     let scenario = r#"{"ticks": [{"a": {"__type": "AccessDeniedException"}}, {"a": {"__type": "ThrottlingException"}}]}"#;
+    // The stand-in reads the wall clock (it has no clock of its own to set): a quiet moment
+    // of two seconds, and a burst of two calls made at once, so the burst never spans it.
+    let idle = Duration::from_secs(2);
     let options = LoopbackOptions {
-        advance_after_idle: Some(Duration::from_millis(300)),
+        advance_after_idle: Some(idle),
         ..LoopbackOptions::default()
     };
     let (endpoint, source) = endpoint(scenario, options).await;
+    let a = name("a");
+    let (first, second) = tokio::join!(source.fetch(&a), source.fetch(&a));
+    assert_eq!(first.unwrap_err().kind, SourceErrorKind::AccessDenied);
     assert_eq!(
-        source.fetch(&name("a")).await.unwrap_err().kind,
-        SourceErrorKind::AccessDenied
-    );
-    assert_eq!(
-        source.fetch(&name("a")).await.unwrap_err().kind,
+        second.unwrap_err().kind,
         SourceErrorKind::AccessDenied,
         "same burst, same tick"
     );
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(endpoint.calls("GetResourceSyncStatus"), 2);
+    assert_eq!(endpoint.tick(), 0);
+    // At least the quiet moment (the bound is the behaviour).
+    tokio::time::sleep(idle + Duration::from_millis(100)).await;
     assert_eq!(
         source.fetch(&name("a")).await.unwrap_err().kind,
         SourceErrorKind::Throttled
     );
     assert_eq!(endpoint.tick(), 1);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(idle + Duration::from_millis(100)).await;
     assert_eq!(
         source.fetch(&name("a")).await.unwrap_err().kind,
         SourceErrorKind::Throttled,
         "the last tick stays"
     );
+    assert_eq!(endpoint.tick(), 1);
 }
 
 #[tokio::test]

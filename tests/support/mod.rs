@@ -62,6 +62,35 @@ pub fn config(pairs: &[(&str, &str)]) -> sync_notifier::config::Config {
         .unwrap_or_else(|error| panic!("{error}"))
 }
 
+/// Captures what the code logs while `future` runs (on this thread).
+pub async fn logs_of<F: std::future::Future>(future: F) -> (F::Output, String) {
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut buffer) = self.0.lock() {
+                buffer.extend_from_slice(bytes);
+            }
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = lambda_runtime::tracing::subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::TRACE)
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    let output = future.await;
+    drop(guard);
+    let text = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
+    (output, text)
+}
+
 /// Two ticks of `app-stack`: attempt 1 running, then attempt 2 running and attempt 1 the
 /// latest success, so the second tick tells two notifications, one after the other, to
 /// each destination (`succeeded` of 1, then `started` of 2).

@@ -70,6 +70,8 @@ pub struct AssumeRoleCall {
     pub caller: String,
     pub signed_region: String,
     pub granted: bool,
+    /// The session token it handed out (each session has its own), if granted.
+    pub session_token: Option<String>,
 }
 
 #[derive(Default)]
@@ -77,8 +79,8 @@ struct State {
     accounts: Vec<OrgAccount>,
     denied: HashSet<String>,
     organizations_denied: bool,
-    /// Sessions last at most this long, whatever is asked.
-    session_cap: Option<Duration>,
+    /// The next sessions last at most this long, whatever is asked: (cap, how many).
+    session_cap: Option<(Duration, usize)>,
     assume_role: Vec<AssumeRoleCall>,
     list_accounts: usize,
     caller_identity: usize,
@@ -228,9 +230,10 @@ impl StsOrganizations {
         self.state.lock().unwrap().organizations_denied = denied;
     }
 
-    /// Sessions end after at most `cap` (to see them renewed).
-    pub fn cap_sessions(&self, cap: Duration) {
-        self.state.lock().unwrap().session_cap = Some(cap);
+    /// The next `count` sessions end after at most `cap` (to see them renewed); later
+    /// ones last as long as asked.
+    pub fn cap_next_sessions(&self, count: usize, cap: Duration) {
+        self.state.lock().unwrap().session_cap = Some((cap, count));
     }
 
     pub fn assume_role_calls(&self) -> Vec<AssumeRoleCall> {
@@ -292,6 +295,7 @@ fn assume_role(
     };
     let mut state = state.lock().unwrap();
     let granted = name == role_name && !state.denied.contains(&account);
+    let token = format!("loopback-session-{account}-{}", state.assume_role.len() + 1);
     state.assume_role.push(AssumeRoleCall {
         role_arn: role_arn.clone(),
         account: account.clone(),
@@ -300,6 +304,7 @@ fn assume_role(
         caller: caller.clone(),
         signed_region,
         granted,
+        session_token: granted.then(|| token.clone()),
     });
     if !granted {
         return sts_error(
@@ -311,15 +316,16 @@ fn assume_role(
         );
     }
     let mut lasts = Duration::from_secs(duration_seconds.unwrap_or(3600));
-    if let Some(cap) = state.session_cap {
+    if let Some((cap, count)) = state.session_cap.take() {
         lasts = lasts.min(cap);
+        state.session_cap = (count > 1).then_some((cap, count - 1));
     }
     let expiration = chrono::Utc::now() + chrono::Duration::from_std(lasts).unwrap_or_default();
     let key = access_key_for(&account);
     (
         200,
         format!(
-            "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult><Credentials><AccessKeyId>{key}</AccessKeyId><SecretAccessKey>loopback-secret-{account}</SecretAccessKey><SessionToken>loopback-session-{account}</SessionToken><Expiration>{}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROALOOPBACK{account}:{session_name}</AssumedRoleId><Arn>arn:aws:sts::{account}:assumed-role/{name}/{session_name}</Arn></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ResponseMetadata></AssumeRoleResponse>",
+            "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult><Credentials><AccessKeyId>{key}</AccessKeyId><SecretAccessKey>loopback-secret-{account}</SecretAccessKey><SessionToken>{token}</SessionToken><Expiration>{}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROALOOPBACK{account}:{session_name}</AssumedRoleId><Arn>arn:aws:sts::{account}:assumed-role/{name}/{session_name}</Arn></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ResponseMetadata></AssumeRoleResponse>",
             expiration.format("%Y-%m-%dT%H:%M:%SZ")
         ),
     )

@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -35,6 +35,10 @@ pub struct Recorded {
     /// When it arrived and when it was answered, on the process-wide sequence.
     pub arrived: u64,
     pub answered: u64,
+    /// The same two moments on the clock, for the waits a destination asks for (a
+    /// `Retry-After` is a lower bound on the time between an answer and the next request).
+    pub arrived_at: Instant,
+    pub answered_at: Instant,
 }
 
 impl Recorded {
@@ -60,6 +64,9 @@ pub struct Reply {
     pub retry_after: Option<String>,
     /// The body to answer with (`ok` when `None`).
     pub body: Option<String>,
+    /// Never answer (a destination that hangs): the request counts as arrived, never as
+    /// answered, whatever the client does.
+    pub hang: bool,
 }
 
 impl Reply {
@@ -70,6 +77,15 @@ impl Reply {
             delay: Duration::ZERO,
             retry_after: None,
             body: None,
+            hang: false,
+        }
+    }
+
+    /// No answer at all, ever.
+    pub fn hang() -> Reply {
+        Reply {
+            hang: true,
+            ..Reply::status(200)
         }
     }
 
@@ -120,6 +136,7 @@ impl Receiver {
             let state = state.clone();
             async move {
                 let arrived = next_sequence();
+                let arrived_at = Instant::now();
                 let path = request.uri().path().to_owned();
                 let query = request.uri().query().map(str::to_owned);
                 let headers: Vec<(String, String)> = request
@@ -149,10 +166,15 @@ impl Receiver {
                             status: reply.as_ref().map_or(200, |reply| reply.status),
                             arrived,
                             answered: 0,
+                            arrived_at,
+                            answered_at: arrived_at,
                         });
                         reply
                     })
                     .unwrap_or(Reply::status(200));
+                if reply.hang {
+                    std::future::pending::<()>().await;
+                }
                 if !reply.delay.is_zero() {
                     tokio::time::sleep(reply.delay).await;
                 }
@@ -164,6 +186,8 @@ impl Receiver {
                     status: reply.status,
                     arrived,
                     answered: next_sequence(),
+                    arrived_at,
+                    answered_at: Instant::now(),
                 };
                 if let Ok(mut script) = state.lock() {
                     script.answered.push(recorded);

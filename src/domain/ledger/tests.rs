@@ -9,8 +9,8 @@ use super::*;
 use crate::domain::decide::Decision;
 use crate::domain::samples::revision;
 use crate::domain::{
-    Filter, KindSet, Notification, NotificationKind, ResourceName, ResourceState, StackRef,
-    SyncAttempt, SyncEvent, SyncStatus, Timestamp,
+    Filter, KindSet, Notification, NotificationKind, ResourceName, ResourceState, SyncAttempt,
+    SyncEvent, SyncStatus, Timestamp,
 };
 
 const START: i64 = 1_795_680_000_000;
@@ -88,7 +88,7 @@ fn recipients() -> Vec<Recipient<'static>> {
 }
 
 /// One delivery's fate in a simulated run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Fate {
     Delivered,
     Refused,
@@ -103,23 +103,72 @@ fn fate() -> impl Strategy<Value = Fate> {
     ]
 }
 
+/// How a simulated run ends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum End {
+    /// It records each delivery as it is done and releases its claim.
+    Releases,
+    /// It dies right after its claim is written: its lease stays until it lapses.
+    DiesAfterClaim,
+    /// It dies during its n-th delivery (from 0): the destination got it (if its fate
+    /// says so), the record never says so, and the lease stays until it lapses.
+    DiesInFlight(usize),
+}
+
+fn end() -> impl Strategy<Value = End> {
+    prop_oneof![
+        5 => Just(End::Releases),
+        1 => Just(End::DiesAfterClaim),
+        2 => (0usize..4).prop_map(End::DiesInFlight),
+    ]
+}
+
+/// One run over the stack: how it ends, the fate of each delivery it tries, and whether
+/// another run (of a second invocation) goes through the stack while this one holds it.
+#[derive(Debug, Clone)]
+struct Run {
+    end: End,
+    fates: Vec<Fate>,
+    /// After this many deliveries (or before its release), the other run, in full.
+    overlapped: Option<(usize, Vec<Fate>)>,
+}
+
+fn run() -> impl Strategy<Value = Run> {
+    (
+        end(),
+        prop::collection::vec(fate(), 0..12),
+        proptest::option::of((0usize..4, prop::collection::vec(fate(), 0..6))),
+    )
+        .prop_map(|(end, fates, overlapped)| Run {
+            end,
+            fates,
+            overlapped,
+        })
+}
+
 /// A simulated tick: how many new notifications (and whether failures), how much time
-/// passed, and the fate of each delivery tried.
+/// passed (none, less or more than a lease, or hours), and its runs, one after another.
 #[derive(Debug, Clone)]
 struct Step {
     new: Vec<bool>,
-    hours: i64,
-    fates: Vec<Fate>,
+    advance: i64,
+    runs: Vec<Run>,
 }
 
 fn steps() -> impl Strategy<Value = Vec<Step>> {
+    let lease = policy().lease.as_millis() as i64;
+    let advance = prop_oneof![
+        Just(0),
+        0..2 * lease,
+        (1i64..10).prop_map(|hours| hours * HOUR),
+    ];
     prop::collection::vec(
         (
             prop::collection::vec(any::<bool>(), 0..3),
-            0i64..10,
-            prop::collection::vec(fate(), 0..12),
+            advance,
+            prop::collection::vec(run(), 1..3),
         )
-            .prop_map(|(new, hours, fates)| Step { new, hours, fates }),
+            .prop_map(|(new, advance, runs)| Step { new, advance, runs }),
         1..20,
     )
 }
@@ -127,122 +176,240 @@ fn steps() -> impl Strategy<Value = Vec<Step>> {
 /// Everything a simulation saw.
 #[derive(Default)]
 struct Seen {
-    /// Successful deliveries per (destination, id).
+    /// Deliveries per (destination, id), repeats included.
     delivered: HashMap<(String, String), usize>,
-    /// Every notification decided: id → when.
+    /// (destination, id) the destination got from a run that died before recording it.
+    lost: HashMap<(String, String), usize>,
+    /// Each notification the store took in: id → when it was decided.
     decided: HashMap<String, Timestamp>,
-    /// Ids dropped from the record, and when.
+    /// Ids dropped from the stored record, and when.
     gone: HashMap<String, Timestamp>,
-    /// Per destination, the ids in the order they were sent, and delivered.
-    sent: HashMap<String, Vec<String>>,
+    /// Per destination, the ids in the order the destination got them.
     delivered_order: HashMap<String, Vec<String>>,
-    /// (destination, id) delivered or refused for good.
+    /// (destination, id) recorded in the store as delivered or refused for good.
     settled: std::collections::HashSet<(String, String)>,
     /// The kind of each notification.
     kinds: HashMap<String, NotificationKind>,
+    /// A destination got a notification again after the store recorded it as done.
+    again: Vec<String>,
+    /// Claims refused because another run held the stack, runs that died, and claims
+    /// taken over from a run that died.
+    held: usize,
+    died: usize,
+    taken_over: usize,
 }
 
-/// Runs the ledger like a run would (absorb, claim, deliver in queue order stopping at a
-/// failure, settle, release) over `steps`.
-fn simulate(steps: &[Step]) -> (Seen, Option<ResourceRecord>) {
-    let recipients = recipients();
-    let mut seen = Seen::default();
-    let mut record: Option<ResourceRecord> = None;
-    let mut now = Timestamp::from_millis(START);
-    let mut next = 0;
-    for step in steps {
-        now = now.plus_millis(step.hours * HOUR);
-        let notifications: Vec<Notification> = step
-            .new
+/// The ledger driven as runs drive it, over a store that writes conditionally on a
+/// version (as both stores do): load, absorb, claim (one write), deliver in queue order
+/// (a destination stops at its first failure), write each settlement at once, release.
+/// Runs may die holding their claim, and a second run may go through the stack while the
+/// first still holds it.
+struct Simulation {
+    recipients: Vec<Recipient<'static>>,
+    record: Option<ResourceRecord>,
+    version: u64,
+    now: Timestamp,
+    /// Decided, but not yet taken in by the store (a run that found the stack held
+    /// records nothing; the next run decides them again).
+    undecided: Vec<Notification>,
+    runs: usize,
+    seen: Seen,
+}
+
+fn pending_ids(record: Option<&ResourceRecord>) -> Vec<String> {
+    record
+        .iter()
+        .flat_map(|record| {
+            record
+                .pending
+                .iter()
+                .map(|item| item.notification.id.clone())
+        })
+        .collect()
+}
+
+impl Simulation {
+    /// A conditional write: it fails if another run wrote since `expected`.
+    fn write(&mut self, expected: u64, record: &ResourceRecord) -> Option<u64> {
+        if self.version != expected {
+            return None;
+        }
+        let after = pending_ids(Some(record));
+        for id in pending_ids(self.record.as_ref()) {
+            if !after.contains(&id) {
+                self.seen.gone.entry(id).or_insert(self.now);
+            }
+        }
+        for item in &record.pending {
+            self.seen
+                .decided
+                .entry(item.notification.id.clone())
+                .or_insert(item.notification.detected_at);
+        }
+        self.record = Some(record.clone());
+        self.version += 1;
+        Some(self.version)
+    }
+
+    fn deliver(&mut self, key: &str, id: &str) {
+        let pair = (key.to_owned(), id.to_owned());
+        if self.seen.settled.contains(&pair) {
+            self.seen.again.push(format!("{key} got {id} again"));
+        }
+        *self.seen.delivered.entry(pair).or_default() += 1;
+        self.seen
+            .delivered_order
+            .entry(key.to_owned())
+            .or_default()
+            .push(id.to_owned());
+    }
+
+    fn run(&mut self, run: &Run) {
+        self.runs += 1;
+        let owner = format!("run-{}", self.runs);
+        let loaded = self.version;
+        let now = self.now;
+        let decided = self
+            .undecided
             .iter()
-            .map(|failed| {
-                next += 1;
-                let kind = if *failed {
-                    NotificationKind::Failed
-                } else {
-                    NotificationKind::Started
-                };
-                let notification = notification(next, kind, now);
-                seen.decided.insert(notification.id.clone(), now);
-                seen.kinds.insert(notification.id.clone(), kind);
+            .cloned()
+            .map(|mut notification| {
+                notification.detected_at = now;
                 notification
             })
             .collect();
-        let before: Vec<String> = record
-            .iter()
-            .flat_map(|record| {
-                record
-                    .pending
-                    .iter()
-                    .map(|item| item.notification.id.clone())
-            })
-            .collect();
         let absorbed = absorb(
-            record.as_ref(),
-            Some(decision(notifications)),
-            &recipients,
+            self.record.as_ref(),
+            Some(decision(decided)),
+            &self.recipients,
             KindSet::ALL,
             now,
             &policy(),
         )
         .expect("a decision always gives a record");
         let mut current = absorbed.record;
-        if let Claim::Claimed(claimed) = claim(&current, "run", now, policy().lease) {
-            current = claimed;
-            let mut fates = step.fates.iter().copied().cycle();
-            let working = current.clone();
-            for (index, items) in queues(&working, &recipients) {
-                let key = recipients[index].key;
-                for item in items {
-                    let id = working.pending[item].notification.id.clone();
-                    seen.sent
-                        .entry(key.to_owned())
-                        .or_default()
-                        .push(id.clone());
-                    match fates.next().unwrap_or(Fate::Delivered) {
-                        Fate::Delivered => {
-                            *seen
-                                .delivered
-                                .entry((key.to_owned(), id.clone()))
-                                .or_default() += 1;
-                            seen.delivered_order
-                                .entry(key.to_owned())
-                                .or_default()
-                                .push(id.clone());
-                            seen.settled.insert((key.to_owned(), id.clone()));
-                            settle(&mut current, key, &id, Settled::Delivered { thread: None });
-                        }
-                        Fate::Refused => {
-                            seen.settled.insert((key.to_owned(), id.clone()));
-                            settle(&mut current, key, &id, Settled::Refused)
-                        }
-                        Fate::Failed => break,
-                    }
+        if current.pending.is_empty() {
+            current.lease = None;
+            if self.write(loaded, &current).is_some() {
+                self.undecided.clear();
+            }
+            return;
+        }
+        let lapsed = current
+            .lease
+            .as_ref()
+            .is_some_and(|lease| lease.owner != owner && lease.until <= now);
+        current = match claim(&current, &owner, now, policy().lease) {
+            Claim::Claimed(claimed) => claimed,
+            Claim::Held { .. } => {
+                self.seen.held += 1;
+                return;
+            }
+            Claim::Nothing => unreachable!("something is pending"),
+        };
+        let Some(mut version) = self.write(loaded, &current) else {
+            return;
+        };
+        self.undecided.clear();
+        self.seen.taken_over += usize::from(lapsed);
+        if run.end == End::DiesAfterClaim {
+            self.seen.died += 1;
+            return;
+        }
+        let mut overlapped = run.overlapped.clone();
+        let mut fates = run.fates.iter().copied().cycle();
+        let working = current.clone();
+        let mut deliveries = 0;
+        for (index, items) in queues(&working, &self.recipients) {
+            let key = self.recipients[index].key;
+            for item in items {
+                if let Some((_, fates)) = overlapped.take_if(|(after, _)| *after == deliveries) {
+                    self.overlap(fates);
                 }
+                let id = working.pending[item].notification.id.clone();
+                let fate = fates.next().unwrap_or(Fate::Delivered);
+                if fate == Fate::Delivered {
+                    self.deliver(key, &id);
+                }
+                if run.end == End::DiesInFlight(deliveries) {
+                    self.seen.died += 1;
+                    if fate == Fate::Delivered {
+                        *self.seen.lost.entry((key.to_owned(), id)).or_default() += 1;
+                    }
+                    return;
+                }
+                deliveries += 1;
+                let outcome = match fate {
+                    Fate::Delivered => Settled::Delivered { thread: None },
+                    Fate::Refused => Settled::Refused,
+                    Fate::Failed => break,
+                };
+                settle(&mut current, key, &id, outcome);
+                // Another run took the record: this one stops.
+                let Some(next) = self.write(version, &current) else {
+                    return;
+                };
+                version = next;
+                self.seen.settled.insert((key.to_owned(), id));
             }
-            release(&mut current, &recipients);
         }
-        let after: Vec<String> = current
-            .pending
-            .iter()
-            .map(|item| item.notification.id.clone())
-            .collect();
-        for id in before.iter().chain(seen.decided.keys()) {
-            if !after.contains(id) {
-                seen.gone.entry(id.clone()).or_insert(now);
-            }
+        if let Some((_, fates)) = overlapped {
+            self.overlap(fates);
         }
-        record = Some(current);
+        release(&mut current, &self.recipients);
+        self.write(version, &current);
     }
-    (seen, record)
+
+    /// Another run, in full, while the current one holds the stack.
+    fn overlap(&mut self, fates: Vec<Fate>) {
+        self.run(&Run {
+            end: End::Releases,
+            fates,
+            overlapped: None,
+        });
+    }
+}
+
+fn simulate(steps: &[Step]) -> (Seen, Option<ResourceRecord>) {
+    let mut simulation = Simulation {
+        recipients: recipients(),
+        record: None,
+        version: 0,
+        now: Timestamp::from_millis(START),
+        undecided: Vec::new(),
+        runs: 0,
+        seen: Seen::default(),
+    };
+    let mut next = 0;
+    for step in steps {
+        simulation.now = simulation.now.plus_millis(step.advance);
+        for failed in &step.new {
+            next += 1;
+            let kind = if *failed {
+                NotificationKind::Failed
+            } else {
+                NotificationKind::Started
+            };
+            let notification = notification(next, kind, simulation.now);
+            simulation.seen.kinds.insert(notification.id.clone(), kind);
+            simulation.undecided.push(notification);
+        }
+        for run in &step.runs {
+            simulation.run(run);
+        }
+    }
+    (simulation.seen, simulation.record)
 }
 
 proptest! {
     #[test]
     fn nothing_is_delivered_twice_to_a_destination_that_succeeded(steps in steps()) {
         let (seen, _) = simulate(&steps);
-        for ((destination, id), count) in &seen.delivered {
-            prop_assert_eq!(*count, 1, "{} got {} twice", destination, id);
+        prop_assert!(seen.again.is_empty(), "{:?}", seen.again);
+        // A run that died between a delivery and its record repeats that one, once.
+        for (pair, count) in &seen.delivered {
+            let lost = seen.lost.get(pair).copied().unwrap_or(0);
+            prop_assert!(*count <= 1 + lost, "{:?} delivered {} times, {} of them lost in a crash", pair, count, lost);
         }
     }
 
@@ -266,7 +433,11 @@ proptest! {
     fn each_destination_gets_a_stacks_notifications_in_the_order_they_were_decided(steps in steps()) {
         let (seen, _) = simulate(&steps);
         for (destination, delivered) in &seen.delivered_order {
-            let in_order = delivered.windows(2).all(|pair| pair[0] < pair[1]);
+            // A repeat after a crash comes right after the first copy; apart from that,
+            // strictly in order.
+            let mut firsts = delivered.clone();
+            firsts.dedup();
+            let in_order = firsts.windows(2).all(|pair| pair[0] < pair[1]);
             prop_assert!(in_order, "{}: {:?}", destination, delivered);
         }
     }
@@ -291,6 +462,71 @@ proptest! {
             prop_assert!(matches!(second, Claim::Claimed(_)));
         }
     }
+}
+
+#[test]
+fn the_simulated_runs_hold_claims_die_and_take_over_lapsed_leases() {
+    // The properties above are only as good as the runs they see.
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let mut totals = [0; 4];
+    for _ in 0..64 {
+        let steps = steps().new_tree(&mut runner).unwrap().current();
+        let (seen, _) = simulate(&steps);
+        let lost: usize = seen.lost.values().sum();
+        for (total, count) in totals
+            .iter_mut()
+            .zip([seen.held, seen.died, seen.taken_over, lost])
+        {
+            *total += count;
+        }
+    }
+    let [held, died, taken_over, lost] = totals;
+    assert!(
+        held > 0 && died > 0 && taken_over > 0 && lost > 0,
+        "held {held}, died {died}, taken over {taken_over}, lost in flight {lost}"
+    );
+}
+
+#[test]
+fn a_run_that_dies_in_flight_holds_the_stack_until_its_lease_lapses_then_only_that_is_repeated() {
+    let lease = policy().lease.as_millis() as i64;
+    let run = |end: End| Run {
+        end,
+        fates: Vec::new(),
+        overlapped: None,
+    };
+    let (seen, record) = simulate(&[
+        // A failure, for Slack, PagerDuty and the console: Slack gets it and it is
+        // recorded; PagerDuty gets it, and the run dies before recording that.
+        Step {
+            new: vec![true],
+            advance: 0,
+            runs: vec![run(End::DiesInFlight(1))],
+        },
+        // Its lease holds: nothing is sent.
+        Step {
+            new: Vec::new(),
+            advance: lease - 1,
+            runs: vec![run(End::Releases)],
+        },
+        // It has lapsed: PagerDuty gets it again (it was in flight), Slack does not.
+        Step {
+            new: Vec::new(),
+            advance: 1,
+            runs: vec![run(End::Releases)],
+        },
+    ]);
+    assert_eq!((seen.died, seen.held, seen.taken_over), (1, 1, 1));
+    let delivered = |key: &str| seen.delivered[&(key.to_owned(), "msg_00001".to_owned())];
+    assert_eq!(delivered("slack:team"), 1);
+    assert_eq!(delivered("pagerduty:oncall"), 2);
+    assert_eq!(delivered("console"), 1);
+    let record = record.unwrap();
+    assert!(
+        record.pending.is_empty() && record.lease.is_none(),
+        "{record:?}"
+    );
 }
 
 #[test]
@@ -582,6 +818,64 @@ fn fit_shrinks_events_first_and_hands_back_only_what_cannot_be_kept() {
 
 #[test]
 fn a_stack_in_another_account_is_filtered_by_its_own_name() {
-    let stack = StackRef::local(ResourceName::parse("app").unwrap());
-    assert!(ALL.matches(NotificationKind::Failed, &stack));
+    // A hub's notification about `app` in a member account: a destination's stack
+    // patterns match the stack's own name (not ACCOUNT/REGION/NAME), and its account
+    // patterns match the stack's account.
+    use crate::domain::{AccountId, Glob, Location, Region};
+    let glob = |pattern: &str| Some(vec![Glob::parse(pattern).unwrap()]);
+    let by_name = Filter {
+        resources: glob("ap?"),
+        ..Filter::ALL
+    };
+    let other_name = Filter {
+        resources: glob("billing-*"),
+        ..Filter::ALL
+    };
+    let its_account = Filter {
+        accounts: glob("2222*"),
+        resources: glob("app"),
+        ..Filter::ALL
+    };
+    let other_account = Filter {
+        accounts: glob("3333*"),
+        ..Filter::ALL
+    };
+    let recipients = [
+        ("slack:by-name", &by_name),
+        ("slack:other-name", &other_name),
+        ("slack:its-account", &its_account),
+        ("slack:other-account", &other_account),
+    ]
+    .map(|(key, filter)| Recipient {
+        key,
+        filter,
+        durable: true,
+    });
+    let now = Timestamp::from_millis(START);
+    let mut failed = notification(1, NotificationKind::Failed, now);
+    failed.location = Some(Location {
+        account: AccountId::parse("222233334444").unwrap(),
+        region: Region::parse("eu-west-1").unwrap(),
+    });
+    let absorbed = absorb(
+        None,
+        Some(decision(vec![failed])),
+        &recipients,
+        KindSet::ALL,
+        now,
+        &policy(),
+    )
+    .unwrap();
+    let targets: Vec<&str> = absorbed
+        .record
+        .pending
+        .iter()
+        .flat_map(|item| item.targets.iter().map(String::as_str))
+        .collect();
+    assert_eq!(targets, ["slack:by-name", "slack:its-account"]);
+    let queued: Vec<&str> = queues(&absorbed.record, &recipients)
+        .into_iter()
+        .map(|(index, _)| recipients[index].key)
+        .collect();
+    assert_eq!(queued, ["slack:by-name", "slack:its-account"]);
 }
