@@ -136,6 +136,10 @@ async fn bench(accounts: usize, regions: usize, stacks: usize, steady_ticks: usi
             "AWS_ENDPOINT_URL_CODECONNECTIONS",
             codeconnections.endpoint_url(),
         )
+        .env(
+            "AWS_ENDPOINT_URL_CLOUDFORMATION",
+            codeconnections.endpoint_url(),
+        )
         .env("TARGET_ACCOUNTS", "*")
         .env("TARGET_REGIONS", REGIONS[..regions].join(","))
         .env("FETCH_CONCURRENCY", CONCURRENCY.to_string())

@@ -202,6 +202,10 @@ async fn lambda_tick(
             "AWS_ENDPOINT_URL_CODECONNECTIONS",
             codeconnections.endpoint_url(),
         )
+        .env(
+            "AWS_ENDPOINT_URL_CLOUDFORMATION",
+            codeconnections.endpoint_url(),
+        )
         .env_remove("WATCH_RESOURCES")
         .env("FETCH_CONCURRENCY", CONCURRENCY.to_string())
         .env("SCHEDULE_EXPRESSION", "rate(1 minute)")
@@ -373,6 +377,10 @@ async fn local_store_baselines(sizes: &[usize]) {
             .env("AWS_SECRET_ACCESS_KEY", "local")
             .env(
                 "AWS_ENDPOINT_URL_CODECONNECTIONS",
+                codeconnections.endpoint_url(),
+            )
+            .env(
+                "AWS_ENDPOINT_URL_CLOUDFORMATION",
                 codeconnections.endpoint_url(),
             )
             .args(["check", "--format", "json", "--state"])

@@ -21,8 +21,9 @@ use std::time::Duration;
 
 use super::seen::ShaDigest;
 use super::{
-    AttemptId, Blocker, BlockerStatus, Notification, NotificationKind, Replaced, ResourceStatus,
-    StackRef, SyncAttempt, SyncStatus, Timestamp, blocker_notification_id, notification_id,
+    AttemptId, Blocker, BlockerStatus, Explanation, Notification, NotificationKind, Replaced,
+    ResourceStatus, StackRef, SyncAttempt, SyncStatus, Timestamp, blocker_notification_id,
+    notification_id,
 };
 
 /// How many attempts the record remembers what it told about (the latest one included).
@@ -66,6 +67,8 @@ pub struct ResourceState {
     /// Rule 6: a replaced attempt whose outcome is unknown, to be said in the first
     /// notification about the attempt that replaced it.
     pub replaced_note: Option<ReplacedNote>,
+    /// The latest successful attempt seen: the compare link's base for the next success.
+    pub last_success: Option<AttemptId>,
 }
 
 /// Rule 6's note, waiting for the first notification about `for_attempt`.
@@ -110,6 +113,7 @@ impl ResourceState {
             blockers: Vec::new(),
             seen_at_start: None,
             replaced_note: None,
+            last_success: None,
         }
     }
 
@@ -214,6 +218,8 @@ struct Teller<'a> {
     stack: &'a StackRef,
     current: &'a ResourceStatus,
     now: Timestamp,
+    /// The last success the record knew of before this decision.
+    last_success: Option<AttemptId>,
     notifications: Vec<Notification>,
 }
 
@@ -244,6 +250,10 @@ impl Teller<'_> {
             blocker: None,
             replaced: None,
             reported_stuck: false,
+            explanation: Explanation {
+                compare_from: self.compare_from(attempt),
+                ..Explanation::default()
+            },
         });
         let last = self.notifications.len() - 1;
         &mut self.notifications[last]
@@ -270,7 +280,24 @@ impl Teller<'_> {
             blocker: Some(blocker.clone()),
             replaced: None,
             reported_stuck: false,
+            explanation: Explanation::default(),
         });
+    }
+
+    /// The commit of the last success before `attempt`: AWS's `LatestSuccessfulSync`, or
+    /// the one recorded before it (a success's own `LatestSuccessfulSync` is itself).
+    fn compare_from(&self, attempt: &SyncAttempt) -> Option<String> {
+        let reported = self
+            .current
+            .latest_successful_sync
+            .as_ref()
+            .map(SyncAttempt::id);
+        [reported, self.last_success.clone()]
+            .into_iter()
+            .flatten()
+            .filter(|success| success.started_at < attempt.started_at && !success.sha.is_empty())
+            .max()
+            .map(|success| success.sha)
     }
 }
 
@@ -286,6 +313,7 @@ pub fn decide(
         stack,
         current,
         now,
+        last_success: previous.and_then(|previous| previous.last_success.clone()),
         notifications: Vec::new(),
     };
     let mut state = match previous {
@@ -293,6 +321,8 @@ pub fn decide(
         None => ResourceState::baseline(&current.latest_sync),
         Some(previous) => attempts(previous, current, now, rules, &mut teller),
     };
+    let reported = current.latest_successful_sync.as_ref().map(SyncAttempt::id);
+    state.last_success = state.last_success.take().max(reported);
     if let Some(seen) = blockers {
         tell_blockers(&mut state, seen, &mut teller);
     }

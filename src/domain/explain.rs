@@ -137,6 +137,42 @@ pub struct RootCause {
     pub time: Timestamp,
 }
 
+impl RootCause {
+    /// The reason as a person reads it first: a resource handler's own message without
+    /// the wrapping (`Resource handler returned message: "…"`) and the request details
+    /// (`(Service: DynamoDb, Status Code: 400, Request ID: …)`). `None` without a reason.
+    pub fn short_reason(&self) -> Option<String> {
+        let reason = self.reason.as_deref()?.trim();
+        let inner = reason
+            .strip_prefix("Resource handler returned message:")
+            .map(|rest| rest.trim().trim_start_matches('"'))
+            .unwrap_or(reason);
+        let inner = match inner
+            .find(" (Service:")
+            .or_else(|| inner.find(" (RequestToken:"))
+        {
+            Some(end) => &inner[..end],
+            None => inner.trim_end_matches('"'),
+        };
+        let inner = inner.trim().trim_end_matches('"').trim();
+        (!inner.is_empty()).then(|| inner.to_owned())
+    }
+
+    /// `OrdersTable (AWS::DynamoDB::Table) CREATE_FAILED — Table already exists: orders-v2`:
+    /// what chat shows after "Why:".
+    pub fn line(&self) -> String {
+        let mut line = format!(
+            "{} ({}) {}",
+            self.logical_id, self.resource_type, self.status
+        );
+        if let Some(reason) = self.short_reason() {
+            line.push_str(" — ");
+            line.push_str(&reason);
+        }
+        line
+    }
+}
+
 impl From<&StackEvent> for RootCause {
     fn from(event: &StackEvent) -> Self {
         RootCause {
@@ -228,8 +264,50 @@ pub struct Changes {
 }
 
 impl Changes {
+    /// Keeps the counts, drops the names (to make a stored record fit).
+    pub fn forget_names(&mut self) {
+        self.created_omitted += std::mem::take(&mut self.created).len();
+        self.updated_omitted += std::mem::take(&mut self.updated).len();
+        self.deleted_omitted += std::mem::take(&mut self.deleted).len();
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.created.is_empty() && self.updated.is_empty() && self.deleted.is_empty()
+        self.created.is_empty()
+            && self.updated.is_empty()
+            && self.deleted.is_empty()
+            && self.created_omitted + self.updated_omitted + self.deleted_omitted == 0
+    }
+
+    /// `2 created (OrdersTable, OrdersQueue), 1 updated (Api)`: the counts, and the first
+    /// `names` names of each list.
+    pub fn line(&self, names: usize) -> String {
+        [
+            ("created", &self.created, self.created_omitted),
+            ("updated", &self.updated, self.updated_omitted),
+            ("deleted", &self.deleted, self.deleted_omitted),
+        ]
+        .into_iter()
+        .filter(|(_, list, omitted)| !list.is_empty() || *omitted > 0)
+        .map(|(what, list, omitted)| {
+            let shown: Vec<&str> = list
+                .iter()
+                .take(names)
+                .map(|changed| changed.logical_id.as_str())
+                .collect();
+            let count = list.len() + omitted;
+            if shown.is_empty() {
+                return format!("{count} {what}");
+            }
+            let more = list.len().saturating_sub(names) + omitted;
+            let mut line = format!("{count} {what} ({}", shown.join(", "));
+            if more > 0 {
+                line.push_str(&format!(", {more} more"));
+            }
+            line.push(')');
+            line
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
     }
 }
 

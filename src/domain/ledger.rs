@@ -493,7 +493,7 @@ pub fn keep_newest_events(attempt: &mut SyncAttempt, count: usize, bytes: usize)
 }
 
 /// Makes a record fit the store: first fewer events in its pending notifications (oldest
-/// notifications first), then none; what still does not fit is taken out, oldest first,
+/// notifications first), then none, then no names of what they changed; what still does not fit is taken out, oldest first,
 /// and returned, to be delivered by this run but not stored (rather than lose it unsent).
 pub fn fit(record: &mut ResourceRecord, fits: impl Fn(&ResourceRecord) -> bool) -> Vec<Pending> {
     if fits(record) {
@@ -509,6 +509,15 @@ pub fn fit(record: &mut ResourceRecord, fits: impl Fn(&ResourceRecord) -> bool) 
             if fits(record) {
                 return Vec::new();
             }
+        }
+    }
+    // Then the names of what each attempt changed (their counts stay).
+    for index in 0..record.pending.len() {
+        if let Some(changes) = &mut record.pending[index].notification.explanation.changes {
+            changes.forget_names();
+        }
+        if fits(record) {
+            return Vec::new();
         }
     }
     let mut overflow = Vec::new();

@@ -381,6 +381,21 @@ pub struct Notification {
     pub replaced: Option<Replaced>,
     /// The attempt had been told stuck before this ending.
     pub reported_stuck: bool,
+    /// Why it failed, what it changed, and where to compare it (ARCHITECTURE §14).
+    pub explanation: Explanation,
+}
+
+/// What explains a sync beyond Git sync's own answer (ARCHITECTURE §14): filled in by the
+/// run from CloudFormation's stack events (an optional read) and the last success.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Explanation {
+    /// The resource that made a sync fail.
+    pub root_cause: Option<RootCause>,
+    /// What the attempt created, updated and deleted (or tried to).
+    pub changes: Option<Changes>,
+    /// The commit of the last successful sync before this attempt: the compare link's
+    /// base.
+    pub compare_from: Option<String>,
 }
 
 impl Notification {

@@ -94,6 +94,9 @@ pub fn pretty(notification: &Notification) -> String {
         safe(facts.branch, 200),
         safe(&facts.commit.short_sha, 40)
     );
+    if let Some(why) = &facts.why {
+        text.push_str(&format!("   why: {}\n", safe(why, EVENT_LIMIT)));
+    }
     if let Some(account) = &facts.account {
         text.push_str(&format!(
             "   account {}, region {}\n",
@@ -123,6 +126,12 @@ pub fn pretty(notification: &Notification) -> String {
         if let Some(reason) = &blocker.resolved_reason {
             text.push_str(&format!("   resolved: {}\n", safe(reason, EVENT_LIMIT)));
         }
+    }
+    if let Some(changes) = &facts.changes {
+        text.push_str(&format!("   changes: {}\n", safe(changes, EVENT_LIMIT)));
+    }
+    if let Some(compare) = &facts.compare {
+        text.push_str(&format!("   compare: {}\n", safe(&compare.url, 300)));
     }
     let (shown, left) = message.shown_events();
     for event in shown.iter().take(EVENTS_SHOWN) {

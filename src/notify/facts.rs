@@ -49,6 +49,20 @@ pub struct Facts<'a> {
     pub region: Option<&'a str>,
     /// How long the attempt had been running, for `sync.stuck`.
     pub running: Option<String>,
+    /// Why it failed, in one line (§14): `OrdersTable (AWS::DynamoDB::Table)
+    /// CREATE_FAILED — Table already exists: orders-v2`.
+    pub why: Option<String>,
+    /// What it changed: `2 created (OrdersTable, OrdersQueue), 1 updated (Api)`.
+    pub changes: Option<String>,
+    /// The provider's page comparing the last successful commit with this one.
+    pub compare: Option<Compare>,
+}
+
+/// A compare link: from the last success's commit to this one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compare {
+    pub from_short_sha: String,
+    pub url: String,
 }
 
 /// A commit as people see it: seven characters, linked when we know where.
@@ -155,9 +169,46 @@ impl<'a> Facts<'a> {
             running: notification
                 .running_seconds()
                 .map(crate::domain::human_duration),
+            why: notification
+                .explanation
+                .root_cause
+                .as_ref()
+                .map(|cause| cause.line()),
+            changes: notification
+                .explanation
+                .changes
+                .as_ref()
+                .filter(|changes| !changes.is_empty())
+                .map(|changes| changes.line(CHANGED_NAMES_SHOWN)),
+            compare: compare_of(notification),
         }
     }
 }
+
+/// The compare link of a notification: from the last success's commit to this attempt's
+/// (none for a test message, an unknown provider, or the same commit).
+pub fn compare_of(notification: &Notification) -> Option<Compare> {
+    if notification.kind == NotificationKind::Test {
+        return None;
+    }
+    let from = notification.explanation.compare_from.as_deref()?;
+    let revision = &notification.attempt.target_revision;
+    let url = compare_url(
+        &revision.provider_type,
+        &revision.owner_id,
+        &revision.repository_name,
+        from,
+        &revision.sha,
+    )?;
+    Some(Compare {
+        from_short_sha: short_sha(from).to_owned(),
+        url,
+    })
+}
+
+/// How many names of each kind of change a message shows (the webhook body has them all,
+/// up to 50).
+pub const CHANGED_NAMES_SHOWN: usize = 3;
 
 /// A status in words for people: `IN_PROGRESS` → "In progress".
 pub fn status_words(status: &SyncStatus) -> String {
@@ -178,12 +229,6 @@ pub fn short_sha(sha: &str) -> &str {
     }
 }
 
-/// The commit's page, for providers whose public URL follows from the revision alone.
-///
-/// Self-managed and enterprise servers have hosts we do not know, so they get none. Azure
-/// DevOps gets none either: its commit URL needs the organisation *and* the project, and
-/// CodeConnections documents no way to tell them apart in `OwnerId`, so any link we
-/// built could point at the wrong place.
 /// A hex fingerprint of a stack's attempt, `bytes` long before encoding: the same for
 /// every notification about that attempt (its start, its ending, a blocker seen then) and
 /// for no other attempt or stack, so chat threads can group one sync's messages.
@@ -202,18 +247,14 @@ pub fn attempt_fingerprint(notification: &Notification, bytes: usize) -> String 
         .collect()
 }
 
+/// The commit's page, for providers whose public URL follows from the revision alone.
+///
+/// Self-managed and enterprise servers have hosts we do not know, so they get none. Azure
+/// DevOps gets none either: its commit URL needs the organisation *and* the project, and
+/// CodeConnections documents no way to tell them apart in `OwnerId`, so any link we
+/// built could point at the wrong place.
 pub fn commit_url(provider: &str, owner: &str, repository: &str, sha: &str) -> Option<String> {
-    let safe = |part: &str| {
-        !part.is_empty()
-            && part
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    };
-    if !safe(owner)
-        || !safe(repository)
-        || !sha.chars().all(|c| c.is_ascii_hexdigit())
-        || sha.is_empty()
-    {
+    if !linkable(owner, repository, &[sha]) {
         return None;
     }
     match provider {
@@ -225,6 +266,47 @@ pub fn commit_url(provider: &str, owner: &str, repository: &str, sha: &str) -> O
         )),
         "Bitbucket" => Some(format!(
             "https://bitbucket.org/{owner}/{repository}/commits/{sha}"
+        )),
+        _ => None,
+    }
+}
+
+/// Whether a revision's parts can go into a provider's URL as they are.
+fn linkable(owner: &str, repository: &str, shas: &[&str]) -> bool {
+    let safe = |part: &str| {
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    };
+    safe(owner)
+        && safe(repository)
+        && shas
+            .iter()
+            .all(|sha| !sha.is_empty() && sha.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// The provider's page comparing commit `from` with `to` (ARCHITECTURE §14), for the same
+/// hosted providers as [`commit_url`]; none for the same commit.
+pub fn compare_url(
+    provider: &str,
+    owner: &str,
+    repository: &str,
+    from: &str,
+    to: &str,
+) -> Option<String> {
+    if from == to || !linkable(owner, repository, &[from, to]) {
+        return None;
+    }
+    match provider {
+        "GitHub" => Some(format!(
+            "https://github.com/{owner}/{repository}/compare/{from}...{to}"
+        )),
+        "GitLab" => Some(format!(
+            "https://gitlab.com/{owner}/{repository}/-/compare/{from}...{to}"
+        )),
+        "Bitbucket" => Some(format!(
+            "https://bitbucket.org/{owner}/{repository}/branches/compare/{to}%0D{from}"
         )),
         _ => None,
     }
@@ -349,6 +431,42 @@ mod tests {
             "no link built from unsafe parts"
         );
         assert_eq!(commit_url("GitHub", "acme", "infra", "not-a-sha"), None);
+    }
+
+    #[test]
+    fn compare_links_for_the_hosted_providers_from_the_last_success_to_this_commit() {
+        assert_eq!(
+            compare_url("GitHub", "acme", "infra", "7a3e5c1", "c4f8a2e").as_deref(),
+            Some("https://github.com/acme/infra/compare/7a3e5c1...c4f8a2e")
+        );
+        assert_eq!(
+            compare_url("GitLab", "acme", "infra", "7a3e5c1", "c4f8a2e").as_deref(),
+            Some("https://gitlab.com/acme/infra/-/compare/7a3e5c1...c4f8a2e")
+        );
+        assert_eq!(
+            compare_url("Bitbucket", "acme", "infra", "7a3e5c1", "c4f8a2e").as_deref(),
+            Some("https://bitbucket.org/acme/infra/branches/compare/c4f8a2e%0D7a3e5c1")
+        );
+        for provider in ["GitHubEnterpriseServer", "GitLabSelfManaged", "AzureDevOps"] {
+            assert_eq!(
+                compare_url(provider, "acme", "infra", "7a3e5c1", "c4f8a2e"),
+                None,
+                "{provider}: a host we do not know"
+            );
+        }
+        assert_eq!(
+            compare_url("GitHub", "acme", "infra", "c4f8a2e", "c4f8a2e"),
+            None
+        );
+        assert_eq!(compare_url("GitHub", "acme", "infra", "", "c4f8a2e"), None);
+        assert_eq!(
+            compare_url("GitHub", "ac me", "infra", "7a3e5c1", "c4f8a2e"),
+            None
+        );
+        assert_eq!(
+            compare_url("GitHub", "acme", "infra", "7a3e5c1>", "c4f8a2e"),
+            None
+        );
     }
 
     #[test]

@@ -25,7 +25,8 @@ pub enum Part {
     Raw(String, usize),
     /// Text this program wrote: safe as it is.
     Fixed(String),
-    /// A commit, linked when its URL is known.
+    /// A commit, linked when its URL is known (also any short text with a link we built,
+    /// like the compare link: the same escaping and linking).
     Commit(Commit),
     /// An instant, shown as the destination shows dates.
     Date(Timestamp),
@@ -140,10 +141,16 @@ pub fn shell_quote(value: &str) -> String {
 /// The fields every message about a sync has: status first, then the stack, where it
 /// lives, where its template comes from, the commit, when, and how long.
 fn fields(facts: &Facts) -> Vec<Field> {
-    let mut fields = vec![
+    // Why it failed comes first: it is what the reader wants (§14).
+    let mut fields: Vec<Field> = facts
+        .why
+        .iter()
+        .map(|why| Field::new("Why", vec![Part::Raw(why.clone(), WHY_LIMIT)]).wide())
+        .collect();
+    fields.extend([
         Field::new("Status", status(facts)),
         Field::new("Stack", vec![Part::Raw(facts.resource.to_owned(), 100)]),
-    ];
+    ]);
     if let Some(account) = &facts.account {
         fields.push(Field::new("Account", vec![Part::Raw(account.clone(), 120)]));
     }
@@ -164,7 +171,7 @@ fn fields(facts: &Facts) -> Vec<Field> {
             "Branch",
             vec![Part::Raw(facts.branch.to_owned(), VALUE_LIMIT)],
         ),
-        Field::new("Commit", vec![Part::Commit(facts.commit.clone())]),
+        Field::new("Commit", commit(facts)),
         Field::new("Started", vec![Part::Date(facts.started_at)]),
     ]);
     if let Some(duration) = &facts.duration {
@@ -194,8 +201,31 @@ fn fields(facts: &Facts) -> Vec<Field> {
             .wide(),
         );
     }
+    if let Some(changes) = &facts.changes {
+        fields.push(Field::new("Changes", vec![Part::Raw(changes.clone(), VALUE_LIMIT)]).wide());
+    }
     fields
 }
+
+/// The commit, linked, and what it is compared with when there was an earlier success.
+fn commit(facts: &Facts) -> Vec<Part> {
+    let mut parts = vec![Part::Commit(facts.commit.clone())];
+    if let Some(compare) = &facts.compare {
+        parts.push(Part::Fixed(" · ".into()));
+        parts.push(Part::Commit(Commit {
+            short_sha: format!(
+                "compare {}…{}",
+                compare.from_short_sha, facts.commit.short_sha
+            ),
+            url: Some(compare.url.clone()),
+        }));
+    }
+    parts
+}
+
+/// The longest "Why" line shown (the webhook body has the whole reason, up to the model's
+/// length).
+const WHY_LIMIT: usize = 500;
 
 /// What a blocked or unblocked message adds: the blocker's fields, what it means, and for
 /// a blocker the command that resolves it.
@@ -387,12 +417,18 @@ impl<'a> Message<'a> {
     }
 
     /// The line a phone notification shows: the [`summary`](Self::summary), and for a
-    /// failure the newest error, for a success how long it took, for a stuck sync how long
-    /// it has run. `value(text, limit)` as for `summary`.
+    /// failure its root cause (or else the newest error), for a success how long it took,
+    /// for a stuck sync how long it has run. `value(text, limit)` as for `summary`.
     pub fn phone_line(&self, value: impl Fn(&str, usize) -> String) -> String {
         let facts = &self.facts;
         let mut text = self.summary(&value);
         match self.kind {
+            NotificationKind::Failed if facts.why.is_some() => {
+                if let Some(why) = &facts.why {
+                    text.push_str(" · Why: ");
+                    text.push_str(&value(why, 200));
+                }
+            }
             NotificationKind::Failed => {
                 let reason = facts
                     .events

@@ -51,6 +51,7 @@ pub fn test_notification(now: Timestamp) -> crate::domain::Notification {
         blocker: None,
         replaced: None,
         reported_stuck: false,
+        explanation: Default::default(),
     }
 }
 

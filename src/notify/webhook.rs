@@ -197,6 +197,57 @@ pub struct WebhookData<'a> {
     /// `sync.test`: this is a test message, about no real stack.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub test: bool,
+    /// `sync.failed`: the resource that made it fail, from CloudFormation's events (§14).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_cause: Option<WireRootCause<'a>>,
+    /// What the attempt created, updated and deleted (or tried to).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<WireChanges<'a>>,
+    /// The provider's page comparing the last successful commit with this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compare_url: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireRootCause<'a> {
+    pub logical_id: &'a str,
+    pub resource_type: &'a str,
+    pub status: &'a str,
+    pub reason: Option<&'a str>,
+    /// The stack or nested stack it happened in.
+    pub stack: &'a str,
+    pub time: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireChanges<'a> {
+    pub created: Vec<WireChanged<'a>>,
+    pub updated: Vec<WireChanged<'a>>,
+    pub deleted: Vec<WireChanged<'a>>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub created_omitted: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub updated_omitted: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub deleted_omitted: usize,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireChanged<'a> {
+    pub logical_id: &'a str,
+    pub resource_type: &'a str,
+}
+
+fn wire_changed(list: &[crate::domain::ChangedResource]) -> Vec<WireChanged<'_>> {
+    list.iter()
+        .map(|changed| WireChanged {
+            logical_id: &changed.logical_id,
+            resource_type: &changed.resource_type,
+        })
+        .collect()
 }
 
 fn is_zero(value: &usize) -> bool {
@@ -357,6 +408,31 @@ pub fn webhook_body<'a>(
             }),
             reported_stuck: notification.reported_stuck,
             test: notification.kind == NotificationKind::Test,
+            root_cause: notification
+                .explanation
+                .root_cause
+                .as_ref()
+                .map(|cause| WireRootCause {
+                    logical_id: &cause.logical_id,
+                    resource_type: &cause.resource_type,
+                    status: &cause.status,
+                    reason: cause.reason.as_deref(),
+                    stack: &cause.stack,
+                    time: cause.time.to_rfc3339(),
+                }),
+            changes: notification
+                .explanation
+                .changes
+                .as_ref()
+                .map(|changes| WireChanges {
+                    created: wire_changed(&changes.created),
+                    updated: wire_changed(&changes.updated),
+                    deleted: wire_changed(&changes.deleted),
+                    created_omitted: changes.created_omitted,
+                    updated_omitted: changes.updated_omitted,
+                    deleted_omitted: changes.deleted_omitted,
+                }),
+            compare_url: super::facts::compare_of(notification).map(|compare| compare.url),
         },
     }
 }

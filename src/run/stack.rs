@@ -6,7 +6,10 @@ use super::summary::{Outcome, TransitionSummary};
 use super::tick::TickState;
 use crate::domain::ledger::{self, AfterFailedCheck, Claim, Pending, ResourceRecord, Vanish};
 use crate::domain::schedule::blockers_due;
-use crate::domain::{Blocker, Decision, ResourceStatus, StackRef, Timestamp, decide};
+use crate::domain::{
+    Blocker, Decision, Notification, NotificationKind, ResourceStatus, StackRef, Timestamp, decide,
+    explain,
+};
 use crate::source::{OptionalRead, SourceError, SourceErrorKind, StatusSource};
 use crate::store::{Loaded, SaveError, StateStore};
 
@@ -38,7 +41,10 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
                 let blockers = self
                     .blockers(state, stack, &current, previous.as_ref(), &mut outcome)
                     .await;
-                Some(self.decide(state, stack, previous.as_ref(), &current, blockers))
+                let mut decision = self.decide(state, stack, previous.as_ref(), &current, blockers);
+                self.explain(state, stack, &current, &mut decision.notifications)
+                    .await;
+                Some(decision)
             }
             Err(error) => {
                 outcome.baseline = false;
@@ -104,6 +110,41 @@ impl<S: StatusSource, T: StateStore> Runner<S, T> {
         let read = self.source.blockers(stack);
         self.optional_read(state, stack, OptionalRead::Blockers, read)
             .await
+    }
+
+    /// Says why the latest attempt failed and what it changed (§14), from CloudFormation's
+    /// events of the stack since the attempt started: an optional read, made only for a
+    /// failure or a success about to be told, so a steady tick reads nothing.
+    async fn explain(
+        &self,
+        state: &TickState<'_>,
+        stack: &StackRef,
+        current: &ResourceStatus,
+        notifications: &mut [Notification],
+    ) {
+        let latest = current.latest_sync.id();
+        let Some(ending) = notifications.iter_mut().find(|notification| {
+            notification.kind.is_ending()
+                && notification.attempt.id() == latest
+                && self.settings.notify_on.contains(notification.kind)
+        }) else {
+            return;
+        };
+        let read = self.source.stack_history(stack, ending.attempt.started_at);
+        let Some(history) = self
+            .optional_read(state, stack, OptionalRead::StackEvents, read)
+            .await
+        else {
+            return;
+        };
+        if !history.gaps.is_empty() {
+            tracing::info!(resource = %stack, gaps = ?history.gaps, "part of the stack's events could not be read; the message says what was");
+        }
+        if ending.kind == NotificationKind::Failed {
+            ending.explanation.root_cause = explain::root_cause(&history);
+        }
+        ending.explanation.changes =
+            Some(explain::changes(&history)).filter(|changes| !changes.is_empty());
     }
 
     /// Rules 1–7, 9 and 10, with the account's name on every notification (hub mode).

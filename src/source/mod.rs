@@ -87,6 +87,8 @@ impl SourceError {
 pub enum OptionalRead {
     /// `GetSyncBlockerSummary` (rule 9).
     Blockers,
+    /// CloudFormation `DescribeStackEvents` (§14): why a sync failed, what it changed.
+    StackEvents,
 }
 
 impl OptionalRead {
@@ -94,6 +96,7 @@ impl OptionalRead {
     pub fn api(self) -> &'static str {
         match self {
             OptionalRead::Blockers => "GetSyncBlockerSummary",
+            OptionalRead::StackEvents => "DescribeStackEvents",
         }
     }
 
@@ -101,6 +104,7 @@ impl OptionalRead {
     pub fn permission(self) -> &'static str {
         match self {
             OptionalRead::Blockers => "codeconnections:GetSyncBlockerSummary",
+            OptionalRead::StackEvents => "cloudformation:DescribeStackEvents",
         }
     }
 
@@ -108,6 +112,7 @@ impl OptionalRead {
     pub fn adds(self) -> &'static str {
         match self {
             OptionalRead::Blockers => "sync blockers",
+            OptionalRead::StackEvents => "the root cause and the changes of syncs",
         }
     }
 

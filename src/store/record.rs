@@ -13,10 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::ledger::{InDoubt, Lease, Pending, Quiet, ResourceRecord, Thread};
 use crate::domain::{
-    AccountId, AttemptId, Blocker, BlockerStatus, InvalidAccountId, InvalidRegion,
-    InvalidResourceName, KnownBlocker, Location, MalformedDigest, Notification, NotificationKind,
-    Region, Replaced, ReplacedNote, ResourceName, ResourceState, Revision, ShaDigest, SyncAttempt,
-    SyncEvent, SyncStatus, Timestamp, Told,
+    AccountId, AttemptId, Blocker, BlockerStatus, ChangedResource, Changes, Explanation,
+    InvalidAccountId, InvalidRegion, InvalidResourceName, KnownBlocker, Location, MalformedDigest,
+    Notification, NotificationKind, Region, Replaced, ReplacedNote, ResourceName, ResourceState,
+    Revision, RootCause, ShaDigest, SyncAttempt, SyncEvent, SyncStatus, Timestamp, Told,
 };
 
 /// Why a stored record cannot be read: its JSON does not parse, or what it holds does not
@@ -89,6 +89,9 @@ struct StoredState {
     /// Rule 6's note waiting for the first notification about `forAttempt` (since 0.2.0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     replaced_note: Option<StoredReplacedNote>,
+    /// The latest successful attempt seen (since 0.2.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_success: Option<StoredAttemptId>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -218,6 +221,120 @@ struct StoredNotification {
     replaced: Option<StoredAttemptId>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     reported_stuck: bool,
+    /// ARCHITECTURE §14 (since 0.2.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    root_cause: Option<StoredRootCause>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    changes: Option<StoredChanges>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    compare_from: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredRootCause {
+    logical_id: String,
+    resource_type: String,
+    status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    stack: String,
+    time: i64,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredChanges {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    created: Vec<StoredChanged>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    updated: Vec<StoredChanged>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    deleted: Vec<StoredChanged>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    created_omitted: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    updated_omitted: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    deleted_omitted: usize,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredChanged {
+    logical_id: String,
+    #[serde(rename = "type")]
+    resource_type: String,
+}
+
+fn stored_changed(list: &[ChangedResource]) -> Vec<StoredChanged> {
+    list.iter()
+        .map(|changed| StoredChanged {
+            logical_id: changed.logical_id.clone(),
+            resource_type: changed.resource_type.clone(),
+        })
+        .collect()
+}
+
+fn changed(list: Vec<StoredChanged>) -> Vec<ChangedResource> {
+    list.into_iter()
+        .map(|changed| ChangedResource {
+            logical_id: changed.logical_id,
+            resource_type: changed.resource_type,
+        })
+        .collect()
+}
+
+fn stored_root_cause(explanation: &Explanation) -> Option<StoredRootCause> {
+    explanation
+        .root_cause
+        .as_ref()
+        .map(|cause| StoredRootCause {
+            logical_id: cause.logical_id.clone(),
+            resource_type: cause.resource_type.clone(),
+            status: cause.status.clone(),
+            reason: cause.reason.clone(),
+            stack: cause.stack.clone(),
+            time: cause.time.as_millis(),
+        })
+}
+
+fn stored_changes(explanation: &Explanation) -> Option<StoredChanges> {
+    explanation.changes.as_ref().map(|changes| StoredChanges {
+        created: stored_changed(&changes.created),
+        updated: stored_changed(&changes.updated),
+        deleted: stored_changed(&changes.deleted),
+        created_omitted: changes.created_omitted,
+        updated_omitted: changes.updated_omitted,
+        deleted_omitted: changes.deleted_omitted,
+    })
+}
+
+/// The explanation a stored notification carries.
+fn explanation(
+    root_cause: Option<StoredRootCause>,
+    changes: Option<StoredChanges>,
+    compare_from: Option<String>,
+) -> Explanation {
+    Explanation {
+        root_cause: root_cause.map(|cause| RootCause {
+            logical_id: cause.logical_id,
+            resource_type: cause.resource_type,
+            status: cause.status,
+            reason: cause.reason,
+            stack: cause.stack,
+            time: Timestamp::from_millis(cause.time),
+        }),
+        changes: changes.map(|changes| Changes {
+            created: changed(changes.created),
+            updated: changed(changes.updated),
+            deleted: changed(changes.deleted),
+            created_omitted: changes.created_omitted,
+            updated_omitted: changes.updated_omitted,
+            deleted_omitted: changes.deleted_omitted,
+        }),
+        compare_from,
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -334,6 +451,7 @@ impl From<&ResourceRecord> for StoredRecord {
                     })
                     .collect(),
                 seen_at_start: record.state.seen_at_start.as_ref().map(ShaDigest::encode),
+                last_success: record.state.last_success.as_ref().map(Into::into),
                 replaced_note: record
                     .state
                     .replaced_note
@@ -481,6 +599,9 @@ impl From<&Notification> for StoredNotification {
                     sha: replaced.sha.clone(),
                 }),
             reported_stuck: notification.reported_stuck,
+            root_cause: stored_root_cause(&notification.explanation),
+            changes: stored_changes(&notification.explanation),
+            compare_from: notification.explanation.compare_from.clone(),
         }
     }
 }
@@ -590,6 +711,7 @@ impl TryFrom<StoredNotification> for Notification {
                 sha: replaced.sha,
             }),
             reported_stuck: stored.reported_stuck,
+            explanation: explanation(stored.root_cause, stored.changes, stored.compare_from),
             id: stored.id,
         })
     }
@@ -656,6 +778,7 @@ impl TryFrom<StoredRecord> for ResourceRecord {
                     .as_deref()
                     .map(ShaDigest::decode)
                     .transpose()?,
+                last_success: stored.state.last_success.map(Into::into),
                 replaced_note: stored.state.replaced_note.map(|note| ReplacedNote {
                     for_attempt: note.for_attempt.into(),
                     replaced: Replaced {
@@ -722,6 +845,62 @@ mod tests {
         let read = decode(&json).unwrap();
         assert_eq!(read.state.seen_at_start, None);
         assert_eq!(read.state.replaced_note, None);
+
+        // A notification's explanation (§14) and the last success round-trip; a record
+        // without them (0.1.x) reads as none.
+        let mut explained = record.clone();
+        explained.state.last_success = Some(attempt(2, SyncStatus::Succeeded).id());
+        let mut told = crate::domain::samples::attempt(3, SyncStatus::Failed);
+        told.events.clear();
+        explained.pending.push(Pending {
+            notification: Notification {
+                id: "msg_1".into(),
+                kind: NotificationKind::Failed,
+                resource: ResourceName::parse("payments-stack").unwrap(),
+                location: None,
+                account_name: None,
+                attempt: told,
+                previous_status: None,
+                desired_state: None,
+                occurred_at: Timestamp::from_millis(1),
+                detected_at: Timestamp::from_millis(1),
+                note: None,
+                blocker: None,
+                replaced: None,
+                reported_stuck: false,
+                explanation: Explanation {
+                    root_cause: Some(RootCause {
+                        logical_id: "OrdersTable".into(),
+                        resource_type: "AWS::DynamoDB::Table".into(),
+                        status: "CREATE_FAILED".into(),
+                        reason: Some("Table already exists".into()),
+                        stack: "orders-stack-DataStack-1".into(),
+                        time: Timestamp::from_millis(2_000),
+                    }),
+                    changes: Some(Changes {
+                        created: vec![ChangedResource {
+                            logical_id: "OrdersQueue".into(),
+                            resource_type: "AWS::SQS::Queue".into(),
+                        }],
+                        updated: Vec::new(),
+                        deleted: Vec::new(),
+                        created_omitted: 0,
+                        updated_omitted: 4,
+                        deleted_omitted: 0,
+                    }),
+                    compare_from: Some("sha-2".into()),
+                },
+            },
+            done: Vec::new(),
+            targets: vec!["webhook:audit".into()],
+        });
+        let json = encode(&explained).unwrap();
+        assert!(
+            json.contains("\"rootCause\":{\"logicalId\":\"OrdersTable\""),
+            "{json}"
+        );
+        assert!(json.contains("\"lastSuccess\":"), "{json}");
+        assert_eq!(decode(&json).unwrap(), explained);
 
         // A digest that is not one makes the record unreadable, never guessed at.
         let bad = encode(&record)

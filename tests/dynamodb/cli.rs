@@ -94,6 +94,7 @@ async fn check_with_state_table_remembers_between_runs_and_state_overrides_it() 
         ("STATE_TABLE", table.as_str()),
         ("AWS_ENDPOINT_URL_DYNAMODB", server.endpoint()),
         ("AWS_ENDPOINT_URL_CODECONNECTIONS", endpoint.endpoint_url()),
+        ("AWS_ENDPOINT_URL_CLOUDFORMATION", endpoint.endpoint_url()),
     ];
     let check = ["check", "--resources", "app-stack", "--format", "json"];
 

@@ -144,6 +144,7 @@ async fn in_lambda_an_invocation_cut_by_a_slow_destination_leaves_no_claim_in_th
     runtime
         .lambda_environment(&mut command)
         .env("AWS_ENDPOINT_URL_CODECONNECTIONS", endpoint.endpoint_url())
+        .env("AWS_ENDPOINT_URL_CLOUDFORMATION", endpoint.endpoint_url())
         .env("AWS_ENDPOINT_URL_DYNAMODB", server.endpoint())
         .env("STATE_TABLE", &table)
         .env("STUCK_AFTER_MINUTES", "0")

@@ -25,6 +25,10 @@ fn check(org: &Org, state: &std::path::Path, args: &[&str]) -> Output {
             "AWS_ENDPOINT_URL_CODECONNECTIONS",
             org.codeconnections.endpoint_url(),
         )
+        .env(
+            "AWS_ENDPOINT_URL_CLOUDFORMATION",
+            org.codeconnections.endpoint_url(),
+        )
         .env("TARGET_ACCOUNTS", format!("{DEV},{PROD}"))
         .env("TARGET_REGIONS", "us-east-1,eu-west-1")
         .output()

@@ -45,6 +45,10 @@ fn hub_function(runtime: &LoopbackRuntimeApi, org: &Org, extra: &[(&str, &str)])
             "AWS_ENDPOINT_URL_CODECONNECTIONS",
             org.codeconnections.endpoint_url(),
         )
+        .env(
+            "AWS_ENDPOINT_URL_CLOUDFORMATION",
+            org.codeconnections.endpoint_url(),
+        )
         .env("STUCK_AFTER_MINUTES", "0")
         // As the template sets them: always, "" meaning unset.
         .env("WATCH_RESOURCES", "*")

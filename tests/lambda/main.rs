@@ -28,6 +28,7 @@ fn function(runtime: &LoopbackRuntimeApi, codeconnections: &str, extra: &[(&str,
     runtime
         .lambda_environment(&mut command)
         .env("AWS_ENDPOINT_URL_CODECONNECTIONS", codeconnections)
+        .env("AWS_ENDPOINT_URL_CLOUDFORMATION", codeconnections)
         // The demo happened days before the wall clock the function runs on: rule 10 would
         // find its running syncs stuck (it has tests of its own).
         .env("STUCK_AFTER_MINUTES", "0")
@@ -643,6 +644,18 @@ async fn a_denied_blocker_read_silences_no_stack_and_is_counted_in_its_own_metri
         ]
     );
     assert_eq!(webhook.received().len(), 4);
+    // The stack events are read where AWS_ENDPOINT_URL_CLOUDFORMATION points: the failure
+    // says why (§14), the blocker reads' denial notwithstanding.
+    let failed = webhook
+        .received()
+        .into_iter()
+        .map(|request| request.json())
+        .find(|body| body["type"] == "sync.failed")
+        .expect("the failure");
+    assert_eq!(
+        failed["data"]["rootCause"]["logicalId"], "OrdersTable",
+        "{failed}"
+    );
 
     process.kill().unwrap();
     let output = process.wait_with_output().unwrap();

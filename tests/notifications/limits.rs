@@ -107,6 +107,49 @@ fn blocker(kind: NotificationKind) -> impl Strategy<Value = Blocker> {
         )
 }
 
+/// What §14 adds: a root cause of hostile text as long as the model allows, up to 60
+/// changed resources, and a compare base (a commit, or text that is not one).
+fn explanation() -> impl Strategy<Value = sync_notifier::domain::Explanation> {
+    use sync_notifier::domain::{ChangedResource, Changes, Explanation, RootCause};
+    (
+        proptest::option::of((text(255), text(4096), text(300))),
+        prop::collection::vec(text(255), 0..60),
+        prop_oneof![
+            Just(None),
+            Just(Some("7a3e5c1b9d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c".to_owned())),
+            text(60).prop_map(Some),
+        ],
+    )
+        .prop_map(|(cause, names, compare_from)| Explanation {
+            root_cause: cause.map(|(logical_id, reason, stack)| RootCause {
+                logical_id,
+                resource_type: "AWS::DynamoDB::Table".into(),
+                status: "CREATE_FAILED".into(),
+                reason: Some(reason),
+                stack,
+                time: Timestamp::from_millis(1_795_687_400_000),
+            }),
+            changes: (!names.is_empty()).then(|| {
+                let listed: Vec<ChangedResource> = names
+                    .into_iter()
+                    .map(|logical_id| ChangedResource {
+                        logical_id,
+                        resource_type: "AWS::SQS::Queue".into(),
+                    })
+                    .collect();
+                Changes {
+                    created: listed.clone(),
+                    updated: listed.clone(),
+                    deleted: listed,
+                    created_omitted: 3,
+                    updated_omitted: 0,
+                    deleted_omitted: 0,
+                }
+            }),
+            compare_from,
+        })
+}
+
 fn kind() -> impl Strategy<Value = NotificationKind> {
     prop_oneof![
         Just(NotificationKind::Started),
@@ -145,6 +188,7 @@ fn notification() -> impl Strategy<Value = Notification> {
         proptest::option::of(text(3000)),
         -10_000_000_000_000i64..10_000_000_000_000,
         (any::<bool>(), proptest::option::of(text(120))),
+        explanation(),
     )
         .prop_map(
             |(
@@ -156,6 +200,7 @@ fn notification() -> impl Strategy<Value = Notification> {
                 note,
                 started,
                 (hub, account_name),
+                explanation,
             )| {
                 let resource = ResourceName::parse(&name).unwrap();
                 let status = match kind {
@@ -196,6 +241,10 @@ fn notification() -> impl Strategy<Value = Notification> {
                         sha: target.sha.clone(),
                     }),
                     reported_stuck: hub,
+                    explanation: match kind {
+                        NotificationKind::Test => Default::default(),
+                        _ => explanation,
+                    },
                 }
             },
         )
@@ -241,11 +290,37 @@ impl Own {
             }
         };
         let attempt = &notification.attempt;
-        let commits = [&attempt.target_revision, &attempt.initial_revision]
+        let mut commits: Vec<String> = [&attempt.target_revision, &attempt.initial_revision]
             .into_iter()
             .chain(notification.desired_state.as_ref())
             .filter_map(page)
             .collect();
+        // The compare page, from the last success's commit to this one (§14).
+        if let Some(from) = &notification.explanation.compare_from {
+            let target = &attempt.target_revision;
+            if let Some(to_page) = page(target)
+                && from.chars().all(|c| c.is_ascii_hexdigit())
+                && !from.is_empty()
+                && *from != target.sha
+            {
+                let (owner, repository, to) =
+                    (&target.owner_id, &target.repository_name, &target.sha);
+                let base = to_page
+                    .split("/commit")
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                commits.push(match target.provider_type.as_str() {
+                    "GitLab" => {
+                        format!("https://gitlab.com/{owner}/{repository}/-/compare/{from}...{to}")
+                    }
+                    "Bitbucket" => format!(
+                        "https://bitbucket.org/{owner}/{repository}/branches/compare/{to}%0D{from}"
+                    ),
+                    _ => format!("{base}/compare/{from}...{to}"),
+                });
+            }
+        }
         let region = notification
             .location
             .as_ref()

@@ -786,3 +786,81 @@ fn no_chat_message_carries_control_bidi_or_zero_width_characters_from_aws_or_git
         }
     }
 }
+
+// ------------------------------------------------------------ Why it failed (§14)
+
+#[test]
+fn every_chat_format_shows_why_a_sync_failed_first_and_what_it_changed() {
+    let notification = failure_explained();
+    let region = region();
+    let why = "OrdersTable (AWS::DynamoDB::Table) CREATE_FAILED — Table already exists: orders-v2";
+    let rendered = [
+        ("slack", slack_message(&notification, Some(&region))),
+        ("teams", teams_message(&notification, Some(&region))),
+        ("discord", discord_message(&notification, Some(&region))),
+        (
+            "google_chat",
+            google_chat_message(&notification, Some(&region)),
+        ),
+        (
+            "q_developer",
+            sync_notifier::notify::q_developer_message(&notification, Some(&region)),
+        ),
+        ("pagerduty", pagerduty_event(&notification, Some(&region)).1),
+    ];
+    for (format, message) in &rendered {
+        insta::assert_json_snapshot!(format!("{format}_failure_explained"), message);
+        // Markdown escapes (Discord's `\_`) aside, as people read it.
+        let text = all_text(message).replace('\\', "");
+        assert!(text.contains("Why"), "{format}: {text}");
+        assert!(
+            text.contains(why) || text.contains(&why.replace('—', "-")),
+            "{format}: the why line, invisible characters removed: {text}"
+        );
+        if *format == "pagerduty" {
+            // A machine's payload: its summary (the alert's title) says why.
+            let summary = message["payload"]["summary"].as_str().unwrap();
+            assert!(summary.contains(&format!("Why: {why}")), "{summary}");
+            assert!(!summary.contains('\u{202e}') && !summary.contains('\u{200b}'));
+            continue;
+        }
+        assert!(
+            !text.contains('\u{202e}') && !text.contains('\u{200b}'),
+            "{format}"
+        );
+        {
+            assert!(
+                text.contains(
+                    "1 created (OrdersTable), 6 updated (OrdersQueue, DataStack, OrdersApi, 3 more)"
+                ),
+                "{format}: {text}"
+            );
+            assert!(
+                text.contains("compare/7a3e5c1b9d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c...c4f8a2e"),
+                "{format}: the compare link: {text}"
+            );
+        }
+    }
+    // Every chat format renders the shared layout's fields in order: the why is first.
+    let layout = sync_notifier::notify::layout::Message::of(&notification, Some(&region));
+    assert_eq!(layout.fields[0].label, "Why");
+    assert_eq!(layout.fields[1].label, "Status");
+    // In a terminal the invisible characters show as escapes.
+    let pretty = sync_notifier::notify::pretty(&notification);
+    assert!(
+        pretty.contains("why: OrdersTable (AWS::DynamoDB::Table) CREATE_FAILED — Table already exists:\\u{202e} orders-v2\\u{200b}"),
+        "{pretty}"
+    );
+    // The webhook body has it all, the nested stack it happened in included.
+    let body = serde_json::to_value(webhook_body(&notification, Some(&region))).unwrap();
+    insta::assert_json_snapshot!("webhook_failure_explained", body["data"]["rootCause"]);
+    assert_eq!(
+        body["data"]["rootCause"]["stack"],
+        "orders-stack-DataStack-1R2T3Y4U5I6O"
+    );
+    assert_eq!(body["data"]["changes"]["updatedOmitted"], 2);
+    assert_eq!(
+        body["data"]["changes"]["updated"].as_array().unwrap().len(),
+        4
+    );
+}

@@ -86,6 +86,7 @@ fn notification(
         blocker: None,
         replaced: None,
         reported_stuck: false,
+        explanation: Default::default(),
         attempt,
     }
 }
@@ -294,6 +295,49 @@ pub fn unblocked() -> Notification {
         NotificationKind::Unblocked,
     );
     notification
+}
+
+/// The demo's failure, explained (ARCHITECTURE §14): the root cause in a nested stack (its
+/// reason with a right-to-left override and a zero-width space, which never reach a chat
+/// message and show as escapes in a terminal), what it changed, and the compare link.
+pub fn failure_explained() -> Notification {
+    use sync_notifier::domain::{ChangedResource, Changes, Explanation, RootCause};
+    let changed = |names: &[(&str, &str)]| -> Vec<ChangedResource> {
+        names
+            .iter()
+            .map(|(logical_id, resource_type)| ChangedResource {
+                logical_id: (*logical_id).into(),
+                resource_type: (*resource_type).into(),
+            })
+            .collect()
+    };
+    Notification {
+        explanation: Explanation {
+            root_cause: Some(RootCause {
+                logical_id: "OrdersTable".into(),
+                resource_type: "AWS::DynamoDB::Table".into(),
+                status: "CREATE_FAILED".into(),
+                reason: Some("Resource handler returned message: \"Table already exists:\u{202e} orders-v2\u{200b} (Service: DynamoDb, Status Code: 400, Request ID: 5QNB8TQ1)\" (RequestToken: 3f6a9c1e, HandlerErrorCode: AlreadyExists)".into()),
+                stack: "orders-stack-DataStack-1R2T3Y4U5I6O".into(),
+                time: Timestamp::from_millis(1_795_687_400_000),
+            }),
+            changes: Some(Changes {
+                created: changed(&[("OrdersTable", "AWS::DynamoDB::Table")]),
+                updated: changed(&[
+                    ("OrdersQueue", "AWS::SQS::Queue"),
+                    ("DataStack", "AWS::CloudFormation::Stack"),
+                    ("OrdersApi", "AWS::ApiGateway::RestApi"),
+                    ("OrdersFunction", "AWS::Lambda::Function"),
+                ]),
+                deleted: Vec::new(),
+                created_omitted: 0,
+                updated_omitted: 2,
+                deleted_omitted: 0,
+            }),
+            compare_from: Some("7a3e5c1b9d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c".into()),
+        },
+        ..failure_with_many_long_events()
+    }
 }
 
 /// What `send-test` sends.

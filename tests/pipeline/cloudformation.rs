@@ -668,61 +668,6 @@ async fn the_status_source_offers_the_reads_only_with_a_reader() {
     assert_eq!(endpoint.calls("GetResourceSyncStatus"), 1);
 }
 
-/// Run by [`the_cloudformation_endpoint_comes_from_aws_endpoint_url_cloudformation`] in a
-/// process of its own, with the variables set (a test may not change its own process's
-/// environment while others read it).
-#[tokio::test]
-#[ignore = "runs in a child process that sets AWS_ENDPOINT_URL_CLOUDFORMATION"]
-async fn child_reads_stack_tags_through_connect() {
-    let Ok(expected) = std::env::var("CHILD_EXPECTS_TAGS") else {
-        return;
-    };
-    let sdk_config = sync_notifier::aws::sdk_config().await;
-    let config = sync_notifier::config::Config::from_env().unwrap();
-    let source = sync_notifier::source::connect(&sdk_config, &config)
-        .await
-        .unwrap();
-    let tags = source.stack_tags(None).await.unwrap();
-    let names: Vec<&str> = tags.keys().map(ResourceName::as_str).collect();
-    assert_eq!(names.join(","), expected);
-}
-
-#[tokio::test]
-async fn the_cloudformation_endpoint_comes_from_aws_endpoint_url_cloudformation() {
-    let scenario =
-        json!({"ticks": [{"orders-stack": {"LatestSync": {}, "@tags": {"team": "orders"}}}]});
-    let (endpoint, _reader) = serve(scenario, CloudFormationOptions::default()).await;
-    let url = endpoint.endpoint_url().to_owned();
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "cloudformation::child_reads_stack_tags_through_connect",
-                "--ignored",
-                "--nocapture",
-            ])
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("CHILD_EXPECTS_TAGS", "orders-stack")
-            .env("AWS_ENDPOINT_URL_CLOUDFORMATION", url)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "AKIDLOOPBACK")
-            .env("AWS_SECRET_ACCESS_KEY", "loopback")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("1 passed"),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(endpoint.cloudformation().calls("DescribeStacks"), 1);
-}
-
 #[tokio::test]
 async fn the_demo_explains_its_failure_by_a_nested_stack_and_lists_what_its_success_changed() {
     let scenario = Scenario::load(&crate::support::scenario("demo")).unwrap();

@@ -97,7 +97,10 @@ async fn a_status_call_that_never_answers_is_cut_and_the_other_stacks_go_on() {
             "--state",
             state.to_str().unwrap(),
         ],
-        &[("AWS_ENDPOINT_URL_CODECONNECTIONS", endpoint.endpoint_url())],
+        &[
+            ("AWS_ENDPOINT_URL_CODECONNECTIONS", endpoint.endpoint_url()),
+            ("AWS_ENDPOINT_URL_CLOUDFORMATION", endpoint.endpoint_url()),
+        ],
     )
     .await;
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -248,7 +251,10 @@ async fn two_checks_on_one_state_file_never_run_together() {
     let directory = tempfile::tempdir().unwrap();
     let state = directory.path().join("state.json");
     let state = state.to_str().unwrap();
-    let vars = [("AWS_ENDPOINT_URL_CODECONNECTIONS", endpoint.endpoint_url())];
+    let vars = [
+        ("AWS_ENDPOINT_URL_CODECONNECTIONS", endpoint.endpoint_url()),
+        ("AWS_ENDPOINT_URL_CLOUDFORMATION", endpoint.endpoint_url()),
+    ];
     let args = ["check", "--resources", "slow", "--state", state];
     let first = run(&args, &vars);
     let second = async {
@@ -311,6 +317,7 @@ async fn a_check_killed_mid_delivery_repeats_only_what_was_in_flight() {
     .to_string();
     let vars = [
         ("AWS_ENDPOINT_URL_CODECONNECTIONS", endpoint.endpoint_url()),
+        ("AWS_ENDPOINT_URL_CLOUDFORMATION", endpoint.endpoint_url()),
         ("DESTINATIONS", destinations.as_str()),
     ];
     let args = ["check", "--state", state.to_str().unwrap()];
@@ -411,7 +418,10 @@ async fn check_exits_three_when_a_destination_did_not_take_a_notification() {
     let before = endpoint(&[("app", ok_answer())], &[]).await;
     let first = run(
         &args,
-        &[("AWS_ENDPOINT_URL_CODECONNECTIONS", before.endpoint_url())],
+        &[
+            ("AWS_ENDPOINT_URL_CODECONNECTIONS", before.endpoint_url()),
+            ("AWS_ENDPOINT_URL_CLOUDFORMATION", before.endpoint_url()),
+        ],
     )
     .await;
     assert_eq!(
@@ -430,6 +440,7 @@ async fn check_exits_three_when_a_destination_did_not_take_a_notification() {
         &args,
         &[
             ("AWS_ENDPOINT_URL_CODECONNECTIONS", after.endpoint_url()),
+            ("AWS_ENDPOINT_URL_CLOUDFORMATION", after.endpoint_url()),
             (
                 "SLACK_WEBHOOK_URL",
                 &receiver.url_with_path("/services/T/B/x"),

@@ -165,6 +165,7 @@ async fn replay_and_check_say_which_destinations_are_active_by_masked_name() {
             ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
             ("AWS_SECRET_ACCESS_KEY", "test-secret"),
             ("AWS_ENDPOINT_URL_CODECONNECTIONS", endpoint.endpoint_url()),
+            ("AWS_ENDPOINT_URL_CLOUDFORMATION", endpoint.endpoint_url()),
         ],
     )
     .await;

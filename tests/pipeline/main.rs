@@ -5,6 +5,7 @@
 mod cli;
 mod cloudformation;
 mod delivery;
+mod explain;
 mod faults;
 mod first_day;
 mod optional;

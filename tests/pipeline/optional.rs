@@ -241,6 +241,7 @@ async fn check_exits_zero_and_names_the_missing_permission_once_when_blockers_ar
         .arg(home.path().join("state.json"))
         .env("HOME", home.path())
         .env("AWS_ENDPOINT_URL_CODECONNECTIONS", endpoint.endpoint_url())
+        .env("AWS_ENDPOINT_URL_CLOUDFORMATION", endpoint.endpoint_url())
         .env("RUST_LOG", "warn")
         .output();
     let output = tokio::time::timeout(Duration::from_secs(60), output)

@@ -914,3 +914,31 @@ fn rule_10_a_stuck_attempt_replaced_carries_that_it_was_stuck() {
     assert_eq!(kinds_only(&ticks[2]), vec![Failed, Started]);
     assert!(ticks[2][0].reported_stuck);
 }
+
+// ---------------------------------------------------------------------------------------
+// §14: the compare link's base.
+
+fn compare_from(notification: &Notification) -> Option<&str> {
+    notification.explanation.compare_from.as_deref()
+}
+
+#[test]
+fn every_message_about_an_attempt_compares_it_with_the_last_success_before_it() {
+    let ticks = run(&[
+        status(attempt(1, SUCCEEDED), Some(attempt(1, SUCCEEDED))),
+        status(attempt(2, IN_PROGRESS), Some(attempt(1, SUCCEEDED))),
+        status(attempt(2, SUCCEEDED), Some(attempt(2, SUCCEEDED))),
+        status(attempt(3, FAILED), Some(attempt(2, SUCCEEDED))),
+    ]);
+    // started(2) and succeeded(2): from 1 (a success's own LatestSuccessfulSync is itself,
+    // so the record's earlier one counts); failed(3): from 2.
+    assert_eq!(compare_from(&ticks[1][0]), Some("sha-1"));
+    assert_eq!(compare_from(&ticks[2][0]), Some("sha-1"));
+    assert_eq!(compare_from(&ticks[3][0]), Some("sha-2"));
+    // No success known before the attempt: no base.
+    let first = run(&[
+        status(attempt(1, IN_PROGRESS), None),
+        status(attempt(1, FAILED), None),
+    ]);
+    assert_eq!(compare_from(&first[1][0]), None);
+}

@@ -861,3 +861,61 @@ proptest! {
         let _ = is_cascade(&text);
     }
 }
+
+#[test]
+fn a_root_cause_reads_as_one_line_with_the_handler_s_own_message() {
+    let cause = |reason: Option<&str>| RootCause {
+        logical_id: "OrdersTable".into(),
+        resource_type: "AWS::DynamoDB::Table".into(),
+        status: "UPDATE_FAILED".into(),
+        reason: reason.map(str::to_owned),
+        stack: "orders-stack".into(),
+        time: Timestamp::from_millis(0),
+    };
+    // (reason, line)
+    let table = [
+        (
+            Some(
+                "Resource handler returned message: \"Table already exists: orders-v2 (Service: DynamoDb, Status Code: 400, Request ID: X)\" (RequestToken: t, HandlerErrorCode: AlreadyExists)",
+            ),
+            "OrdersTable (AWS::DynamoDB::Table) UPDATE_FAILED — Table already exists: orders-v2",
+        ),
+        (
+            Some("Properties validation failed for resource OrdersTable"),
+            "OrdersTable (AWS::DynamoDB::Table) UPDATE_FAILED — Properties validation failed for resource OrdersTable",
+        ),
+        (
+            Some("   "),
+            "OrdersTable (AWS::DynamoDB::Table) UPDATE_FAILED",
+        ),
+        (None, "OrdersTable (AWS::DynamoDB::Table) UPDATE_FAILED"),
+    ];
+    for (reason, line) in table {
+        assert_eq!(cause(reason).line(), line, "{reason:?}");
+    }
+}
+
+#[test]
+fn changes_read_as_counts_and_their_first_names() {
+    let changed = |names: &[&str]| -> Vec<ChangedResource> {
+        names
+            .iter()
+            .map(|name| ChangedResource {
+                logical_id: (*name).into(),
+                resource_type: "AWS::SQS::Queue".into(),
+            })
+            .collect()
+    };
+    let changes = Changes {
+        created: changed(&["A", "B", "C", "D"]),
+        updated: changed(&["E"]),
+        deleted: Vec::new(),
+        created_omitted: 46,
+        updated_omitted: 0,
+        deleted_omitted: 0,
+    };
+    assert_eq!(
+        changes.line(3),
+        "50 created (A, B, C, 47 more), 1 updated (E)"
+    );
+}

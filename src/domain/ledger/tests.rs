@@ -54,6 +54,7 @@ fn notification(n: usize, kind: NotificationKind, now: Timestamp) -> Notificatio
         blocker: None,
         replaced: None,
         reported_stuck: false,
+        explanation: Default::default(),
     }
 }
 

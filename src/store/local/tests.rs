@@ -93,6 +93,7 @@ fn owing() -> ResourceRecord {
             blocker: None,
             replaced: None,
             reported_stuck: false,
+            explanation: Default::default(),
         },
         done: Vec::new(),
         targets: vec!["webhook:a".into()],
