@@ -407,7 +407,7 @@ mod destinations {
             [
                 "DESTINATIONS[1].type: unknown type \"slak\"; expected slack, slack-app, webhook, teams, discord, google-chat, pagerduty, q-developer or eventbridge",
                 "DESTINATIONS[2].chanel: unknown field for a discord destination; expected type, name, events, resources, accounts, regions, url",
-                "DESTINATIONS[2].events[0]: unknown event \"sync.fail\"; expected sync.started, sync.succeeded, sync.failed, sync.blocked, sync.unblocked or sync.stuck",
+                "DESTINATIONS[2].events[0]: unknown event \"sync.fail\"; expected sync.started, sync.succeeded, sync.failed, sync.blocked, sync.unblocked, sync.stuck, sync.reminder or sync.digest",
                 "DESTINATIONS[2].resources[0]: \"prod.*\" contains '.', which no stack name has; use letters, digits, '-' and '_' as in stack names, with * for any run of characters and ? for one",
             ]
         );
@@ -421,7 +421,7 @@ mod destinations {
         );
         let message = parse(&[("DESTINATIONS", &value)]).unwrap_err().to_string();
         assert!(
-            message.contains("\n  DESTINATIONS[2].events[0]: unknown event \"sync.fail\"; expected sync.started, sync.succeeded, sync.failed, sync.blocked, sync.unblocked or sync.stuck"),
+            message.contains("\n  DESTINATIONS[2].events[0]: unknown event \"sync.fail\"; expected sync.started, sync.succeeded, sync.failed, sync.blocked, sync.unblocked, sync.stuck, sync.reminder or sync.digest"),
             "{message}"
         );
     }

@@ -254,6 +254,9 @@ impl Teller<'_> {
                 compare_from: self.compare_from(attempt),
                 ..Explanation::default()
             },
+            tags: Vec::new(),
+            reminder: None,
+            commit: None,
         });
         let last = self.notifications.len() - 1;
         &mut self.notifications[last]
@@ -281,6 +284,9 @@ impl Teller<'_> {
             replaced: None,
             reported_stuck: false,
             explanation: Explanation::default(),
+            tags: Vec::new(),
+            reminder: None,
+            commit: None,
         });
     }
 

@@ -5,15 +5,25 @@ use super::{Notification, NotificationKind, StackRef};
 
 /// A set of notification kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KindSet(u8);
+pub struct KindSet(u16);
 
 impl KindSet {
     pub const NONE: KindSet = KindSet(0);
-    /// Every kind that can be chosen (all but `sync.test`, which is sent on request only).
-    pub const ALL: KindSet = KindSet(0b0011_1111);
+    /// Every kind told about stacks: what `NOTIFY_ON` and a destination's `events` mean
+    /// when unset. Not `sync.test` (sent on request only) nor `sync.digest` (asked for by
+    /// name: `events` or `NOTIFY_ON` containing `digest`).
+    pub const ALL: KindSet = KindSet::of(&[
+        NotificationKind::Started,
+        NotificationKind::Succeeded,
+        NotificationKind::Failed,
+        NotificationKind::Blocked,
+        NotificationKind::Unblocked,
+        NotificationKind::Stuck,
+        NotificationKind::Reminder,
+    ]);
 
-    const fn bit(kind: NotificationKind) -> u8 {
-        1 << (kind as u8)
+    const fn bit(kind: NotificationKind) -> u16 {
+        1 << (kind as u16)
     }
 
     pub const fn of(kinds: &[NotificationKind]) -> KindSet {
@@ -276,7 +286,11 @@ mod tests {
         assert_eq!(set.words(), "started,stuck");
         assert_eq!(
             KindSet::ALL.words(),
-            "started,succeeded,failed,blocked,unblocked,stuck"
+            "started,succeeded,failed,blocked,unblocked,stuck,reminder"
+        );
+        assert!(
+            !KindSet::ALL.contains(NotificationKind::Digest),
+            "asked for by name only"
         );
         assert!(KindSet::NONE.is_empty());
         assert!(

@@ -13,6 +13,7 @@
 //! `source`, `store` and `notify` translate to and from these types at the edge.
 
 mod decide;
+pub mod digest;
 pub mod explain;
 pub mod filter;
 pub mod ledger;
@@ -291,17 +292,25 @@ pub enum NotificationKind {
     Stuck,
     /// Sent on request only (`send-test`), never decided.
     Test,
+    /// A stack still failed, blocked or stuck, told again (rule 11).
+    Reminder,
+    /// The state of the whole fleet, on request or on its own schedule (§16): never about
+    /// one stack, so never a [`Notification`] decided by the rules.
+    Digest,
 }
 
 impl NotificationKind {
-    /// Every kind `NOTIFY_ON` and `DESTINATIONS[].events` can choose.
-    pub const CHOOSABLE: [NotificationKind; 6] = [
+    /// Every kind `NOTIFY_ON` and `DESTINATIONS[].events` can choose (the digest only
+    /// when asked for by name: see [`KindSet::ALL`]).
+    pub const CHOOSABLE: [NotificationKind; 8] = [
         NotificationKind::Started,
         NotificationKind::Succeeded,
         NotificationKind::Failed,
         NotificationKind::Blocked,
         NotificationKind::Unblocked,
         NotificationKind::Stuck,
+        NotificationKind::Reminder,
+        NotificationKind::Digest,
     ];
 
     /// The event type on the wire: `sync.started`, `sync.failed`, `sync.blocked`…
@@ -314,6 +323,8 @@ impl NotificationKind {
             NotificationKind::Unblocked => "sync.unblocked",
             NotificationKind::Stuck => "sync.stuck",
             NotificationKind::Test => "sync.test",
+            NotificationKind::Reminder => "sync.reminder",
+            NotificationKind::Digest => "sync.digest",
         }
     }
 
@@ -383,6 +394,30 @@ pub struct Notification {
     pub reported_stuck: bool,
     /// Why it failed, what it changed, and where to compare it (ARCHITECTURE §14).
     pub explanation: Explanation,
+    /// The stack's tags, as last read (§16): destinations route on them; the webhook body
+    /// carries at most 50.
+    pub tags: Vec<(String, String)>,
+    /// `sync.reminder`: what is reminded of, and since when (rule 11).
+    pub reminder: Option<Reminder>,
+    /// The commit this notification's attempt deploys, as a story across stacks (§15): its
+    /// key, and how many stacks it has reached so far.
+    pub commit: Option<CommitRef>,
+}
+
+/// What a `sync.reminder` reminds of (rule 11).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reminder {
+    /// `Failed`, `Blocked` or `Stuck`.
+    pub reminds_of: NotificationKind,
+    /// When the stack was first told so.
+    pub since: Timestamp,
+}
+
+/// A commit's story across stacks, as a notification names it (`data.commit`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitRef {
+    pub key: String,
+    pub stacks: usize,
 }
 
 /// What explains a sync beyond Git sync's own answer (ARCHITECTURE §14): filled in by the

@@ -71,10 +71,10 @@ fn event_line(event: &SyncEvent) -> String {
 /// Red, green, blue (Discord's palette): always beside the status in words.
 fn colour(kind: NotificationKind) -> u32 {
     match kind {
-        NotificationKind::Started | NotificationKind::Test => 0x5865F2,
+        NotificationKind::Started | NotificationKind::Test | NotificationKind::Digest => 0x5865F2,
         NotificationKind::Succeeded | NotificationKind::Unblocked => 0x57F287,
         NotificationKind::Failed | NotificationKind::Blocked => 0xED4245,
-        NotificationKind::Stuck => 0xFEE75C,
+        NotificationKind::Stuck | NotificationKind::Reminder => 0xFEE75C,
     }
 }
 

@@ -114,6 +114,8 @@ impl<'a> Facts<'a> {
             NotificationKind::Unblocked => ("🔓", "Sync unblocked", "Unblocked"),
             NotificationKind::Stuck => ("⏳", "Sync stuck", "Still running"),
             NotificationKind::Test => ("🧪", "Test message", "Test"),
+            NotificationKind::Reminder => ("🔔", "Reminder", "Still needs attention"),
+            NotificationKind::Digest => ("📋", "Digest", "Digest"),
         };
 
         let mut events: Vec<&SyncEvent> = notification.attempt.events.iter().collect();

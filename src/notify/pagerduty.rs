@@ -257,14 +257,14 @@ pub fn pagerduty_event(notification: &Notification, region: Option<&Region>) -> 
     let severity = match notification.kind {
         NotificationKind::Failed => "error",
         NotificationKind::Blocked => "critical",
-        NotificationKind::Stuck => "warning",
+        NotificationKind::Stuck | NotificationKind::Reminder => "warning",
         NotificationKind::Succeeded | NotificationKind::Unblocked => {
             return (
                 Endpoint::Events,
                 json!({"event_action": "resolve", "dedup_key": dedup_key(notification)}),
             );
         }
-        NotificationKind::Started | NotificationKind::Test => "",
+        NotificationKind::Started | NotificationKind::Test | NotificationKind::Digest => "",
     };
     let links: Vec<Value> = message
         .links

@@ -292,7 +292,10 @@ impl Kind for SlackApp {
                 Ok(kept(channel, ts))
             }
             (
-                NotificationKind::Stuck | NotificationKind::Blocked | NotificationKind::Unblocked,
+                NotificationKind::Stuck
+                | NotificationKind::Blocked
+                | NotificationKind::Unblocked
+                | NotificationKind::Reminder,
                 Some((channel, ts)),
             ) => {
                 let broadcast = kind == NotificationKind::Blocked;
@@ -300,7 +303,9 @@ impl Kind for SlackApp {
                     .await?;
                 Ok(kept(channel, ts))
             }
-            (_, None) => self.fresh(gate, &message, reply.as_ref()).await,
+            (NotificationKind::Digest, _) | (_, None) => {
+                self.fresh(gate, &message, reply.as_ref()).await
+            }
         }
     }
 }

@@ -84,8 +84,8 @@ fn colours(kind: NotificationKind) -> (&'static str, &'static str) {
         NotificationKind::Started => ("accent", "Accent"),
         NotificationKind::Succeeded | NotificationKind::Unblocked => ("good", "Good"),
         NotificationKind::Failed | NotificationKind::Blocked => ("attention", "Attention"),
-        NotificationKind::Stuck => ("warning", "Warning"),
-        NotificationKind::Test => ("emphasis", "Default"),
+        NotificationKind::Stuck | NotificationKind::Reminder => ("warning", "Warning"),
+        NotificationKind::Test | NotificationKind::Digest => ("emphasis", "Default"),
     }
 }
 

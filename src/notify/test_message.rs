@@ -52,6 +52,9 @@ pub fn test_notification(now: Timestamp) -> crate::domain::Notification {
         replaced: None,
         reported_stuck: false,
         explanation: Default::default(),
+        tags: Vec::new(),
+        reminder: None,
+        commit: None,
     }
 }
 

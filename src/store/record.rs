@@ -13,10 +13,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::ledger::{InDoubt, Lease, Pending, Quiet, ResourceRecord, Thread};
 use crate::domain::{
-    AccountId, AttemptId, Blocker, BlockerStatus, ChangedResource, Changes, Explanation,
+    AccountId, AttemptId, Blocker, BlockerStatus, ChangedResource, Changes, CommitRef, Explanation,
     InvalidAccountId, InvalidRegion, InvalidResourceName, KnownBlocker, Location, MalformedDigest,
-    Notification, NotificationKind, Region, Replaced, ReplacedNote, ResourceName, ResourceState,
-    Revision, RootCause, ShaDigest, SyncAttempt, SyncEvent, SyncStatus, Timestamp, Told,
+    Notification, NotificationKind, Region, Reminder, Replaced, ReplacedNote, ResourceName,
+    ResourceState, Revision, RootCause, ShaDigest, SyncAttempt, SyncEvent, SyncStatus, Timestamp,
+    Told,
 };
 
 /// Why a stored record cannot be read: its JSON does not parse, or what it holds does not
@@ -228,6 +229,26 @@ struct StoredNotification {
     changes: Option<StoredChanges>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     compare_from: Option<String>,
+    /// §16 and §15 (since 0.2.0).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<StoredContext>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reminder: Option<StoredReminder>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    commit: Option<StoredCommitRef>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredReminder {
+    reminds_of: String,
+    since: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredCommitRef {
+    key: String,
+    stacks: usize,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -602,6 +623,25 @@ impl From<&Notification> for StoredNotification {
             root_cause: stored_root_cause(&notification.explanation),
             changes: stored_changes(&notification.explanation),
             compare_from: notification.explanation.compare_from.clone(),
+            tags: notification
+                .tags
+                .iter()
+                .map(|(key, value)| StoredContext {
+                    key: key.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+            reminder: notification
+                .reminder
+                .as_ref()
+                .map(|reminder| StoredReminder {
+                    reminds_of: reminder.reminds_of.event_type().to_owned(),
+                    since: reminder.since.as_millis(),
+                }),
+            commit: notification.commit.as_ref().map(|commit| StoredCommitRef {
+                key: commit.key.clone(),
+                stacks: commit.stacks,
+            }),
         }
     }
 }
@@ -712,6 +752,24 @@ impl TryFrom<StoredNotification> for Notification {
             }),
             reported_stuck: stored.reported_stuck,
             explanation: explanation(stored.root_cause, stored.changes, stored.compare_from),
+            tags: stored
+                .tags
+                .into_iter()
+                .map(|tag| (tag.key, tag.value))
+                .collect(),
+            reminder: stored
+                .reminder
+                .map(|reminder| {
+                    Ok::<_, RecordError>(Reminder {
+                        reminds_of: kind(&reminder.reminds_of)?,
+                        since: Timestamp::from_millis(reminder.since),
+                    })
+                })
+                .transpose()?,
+            commit: stored.commit.map(|commit| CommitRef {
+                key: commit.key,
+                stacks: commit.stacks,
+            }),
             id: stored.id,
         })
     }
@@ -890,6 +948,15 @@ mod tests {
                     }),
                     compare_from: Some("sha-2".into()),
                 },
+                tags: vec![("team".into(), "payments".into())],
+                reminder: Some(crate::domain::Reminder {
+                    reminds_of: NotificationKind::Failed,
+                    since: Timestamp::from_millis(3_000),
+                }),
+                commit: Some(crate::domain::CommitRef {
+                    key: "c0ffee".into(),
+                    stacks: 3,
+                }),
             },
             done: Vec::new(),
             targets: vec!["webhook:audit".into()],

@@ -245,6 +245,9 @@ fn notification() -> impl Strategy<Value = Notification> {
                         NotificationKind::Test => Default::default(),
                         _ => explanation,
                     },
+                    tags: Vec::new(),
+                    reminder: None,
+                    commit: None,
                 }
             },
         )

@@ -87,6 +87,9 @@ fn notification(
         replaced: None,
         reported_stuck: false,
         explanation: Default::default(),
+        tags: Vec::new(),
+        reminder: None,
+        commit: None,
         attempt,
     }
 }

@@ -55,6 +55,9 @@ fn notification(n: usize, kind: NotificationKind, now: Timestamp) -> Notificatio
         replaced: None,
         reported_stuck: false,
         explanation: Default::default(),
+        tags: Vec::new(),
+        reminder: None,
+        commit: None,
     }
 }
 
